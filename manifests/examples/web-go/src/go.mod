@@ -1,0 +1,3 @@
+module example.com/web-go
+
+go 1.26

@@ -1,0 +1,205 @@
+package archive
+
+import (
+	"archive/tar"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
+)
+
+// Limits bound what one update may contain, so a malformed or hostile stream cannot fill the pod.
+type Limits struct {
+	MaxFileSize int64 // largest single file
+	MaxTotal    int64 // all file content of one update
+	MaxEntries  int   // entries of one update
+}
+
+// DefaultLimits fit any source tree a developer syncs, while refusing runaway streams.
+var DefaultLimits = Limits{MaxFileSize: 2 << 30, MaxTotal: 8 << 30, MaxEntries: 1 << 20}
+
+// maxMeta bounds the metadata entry (a deletion list of a whole large tree fits easily).
+const maxMeta = 64 << 20
+
+// Stats count what an update changed.
+type Stats struct {
+	Files, Dirs, Links, Deletes int
+	Bytes                       int64
+}
+
+// Applier writes updates under a fixed set of sync roots.
+type Applier struct {
+	roots  []*os.Root
+	limits Limits
+}
+
+// NewApplier opens the sync root directories; "/" is refused as a root.
+func NewApplier(dirs []string, limits Limits) (*Applier, error) {
+	a := &Applier{limits: limits}
+	for _, d := range dirs {
+		if path.Clean(d) == "/" {
+			return nil, errors.New("refusing / as a sync root")
+		}
+		r, err := os.OpenRoot(d)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("opening sync root: %w", err)
+		}
+		a.roots = append(a.roots, r)
+	}
+	return a, nil
+}
+
+// Close releases the roots.
+func (a *Applier) Close() {
+	for _, r := range a.roots {
+		r.Close()
+	}
+}
+
+// Root returns sync root i, for reading manifests.
+func (a *Applier) Root(i int) *os.Root { return a.roots[i] }
+
+// Apply reads an update stream: the metadata entry first, then removes its deletions, then writes each
+// entry. Every file is written to a temporary name and renamed into place, so the app never reads a
+// half-written file. It stops at the first error; what was applied before stays applied, and the CLI's
+// next manifest comparison repairs the rest.
+func (a *Applier) Apply(r io.Reader) (protocol.UpdateMeta, Stats, error) {
+	var meta protocol.UpdateMeta
+	var st Stats
+	tr := tar.NewReader(r)
+	hdr, err := tr.Next()
+	if err != nil {
+		return meta, st, fmt.Errorf("reading update: %w", err)
+	}
+	if hdr.Name != protocol.MetaEntry || hdr.Size > maxMeta {
+		return meta, st, fmt.Errorf("malformed update: first entry is %q, want %s", hdr.Name, protocol.MetaEntry)
+	}
+	if err := json.NewDecoder(io.LimitReader(tr, maxMeta)).Decode(&meta); err != nil {
+		return meta, st, fmt.Errorf("malformed update metadata: %w", err)
+	}
+	for _, name := range meta.Deletes {
+		i, rel, err := protocol.SplitEntryName(name, len(a.roots))
+		if err != nil {
+			return meta, st, err
+		}
+		if err := a.roots[i].RemoveAll(rel); err != nil {
+			return meta, st, fmt.Errorf("deleting %s: %w", name, err)
+		}
+		st.Deletes++
+	}
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return meta, st, nil
+		}
+		if err != nil {
+			return meta, st, fmt.Errorf("malformed update: %w", err)
+		}
+		if n >= a.limits.MaxEntries {
+			return meta, st, fmt.Errorf("update has more than %d entries", a.limits.MaxEntries)
+		}
+		i, rel, err := protocol.SplitEntryName(hdr.Name, len(a.roots))
+		if err != nil {
+			return meta, st, err
+		}
+		if err := a.entry(a.roots[i], rel, hdr, tr, &st); err != nil {
+			return meta, st, fmt.Errorf("writing %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+func (a *Applier) entry(root *os.Root, rel string, hdr *tar.Header, r io.Reader, st *Stats) error {
+	mode := fs.FileMode(hdr.Mode).Perm()
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if fi, err := root.Lstat(rel); err == nil && !fi.IsDir() {
+			if err := root.Remove(rel); err != nil {
+				return err
+			}
+		}
+		if err := root.MkdirAll(rel, 0o755); err != nil {
+			return err
+		}
+		st.Dirs++
+		return root.Chmod(rel, mode)
+	case tar.TypeReg:
+		if hdr.Size < 0 || hdr.Size > a.limits.MaxFileSize {
+			return fmt.Errorf("file of %d bytes is over the %d byte limit", hdr.Size, a.limits.MaxFileSize)
+		}
+		if st.Bytes+hdr.Size > a.limits.MaxTotal {
+			return fmt.Errorf("update is over the %d byte limit", a.limits.MaxTotal)
+		}
+		st.Files++
+		st.Bytes += hdr.Size
+		return replace(root, rel, func(tmp string) error {
+			f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			if _, err := io.CopyN(f, r, hdr.Size); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			return root.Chmod(tmp, mode)
+		})
+	case tar.TypeSymlink:
+		if !tree.LinkStaysInside(rel, hdr.Linkname) {
+			return fmt.Errorf("symlink to %q points outside its sync root", hdr.Linkname)
+		}
+		st.Links++
+		return replace(root, rel, func(tmp string) error { return root.Symlink(hdr.Linkname, tmp) })
+	default:
+		return fmt.Errorf("entry type %q is not allowed (only files, directories and symlinks)", hdr.Typeflag)
+	}
+}
+
+// replace creates rel's new content under a temporary name next to it with create, then renames it over
+// rel (removing a directory that was there), so readers see the old or the new file, never a mix.
+func replace(root *os.Root, rel string, create func(tmp string) error) error {
+	dir := path.Dir(rel)
+	if dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	tmp := path.Join(dir, ".fastdev-"+hex.EncodeToString(b[:])+".tmp")
+	if err := create(tmp); err != nil {
+		_ = root.Remove(tmp)
+		return err
+	}
+	if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
+		if err := root.RemoveAll(rel); err != nil {
+			_ = root.Remove(tmp)
+			return err
+		}
+	}
+	if err := root.Rename(tmp, rel); err != nil {
+		_ = root.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// ScanRoot returns the manifest of sync root i as the synclet sees it.
+func (a *Applier) ScanRoot(i int) (tree.Manifest, error) {
+	return tree.Scan(a.roots[i].Name(), func(rel string, _ bool) bool { return isTemp(rel) })
+}
+
+func isTemp(rel string) bool {
+	b := path.Base(rel)
+	return len(b) > 13 && b[:9] == ".fastdev-" && b[len(b)-4:] == ".tmp"
+}

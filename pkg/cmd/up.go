@@ -1,0 +1,319 @@
+package cmd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/watch"
+)
+
+// UpOptions are the settings of `kubectl fastdev up`.
+type UpOptions struct {
+	genericiooptions.IOStreams
+	flags *genericclioptions.ConfigFlags
+
+	Names        []string
+	Selector     string
+	Dir          string
+	SyncletImage string
+	SyncletPort  int
+	Quiet        time.Duration
+	Poll         bool
+	PollInterval time.Duration
+
+	client  *kube.Client
+	targets []*appsv1.Deployment
+	rules   map[string]*rules.Rules
+}
+
+// NewUpOptions returns the defaults.
+func NewUpOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *UpOptions {
+	return &UpOptions{IOStreams: streams, flags: flags, Dir: ".", SyncletImage: DefaultSyncletImage(),
+		SyncletPort: protocol.DefaultPort, Quiet: watch.DefaultQuiet, PollInterval: watch.DefaultPollInterval}
+}
+
+// NewCmdUp returns the up command.
+func NewCmdUp(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewUpOptions(flags, streams)
+	cmd := &cobra.Command{
+		Use:   "up [DEPLOYMENT...]",
+		Short: "Inject the synclet, sync the local tree and push every edit until Ctrl-C",
+		Long: `Injects the synclet into the named Deployments (default: every Deployment in the namespace with a
+fastdev.dev/rules annotation), syncs each rule's local directory into every pod, then watches the
+tree and pushes each edit: files land, triggered steps run in the pod, the process restarts.
+Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`,
+		Example: `  kubectl fastdev up
+  kubectl fastdev up web --dir ./services/web
+  kubectl fastdev up -l team=payments -n dev`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd.Context(), args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			cmd.SilenceUsage = true
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments to develop")
+	f.StringVar(&o.Dir, "dir", o.Dir, "local directory the rules' sync.from paths are relative to")
+	f.StringVar(&o.SyncletImage, "synclet-image", o.SyncletImage, "synclet image to inject")
+	f.IntVar(&o.SyncletPort, "synclet-port", o.SyncletPort, "loopback port of the synclet inside the pod (change it if the app uses it)")
+	f.DurationVar(&o.Quiet, "quiet", o.Quiet, "quiet window: edits closer together than this are sent as one update")
+	f.BoolVar(&o.Poll, "poll", false, "poll the file system instead of using file events (for mounts without inotify)")
+	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree")
+	return cmd
+}
+
+// Complete resolves the cluster, the Deployments and their rules.
+func (o *UpOptions) Complete(ctx context.Context, args []string) error {
+	o.Names = args
+	var err error
+	if o.client, err = client(o.flags); err != nil {
+		return err
+	}
+	o.targets, err = findDeployments(ctx, o.client, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
+		_, ok := d.Annotations[rules.AnnotationKey]
+		return ok
+	}, "annotated ("+rules.AnnotationKey+")")
+	if err != nil {
+		return err
+	}
+	o.rules = map[string]*rules.Rules{}
+	var problems []string
+	for _, d := range o.targets {
+		text, ok := d.Annotations[rules.AnnotationKey]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("deployment %q has no %s annotation: add the rules (see `kubectl fastdev up --help`)", d.Name, rules.AnnotationKey))
+			continue
+		}
+		r, err := rules.Parse(text)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
+			continue
+		}
+		if err := r.CheckLocal(o.Dir); err != nil {
+			problems = append(problems, fmt.Sprintf("deployment %q: %v (sync.from is relative to --dir %s)", d.Name, err, o.Dir))
+			continue
+		}
+		o.rules[d.Name] = r
+	}
+	if len(problems) > 0 {
+		// all or nothing: one bad Deployment patches none
+		return fmt.Errorf("nothing was changed:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// Validate checks the flags.
+func (o *UpOptions) Validate() error {
+	if o.SyncletPort <= 0 || o.SyncletPort > 65535 {
+		return fmt.Errorf("--synclet-port %d: want 1-65535", o.SyncletPort)
+	}
+	if o.Quiet < 0 || o.PollInterval <= 0 {
+		return errors.New("--quiet must be >= 0 and --poll-interval > 0")
+	}
+	if o.SyncletImage == "" {
+		return errors.New("--synclet-image is empty")
+	}
+	return nil
+}
+
+// Run injects every target, then runs the dev loop until ctx ends.
+func (o *UpOptions) Run(ctx context.Context) error {
+	minor, err := o.client.ServerMinor()
+	if err != nil {
+		return err
+	}
+	var targets []devloop.Target
+	for _, d := range o.targets {
+		t, err := o.inject(ctx, d, minor >= 29)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, *t)
+	}
+	rec := newRecorder(o.flags, o.client.Namespace, targets)
+	report := recordingReporter{Reporter: &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}, rec: rec}
+	abs, _ := filepath.Abs(o.Dir)
+	err = devloop.Run(ctx, o.client, devloop.Config{Dir: abs, Targets: targets,
+		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, report)
+	rec.stop()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "stopped watching; %s stay injected: `kubectl fastdev down %s` restores them\n", names(o.targets), names(o.targets))
+	return nil
+}
+
+// inject patches one Deployment (or finds it already injected) and returns its dev loop target.
+func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, native bool) (*devloop.Target, error) {
+	r := o.rules[d.Name]
+	for attempt := 0; ; attempt++ {
+		plan, err := inject.InjectPatch(d, r, inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, Token: newToken(), NativeSidecar: native})
+		if err != nil {
+			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+		}
+		switch {
+		case plan.Patch == nil:
+			fmt.Fprintf(o.ErrOut, "%s: already injected, unchanged\n", d.Name)
+		default:
+			if _, err := o.client.PatchDeployment(ctx, d.Name, plan.Patch); err != nil {
+				if attempt < 3 && isStale(err) { // changed between our read and our patch: read again, plan again
+					if d, err = o.client.GetDeployment(ctx, d.Name); err == nil {
+						continue
+					}
+				}
+				return nil, fmt.Errorf("patching deployment %q: %w", d.Name, err)
+			}
+			verb := "injected"
+			if plan.Already {
+				verb = "re-injected (rules or synclet changed)"
+			}
+			fmt.Fprintf(o.ErrOut, "%s: %s, rolling out\n", d.Name, verb)
+		}
+		sel, err := selectorOf(d)
+		if err != nil {
+			return nil, err
+		}
+		return &devloop.Target{Name: d.Name, Selector: sel, Rules: r, Token: plan.Token, Port: plan.Port}, nil
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// recordingReporter records pod states and updates for `status` before passing them on.
+type recordingReporter struct {
+	devloop.Reporter
+	rec *recorder
+}
+
+func (r recordingReporter) PodState(dep, pod string, ok bool, err error) {
+	r.rec.connected(dep, pod, ok, err)
+	r.Reporter.PodState(dep, pod, ok, err)
+}
+
+func (r recordingReporter) PodGone(dep, pod string) {
+	r.rec.gone(dep, pod)
+	r.Reporter.PodGone(dep, pod)
+}
+
+func (r recordingReporter) Updated(u devloop.Update) {
+	r.rec.updated(u)
+	r.Reporter.Updated(u)
+}
+
+// recorder keeps the state file `status` reads up to date.
+type recorder struct {
+	mu    sync.Mutex
+	store state.Store
+	deps  map[string]*state.Deployment
+}
+
+func newRecorder(flags *genericclioptions.ConfigFlags, ns string, targets []devloop.Target) *recorder {
+	r := &recorder{store: state.DefaultStore(), deps: map[string]*state.Deployment{}}
+	server := serverOf(flags)
+	for _, t := range targets {
+		d := &state.Deployment{Server: server, Namespace: ns, Name: t.Name, PID: os.Getpid(), Started: time.Now(), Pods: map[string]*state.Pod{}}
+		r.deps[t.Name] = d
+		_ = r.store.Write(d)
+	}
+	return r
+}
+
+func serverOf(flags *genericclioptions.ConfigFlags) string {
+	if c, err := flags.ToRESTConfig(); err == nil {
+		return c.Host
+	}
+	return ""
+}
+
+func (r *recorder) pod(dep, pod string) *state.Pod {
+	d := r.deps[dep]
+	if d == nil {
+		return nil
+	}
+	if d.Pods[pod] == nil {
+		d.Pods[pod] = &state.Pod{}
+	}
+	return d.Pods[pod]
+}
+
+func (r *recorder) updated(u devloop.Update) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pod(u.Deployment, u.Pod)
+	if p == nil {
+		return
+	}
+	p.Connected, p.LastSync, p.LastFiles, p.LastError = true, time.Now(), u.Files+u.Deletes, u.Err
+	if u.Latency > 0 {
+		p.LastLatency = float64(u.Latency.Microseconds()) / 1000
+	}
+	_ = r.store.Write(r.deps[u.Deployment])
+}
+
+func (r *recorder) connected(dep, pod string, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pod(dep, pod)
+	if p == nil {
+		return
+	}
+	p.Connected = ok
+	if err != nil {
+		p.LastError = err.Error()
+	}
+	_ = r.store.Write(r.deps[dep])
+}
+
+func (r *recorder) gone(dep, pod string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d := r.deps[dep]; d != nil {
+		delete(d.Pods, pod)
+		_ = r.store.Write(d)
+	}
+}
+
+// stop marks the records as no longer served.
+func (r *recorder) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.deps {
+		d.PID = 0
+		for _, p := range d.Pods {
+			p.Connected = false
+		}
+		_ = r.store.Write(d)
+	}
+}

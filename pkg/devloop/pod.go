@@ -1,0 +1,262 @@
+package devloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/session"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
+)
+
+// podWorker keeps one pod's sync roots equal to the local tree. It owns the pod's connection; after
+// every (re)connect it asks the synclet what it holds and sends the difference, so a restarted pod, a
+// dropped port-forward or a restarted CLI all converge and no edit is lost.
+type podWorker struct {
+	dep  *deployment
+	pod  string
+	wake chan struct{} // capacity 1: a pending wake-up is never lost, never doubled
+
+	mu    sync.Mutex
+	dirty []map[string]bool // per root: paths changed since the last update; "." = everything
+	first time.Time         // earliest edit not yet sent, zero for a convergence
+	quiet time.Duration
+}
+
+func newPodWorker(dep *deployment, pod string) *podWorker {
+	w := &podWorker{dep: dep, pod: pod, wake: make(chan struct{}, 1)}
+	w.dirty = make([]map[string]bool, len(dep.local.roots))
+	for i := range w.dirty {
+		w.dirty[i] = map[string]bool{}
+	}
+	return w
+}
+
+// add queues a local change for this pod.
+func (w *podWorker) add(c Change) {
+	w.mu.Lock()
+	for _, p := range c.Paths {
+		w.dirty[c.Root][p] = true
+	}
+	if w.first.IsZero() || c.First.Before(w.first) {
+		w.first, w.quiet = c.First, c.Quiet
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *podWorker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns and clears what is queued: per root nil (nothing), or the paths (["."] for everything).
+func (w *podWorker) take() ([][]string, time.Time, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([][]string, len(w.dirty))
+	for i, d := range w.dirty {
+		if d["."] {
+			out[i] = []string{"."}
+		} else {
+			for p := range d {
+				out[i] = append(out[i], p)
+			}
+		}
+		w.dirty[i] = map[string]bool{}
+	}
+	first, quiet := w.first, w.quiet
+	w.first, w.quiet = time.Time{}, 0
+	return out, first, quiet
+}
+
+// requeue puts paths back after a failed send, keeping the original edit time.
+func (w *podWorker) requeue(paths [][]string, first time.Time, quiet time.Duration) {
+	for i, ps := range paths {
+		w.add(Change{Root: i, Paths: ps, First: first, Quiet: quiet})
+	}
+}
+
+func (w *podWorker) everything() {
+	for i := range w.dirty {
+		w.add(Change{Root: i, Paths: []string{"."}})
+	}
+}
+
+// run connects, converges and sends updates until ctx ends (the pod went away or `up` stops).
+func (w *podWorker) run(ctx context.Context) {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.connected(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		w.dep.report.PodState(w.dep.name, w.pod, false, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// connected runs one connection: port-forward, manifest, then updates until something breaks.
+func (w *podWorker) connected(ctx context.Context) error {
+	fwd, err := w.dep.api.PortForward(ctx, w.pod, w.dep.port)
+	if err != nil {
+		return err
+	}
+	defer fwd.Close()
+	cl := session.New(fwd.Addr, w.dep.token)
+	defer cl.Close()
+	remote, err := w.fetch(ctx, cl)
+	if err != nil {
+		return err
+	}
+	w.dep.report.PodState(w.dep.name, w.pod, true, nil)
+	w.everything()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-fwd.Done:
+			if err == nil {
+				err = errors.New("port-forward closed")
+			}
+			return err
+		case <-w.wake:
+		}
+		paths, first, quiet := w.take()
+		if err := w.send(ctx, cl, remote, paths, first, quiet); err != nil {
+			w.requeue(paths, first, quiet)
+			return err
+		}
+	}
+}
+
+func (w *podWorker) fetch(ctx context.Context, cl *session.Client) ([]tree.Manifest, error) {
+	m, err := cl.Manifest(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pod's files: %w", err)
+	}
+	if len(m.Roots) != len(w.dep.local.roots) {
+		return nil, fmt.Errorf("the synclet serves %d sync roots, the rules have %d: run `kubectl fastdev up` again to re-inject", len(m.Roots), len(w.dep.local.roots))
+	}
+	out := make([]tree.Manifest, len(m.Roots))
+	for _, r := range m.Roots {
+		tm := tree.Manifest{}
+		for _, e := range r.Entries {
+			tm[e.Path] = e
+		}
+		out[r.Root] = tm
+	}
+	return out, nil
+}
+
+// send compares the queued paths with what the pod holds and sends one update for the difference.
+// remote is updated to what the pod holds afterwards.
+func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.Manifest, paths [][]string, first time.Time, quiet time.Duration) error {
+	r := w.dep.local.rules
+	var puts []archive.Put
+	var meta protocol.UpdateMeta
+	changed := make([][]string, len(paths)) // per root, for triggers
+	diffs := make([]tree.Diff, len(paths))
+	for i, ps := range paths {
+		if ps == nil {
+			continue
+		}
+		only := ps
+		if len(ps) == 1 && ps[0] == "." {
+			only = nil
+		}
+		d := tree.Compare(w.dep.local.snapshot(i), remote[i], only, w.dep.local.skip(i))
+		diffs[i] = d
+		for _, e := range d.Put {
+			puts = append(puts, archive.Put{Root: i, Local: filepath.Join(w.dep.local.roots[i].dir, filepath.FromSlash(e.Path)), Entry: e})
+			changed[i] = append(changed[i], e.Path)
+		}
+		for _, p := range d.Delete {
+			meta.Deletes = append(meta.Deletes, protocol.EntryName(i, p))
+			changed[i] = append(changed[i], p)
+		}
+	}
+	if len(puts) == 0 && len(meta.Deletes) == 0 {
+		return nil
+	}
+	meta.Steps = triggeredSteps(r, changed)
+	if r.Restart != rules.RestartNone {
+		meta.Restart = string(r.Restart)
+	}
+	meta.ID = fmt.Sprintf("%d", time.Now().UnixNano())
+	start := time.Now()
+	var steps []StepOutput
+	res, sent, err := cl.Update(ctx, meta, puts, func(e protocol.Event) {
+		switch e.Type {
+		case protocol.EventOutput:
+			w.dep.report.StepLine(w.dep.name, w.pod, e.Step, e.Line)
+		case protocol.EventStep:
+			steps = append(steps, StepOutput{Cmd: e.Step, ExitCode: e.ExitCode, Duration: msDur(e.Millis)})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sending update: %w", err)
+	}
+	u := Update{Deployment: w.dep.name, Pod: w.pod, Files: len(sent), Deletes: len(meta.Deletes), Steps: steps,
+		Convergence: first.IsZero(), Queued: res.Queued, Err: res.Error, Quiet: quiet, Send: time.Since(start)}
+	if res.Timings != nil {
+		u.Write, u.StepsTime, u.Restart = msDur(res.Timings.Write), msDur(res.Timings.Steps), msDur(res.Timings.Restart)
+	}
+	if !first.IsZero() {
+		u.Latency = time.Since(first)
+	}
+	if res.Error != "" {
+		// files may be partly applied (a failed step leaves them all in place): ask the pod again
+		fresh, err := w.fetch(ctx, cl)
+		if err != nil {
+			return err
+		}
+		copy(remote, fresh)
+	} else {
+		for i := range remote {
+			remote[i].Apply(tree.Diff{Delete: diffs[i].Delete})
+		}
+		for _, p := range sent {
+			remote[p.Root][p.Entry.Path] = p.Entry
+		}
+	}
+	w.dep.report.Updated(u)
+	return nil
+}
+
+// triggeredSteps returns, in rules order, the steps whose trigger matches a changed path.
+func triggeredSteps(r *rules.Rules, changed [][]string) []protocol.Step {
+	var out []protocol.Step
+	for _, st := range r.Run {
+		hit := false
+		for _, ps := range changed {
+			for _, p := range ps {
+				if st.Triggered(p) {
+					hit = true
+					break
+				}
+			}
+		}
+		if hit {
+			out = append(out, protocol.Step{Argv: st.Argv, Display: st.Cmd})
+		}
+	}
+	return out
+}
+
+func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

@@ -1,0 +1,132 @@
+package devloop
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Reporter receives what happens during `up`: the plain line printer here, or a live terminal view.
+// Implementations must be safe for concurrent use (every pod worker reports on its own).
+type Reporter interface {
+	PodState(deployment, pod string, connected bool, err error)
+	PodGone(deployment, pod string)
+	StepLine(deployment, pod, step, line string)
+	Updated(u Update)
+	Warn(msg string)
+}
+
+// StepOutput is the outcome of one in-pod step.
+type StepOutput struct {
+	Cmd      string
+	ExitCode int
+	Duration time.Duration
+}
+
+// Update is the outcome of one update sent to one pod.
+type Update struct {
+	Deployment, Pod string
+	Files, Deletes  int
+	Steps           []StepOutput
+	// Convergence is set for the comparison after a (re)connect, which is not timed against an edit.
+	Convergence bool
+	// Queued: the app container was not running; its steps and restart run when it starts.
+	Queued bool
+	Err    string
+	// Latency is edit -> running: first file event to the synclet's reply after the restart.
+	Latency                                time.Duration
+	Quiet, Send, Write, StepsTime, Restart time.Duration
+}
+
+// Line renders the update as the one line `up` prints for it.
+func (u Update) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s: ", u.Deployment, u.Pod)
+	if u.Convergence {
+		b.WriteString("converged, ")
+	}
+	fmt.Fprintf(&b, "%d file%s sent, %d deleted", u.Files, plural(u.Files), u.Deletes)
+	if len(u.Steps) > 0 {
+		var names []string
+		for _, s := range u.Steps {
+			names = append(names, fmt.Sprintf("%q %s", s.Cmd, round(s.Duration)))
+		}
+		b.WriteString(", steps: " + strings.Join(names, ", "))
+	}
+	switch {
+	case u.Err != "":
+		fmt.Fprintf(&b, "; FAILED: %s", u.Err)
+	case u.Queued:
+		b.WriteString("; app container not running: steps and restart run when it starts")
+	case u.Latency > 0:
+		fmt.Fprintf(&b, "; edit->running %s (quiet %s, send %s, write %s, steps %s, restart %s)",
+			round(u.Latency), round(u.Quiet), round(u.Send-u.StepsTime-u.Restart), round(u.Write), round(u.StepsTime), round(u.Restart))
+	default:
+		fmt.Fprintf(&b, " in %s", round(u.Send))
+	}
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func round(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// LineReporter prints one plain line per event: results to out, diagnostics to errOut.
+type LineReporter struct {
+	mu          sync.Mutex
+	Out, ErrOut io.Writer
+}
+
+var _ Reporter = (*LineReporter)(nil)
+
+// PodState implements Reporter.
+func (r *LineReporter) PodState(dep, pod string, connected bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case connected:
+		fmt.Fprintf(r.ErrOut, "%s/%s: connected\n", dep, pod)
+	case err != nil:
+		fmt.Fprintf(r.ErrOut, "%s/%s: disconnected: %v (retrying)\n", dep, pod, err)
+	}
+}
+
+// PodGone implements Reporter.
+func (r *LineReporter) PodGone(dep, pod string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.ErrOut, "%s/%s: pod gone\n", dep, pod)
+}
+
+// StepLine implements Reporter.
+func (r *LineReporter) StepLine(dep, pod, step, line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.ErrOut, "%s/%s: [%s] %s\n", dep, pod, step, line)
+}
+
+// Updated implements Reporter.
+func (r *LineReporter) Updated(u Update) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.Out, u.Line())
+}
+
+// Warn implements Reporter.
+func (r *LineReporter) Warn(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.ErrOut, msg)
+}

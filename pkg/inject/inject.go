@@ -1,0 +1,233 @@
+// Package inject builds the one patch that turns a Deployment into a dev Deployment (synclet binary
+// installed by an init container, sync targets seeded and mounted, synclet sidecar, app process wrapped
+// by the supervisor) and the patch that restores it exactly. Pure: no client-go, no I/O.
+package inject
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/synclet"
+)
+
+// Annotations kubectl-fastdev records on an injected Deployment.
+const (
+	// AnnotationOriginal holds the pod template as it was before injection (JSON), for `down`.
+	AnnotationOriginal = "fastdev.dev/original-template"
+	// AnnotationToken holds the per-injection token the synclet requires.
+	AnnotationToken = "fastdev.dev/token"
+	// AnnotationPort holds the synclet's in-pod loopback port.
+	AnnotationPort = "fastdev.dev/synclet-port"
+	// AnnotationInjected, on the pod template, marks pods that carry a synclet (value: synclet image).
+	AnnotationInjected = "fastdev.dev/injected"
+)
+
+// Names of what injection adds to the pod.
+const (
+	InstallContainer = "fastdev-install"
+	SeedContainer    = "fastdev-seed"
+	SyncletContainer = "fastdev-synclet"
+	ToolsVolume      = "fastdev"
+	syncVolumePrefix = "fastdev-sync-"
+	toolsDir         = "/fastdev"
+	syncletBin       = toolsDir + "/bin/synclet"
+	runDir           = toolsDir + "/run"
+	syncMountPrefix  = "/fastdev-sync/"
+	// nonRootUID runs the synclet image's containers when the pod demands non-root but names no user
+	// (the app image's USER is unknown here); 65532 is the customary "nonroot" user of distroless images.
+	nonRootUID = 65532
+)
+
+// Options are the injection settings that do not come from the rules.
+type Options struct {
+	SyncletImage  string
+	Port          int
+	Token         string
+	NativeSidecar bool // the server supports init containers with restartPolicy: Always (1.29+)
+}
+
+// Template returns the dev pod template for original under r. It does not modify original.
+func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*corev1.PodTemplateSpec, error) {
+	t := original.DeepCopy()
+	spec := &t.Spec
+	app, err := appContainer(spec, r)
+	if err != nil {
+		return nil, err
+	}
+	argv, err := appCommand(app, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		if strings.HasPrefix(c.Name, "fastdev-") {
+			return nil, fmt.Errorf("container %q already exists: the pod template looks injected by another tool version; run `kubectl fastdev down` first", c.Name)
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.Name == ToolsVolume || strings.HasPrefix(v.Name, syncVolumePrefix) {
+			return nil, fmt.Errorf("volume %q already exists in the pod template: rename it, kubectl-fastdev uses that name", v.Name)
+		}
+	}
+	for _, m := range app.VolumeMounts {
+		for i, s := range r.Sync {
+			if path.Clean(m.MountPath) == s.To {
+				return nil, fmt.Errorf("rules line %d: sync[%d].to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, i, s.To, m.Name, app.Name)
+			}
+		}
+	}
+
+	sc := securityFor(spec, app)
+	toolsMount := corev1.VolumeMount{Name: ToolsVolume, MountPath: toolsDir}
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: ToolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	seedArgs := []string{syncletBin, "seed", "--marker", runDir + "/seeded"}
+	serveArgs := []string{"/synclet", "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
+		"--supervisor", runDir + "/supervisor.sock", "--pending", runDir + "/pending.json"}
+	seedMounts := []corev1.VolumeMount{toolsMount}
+	syncletMounts := []corev1.VolumeMount{toolsMount}
+	for i, s := range r.Sync {
+		vol := syncVolumePrefix + strconv.Itoa(i)
+		mnt := syncMountPrefix + strconv.Itoa(i)
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		seedMounts = append(seedMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
+		syncletMounts = append(syncletMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
+		app.VolumeMounts = append(app.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: s.To})
+		seedArgs = append(seedArgs, s.To+"="+mnt)
+		serveArgs = append(serveArgs, "--root", mnt+"="+s.To)
+	}
+	app.VolumeMounts = append(app.VolumeMounts, toolsMount)
+	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
+	app.Args = nil
+
+	install := container(InstallContainer, opts.SyncletImage, sc.synclet, false)
+	install.Command = []string{"/synclet", "install", syncletBin, runDir}
+	install.VolumeMounts = []corev1.VolumeMount{toolsMount}
+	seed := container(SeedContainer, app.Image, sc.app, false)
+	seed.ImagePullPolicy = app.ImagePullPolicy
+	seed.Command = seedArgs
+	seed.VolumeMounts = seedMounts
+	side := container(SyncletContainer, opts.SyncletImage, sc.synclet, true)
+	side.Command = serveArgs
+	side.VolumeMounts = syncletMounts
+	side.Env = []corev1.EnvVar{{Name: synclet.EnvToken, Value: opts.Token}}
+	side.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
+
+	spec.InitContainers = append(spec.InitContainers, install, seed)
+	if opts.NativeSidecar {
+		always := corev1.ContainerRestartPolicyAlways
+		side.RestartPolicy = &always
+		spec.InitContainers = append(spec.InitContainers, side)
+	} else {
+		spec.Containers = append(spec.Containers, side)
+	}
+	if t.Annotations == nil {
+		t.Annotations = map[string]string{}
+	}
+	t.Annotations[AnnotationInjected] = opts.SyncletImage
+	return t, nil
+}
+
+// appContainer returns the container the rules develop (default: the first).
+func appContainer(spec *corev1.PodSpec, r *rules.Rules) (*corev1.Container, error) {
+	if len(spec.Containers) == 0 {
+		return nil, fmt.Errorf("the pod template has no containers")
+	}
+	if r.Container == "" {
+		return &spec.Containers[0], nil
+	}
+	var names []string
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == r.Container {
+			return &spec.Containers[i], nil
+		}
+		names = append(names, spec.Containers[i].Name)
+	}
+	return nil, &rules.Error{Key: "container", Line: 1, Msg: fmt.Sprintf("no container %q in the pod template (it has: %s)", r.Container, strings.Join(names, ", "))}
+}
+
+// appCommand is what the supervisor runs: the container's command and args, or the rules' command
+// when the pod spec leaves the command to the image (whose entrypoint the CLI cannot see).
+func appCommand(c *corev1.Container, r *rules.Rules) ([]string, error) {
+	switch {
+	case len(c.Command) > 0:
+		return append(append([]string{}, c.Command...), c.Args...), nil
+	case len(r.Command) > 0:
+		return append(append([]string{}, r.Command...), c.Args...), nil
+	}
+	return nil, &rules.Error{Key: "command", Line: 1, Msg: fmt.Sprintf(
+		"container %q has no command in the pod spec, so the process to restart is unknown: add `command: [\"/path/to/app\"]` to the rules (the image's entrypoint)", c.Name)}
+}
+
+type securities struct{ app, synclet *corev1.SecurityContext }
+
+// securityFor gives the injected containers the app's user and no privileges at all: no escalation,
+// every capability dropped, the runtime's seccomp profile, and (synclet) a read-only root file system,
+// which is what the `restricted` Pod Security Standard demands.
+func securityFor(spec *corev1.PodSpec, app *corev1.Container) securities {
+	base := func() *corev1.SecurityContext {
+		no := false
+		return &corev1.SecurityContext{
+			AllowPrivilegeEscalation: &no,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}
+	}
+	a, s := base(), base()
+	var user, group *int64
+	var nonRoot *bool
+	if p := spec.SecurityContext; p != nil {
+		user, group, nonRoot = p.RunAsUser, p.RunAsGroup, p.RunAsNonRoot
+	}
+	if c := app.SecurityContext; c != nil {
+		if c.RunAsUser != nil {
+			user = c.RunAsUser
+		}
+		if c.RunAsGroup != nil {
+			group = c.RunAsGroup
+		}
+		if c.RunAsNonRoot != nil {
+			nonRoot = c.RunAsNonRoot
+		}
+	}
+	a.RunAsUser, a.RunAsGroup, a.RunAsNonRoot = user, group, nonRoot
+	s.RunAsUser, s.RunAsGroup, s.RunAsNonRoot = user, group, nonRoot
+	if user == nil && nonRoot != nil && *nonRoot {
+		uid := int64(nonRootUID)
+		s.RunAsUser = &uid
+	}
+	ro := true
+	s.ReadOnlyRootFilesystem = &ro
+	return securities{app: a, synclet: s}
+}
+
+func container(name, image string, sc *corev1.SecurityContext, sidecar bool) corev1.Container {
+	c := corev1.Container{
+		Name:  name,
+		Image: image,
+		// set what the API server would default, so a re-run compares equal and patches nothing
+		ImagePullPolicy:          corev1.PullIfNotPresent,
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		SecurityContext:          sc.DeepCopy(),
+	}
+	return c
+}
+
+// Original returns the pod template recorded at injection, or nil when the Deployment is not injected.
+func Original(annotations map[string]string) (*corev1.PodTemplateSpec, error) {
+	raw, ok := annotations[AnnotationOriginal]
+	if !ok {
+		return nil, nil
+	}
+	var t corev1.PodTemplateSpec
+	if err := json.Unmarshal([]byte(raw), &t); err != nil {
+		return nil, fmt.Errorf("annotation %s is not a pod template (%v): restore the Deployment from your manifests and remove the annotation", AnnotationOriginal, err)
+	}
+	return &t, nil
+}

@@ -1,0 +1,202 @@
+// Package kube is the only package that talks to the Kubernetes API: Deployments and their pods,
+// patches under kubectl-fastdev's field manager, and port-forwards to the synclet. Everything else sees
+// the small interfaces its consumers define.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+)
+
+// FieldManager names kubectl-fastdev in managedFields, so GitOps tools and `kubectl get -o yaml
+// --show-managed-fields` show who changed a Deployment.
+const FieldManager = "kubectl-fastdev"
+
+// Client is a namespaced view of the cluster.
+type Client struct {
+	cs        kubernetes.Interface
+	config    *rest.Config
+	Namespace string
+}
+
+// New returns a client for namespace ns.
+func New(config *rest.Config, ns string) (*Client, error) {
+	cs, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cs: cs, config: config, Namespace: ns}, nil
+}
+
+// NewForClientset wraps an existing clientset (tests use a fake one); port-forwarding needs New.
+func NewForClientset(cs kubernetes.Interface, ns string) *Client {
+	return &Client{cs: cs, Namespace: ns}
+}
+
+// Clientset exposes the clientset for the few callers that stream (logs, events).
+func (c *Client) Clientset() kubernetes.Interface { return c.cs }
+
+// GetDeployment returns one Deployment.
+func (c *Client) GetDeployment(ctx context.Context, name string) (*appsv1.Deployment, error) {
+	d, err := c.cs.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	return d, Explain(err, "get", "deployments", c.Namespace)
+}
+
+// ListDeployments returns the Deployments matching a label selector ("" for all).
+func (c *Client) ListDeployments(ctx context.Context, selector string) ([]appsv1.Deployment, error) {
+	l, err := c.cs.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, Explain(err, "list", "deployments", c.Namespace)
+	}
+	return l.Items, nil
+}
+
+// PatchDeployment applies a JSON patch under kubectl-fastdev's field manager.
+func (c *Client) PatchDeployment(ctx context.Context, name string, patch []byte) (*appsv1.Deployment, error) {
+	d, err := c.cs.AppsV1().Deployments(c.Namespace).Patch(ctx, name, types.JSONPatchType, patch,
+		metav1.PatchOptions{FieldManager: FieldManager})
+	return d, Explain(err, "patch", "deployments", c.Namespace)
+}
+
+// ListPods returns the pods matching a selector.
+func (c *Client) ListPods(ctx context.Context, selector string) ([]corev1.Pod, string, error) {
+	l, err := c.cs.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, "", Explain(err, "list", "pods", c.Namespace)
+	}
+	return l.Items, l.ResourceVersion, nil
+}
+
+// WatchPods watches the pods matching a selector from a resource version.
+func (c *Client) WatchPods(ctx context.Context, selector, resourceVersion string) (watch.Interface, error) {
+	w, err := c.cs.CoreV1().Pods(c.Namespace).Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: resourceVersion})
+	return w, Explain(err, "watch", "pods", c.Namespace)
+}
+
+// ServerMinor returns the API server's minor version (for feature checks such as native sidecars).
+func (c *Client) ServerMinor() (int, error) {
+	v, err := c.cs.Discovery().ServerVersion()
+	if err != nil {
+		return 0, fmt.Errorf("asking the API server for its version: %w", err)
+	}
+	return strconv.Atoi(strings.TrimRight(v.Minor, "+"))
+}
+
+// ServerVersion returns the API server's git version.
+func (c *Client) ServerVersion() (string, error) {
+	v, err := c.cs.Discovery().ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return v.GitVersion, nil
+}
+
+// Forward is one port-forward to a pod, listening on a loopback port the kernel picked.
+type Forward struct {
+	Addr  string       // 127.0.0.1:PORT
+	Done  <-chan error // closed (after an error, if any) when the forward ends
+	Close func()       // ends the forward; safe to call more than once
+}
+
+// PortForward forwards a local port (chosen by the kernel: port 0, never pre-picked) to port on pod,
+// trying the websocket dialer first and falling back to SPDY, as kubectl does.
+func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forward, error) {
+	if c.config == nil {
+		return nil, errors.New("port-forward needs a REST config")
+	}
+	u := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
+	dialer, err := dialerFor(c.config, u)
+	if err != nil {
+		return nil, err
+	}
+	stop, ready := make(chan struct{}), make(chan struct{})
+	errOut := &lastLine{}
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, errOut)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := pf.ForwardPorts()
+		if err == nil && errOut.String() != "" {
+			err = errors.New(errOut.String())
+		}
+		done <- Explain(err, "create", "pods/portforward", c.Namespace)
+		close(done)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		return nil, fmt.Errorf("port-forward to pod %s: %w", pod, err)
+	case <-ctx.Done():
+		close(stop)
+		return nil, ctx.Err()
+	}
+	ports, err := pf.GetPorts()
+	if err != nil || len(ports) == 0 {
+		close(stop)
+		return nil, fmt.Errorf("port-forward to pod %s: no local port", pod)
+	}
+	var once sync.Once
+	return &Forward{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))), Done: done,
+		Close: func() { once.Do(func() { close(stop) }) }}, nil
+}
+
+func dialerFor(config *rest.Config, u *url.URL) (httpstream.Dialer, error) {
+	transport, upgrader, err := spdy.RoundTripperFor(config)
+	if err != nil {
+		return nil, err
+	}
+	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	ws, err := portforward.NewSPDYOverWebsocketDialer(u, config)
+	if err != nil {
+		return nil, err
+	}
+	return portforward.NewFallbackDialer(ws, spdyDialer, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	}), nil
+}
+
+// lastLine keeps the last line written to it (port-forward's error output).
+type lastLine struct{ s string }
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	if s := strings.TrimSpace(string(p)); s != "" {
+		l.s = s
+	}
+	return len(p), nil
+}
+func (l *lastLine) String() string { return l.s }
+
+// Explain turns an API error into one a user can act on: a forbidden request names the verb and
+// resource to grant (and points at manifests/rbac.yaml).
+func Explain(err error, verb, resource, ns string) error {
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("not allowed to %s %s in namespace %q: ask for a Role granting verb %q on %q (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w",
+			verb, resource, ns, verb, resource, err)
+	}
+	return err
+}

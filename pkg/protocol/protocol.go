@@ -1,0 +1,146 @@
+// Package protocol is the wire contract between the CLI and the synclet: HTTP/1.1 over one port-forwarded
+// connection per pod. A manifest request reports what the pod holds; an update is one POST whose body is a
+// tar stream (metadata first, then files) and whose reply is a stream of newline-delimited JSON events.
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
+)
+
+// DefaultPort is the loopback port the synclet listens on inside the pod. It is recorded on the
+// Deployment at injection, so a clash with an app port can be fixed with --synclet-port.
+const DefaultPort = 17220
+
+// HTTP paths the synclet serves.
+const (
+	PathHealth   = "/v1/healthz"
+	PathManifest = "/v1/manifest"
+	PathUpdate   = "/v1/update"
+	PathStatus   = "/v1/status"
+)
+
+// MetaEntry is the name of the first tar entry of an update: the JSON UpdateMeta.
+const MetaEntry = ".fastdev-update.json"
+
+// Version is the protocol version; the synclet refuses a CLI that speaks another one, with a message.
+const Version = "1"
+
+// VersionHeader carries Version on every request.
+const VersionHeader = "X-Fastdev-Protocol"
+
+// Manifest is the synclet's answer to PathManifest: one tree per sync root.
+type Manifest struct {
+	Roots []RootManifest `json:"roots"`
+}
+
+// RootManifest is the tree under one sync target, numbered as in the rules' sync list.
+type RootManifest struct {
+	Root    int          `json:"root"`
+	To      string       `json:"to"`
+	Entries []tree.Entry `json:"entries"`
+}
+
+// Step is one in-pod command to run after the files land.
+type Step struct {
+	Argv []string `json:"argv"`
+	// Display is the command as the user wrote it in the rules, for messages.
+	Display string `json:"display"`
+}
+
+// UpdateMeta describes an update; the files follow it in the same tar stream.
+type UpdateMeta struct {
+	ID      string   `json:"id"`
+	Deletes []string `json:"deletes,omitempty"` // entry names (see EntryName) to remove
+	Steps   []Step   `json:"steps,omitempty"`
+	Restart string   `json:"restart,omitempty"` // process | container | none; empty: no restart
+}
+
+// EntryName is the tar entry name of a path under sync root i: "<i>/<rel>".
+func EntryName(root int, rel string) string { return strconv.Itoa(root) + "/" + rel }
+
+// SplitEntryName parses an entry name into its sync root and its relative path, refusing anything that
+// could land outside the root: absolute paths, "..", empty or non-canonical names.
+func SplitEntryName(name string, roots int) (int, string, error) {
+	i, rel, ok := strings.Cut(name, "/")
+	if !ok {
+		return 0, "", fmt.Errorf("entry %q: no sync root prefix", name)
+	}
+	n, err := strconv.Atoi(i)
+	if err != nil || n < 0 || n >= roots || strconv.Itoa(n) != i {
+		return 0, "", fmt.Errorf("entry %q: unknown sync root %q", name, i)
+	}
+	rel = strings.TrimSuffix(rel, "/") // tar marks directories with a trailing slash
+	if rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") ||
+		strings.ContainsRune(rel, 0) {
+		return 0, "", fmt.Errorf("entry %q: path escapes its sync root or is not canonical", name)
+	}
+	return n, rel, nil
+}
+
+// Event types streamed in reply to an update.
+const (
+	EventOutput = "output" // a line a step printed
+	EventStep   = "step"   // a step finished (ExitCode, Millis)
+	EventResult = "result" // the update is done (Timings, Error); always the last event
+)
+
+// Event is one line of an update's reply.
+type Event struct {
+	Type     string   `json:"type"`
+	Step     string   `json:"step,omitempty"`
+	Line     string   `json:"line,omitempty"`
+	ExitCode int      `json:"exitCode,omitempty"`
+	Millis   float64  `json:"ms,omitempty"`
+	Timings  *Timings `json:"timings,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	// Queued is set when the app container was not running: the steps and restart run when it starts.
+	Queued bool `json:"queued,omitempty"`
+}
+
+// Timings are the in-pod stages of an update, in milliseconds.
+type Timings struct {
+	Receive float64 `json:"receive"` // reading the request body (transfer)
+	Write   float64 `json:"write"`   // writing and deleting files (included in Receive: both stream)
+	Steps   float64 `json:"steps"`
+	Restart float64 `json:"restart"`
+	Files   int     `json:"files"`
+	Deletes int     `json:"deletes"`
+}
+
+// Status is what the synclet reports at PathStatus.
+type Status struct {
+	Updates     int     `json:"updates"`
+	LastUpdate  string  `json:"lastUpdate,omitempty"` // RFC 3339
+	LastError   string  `json:"lastError,omitempty"`
+	LastTimings Timings `json:"lastTimings"`
+}
+
+// EventWriter writes events as JSON lines and flushes each so the CLI sees step output as it happens.
+type EventWriter struct {
+	enc   *json.Encoder
+	flush func()
+}
+
+// NewEventWriter returns a writer over w; flush (may be nil) is called after every event.
+func NewEventWriter(w io.Writer, flush func()) *EventWriter {
+	if flush == nil {
+		flush = func() {}
+	}
+	return &EventWriter{enc: json.NewEncoder(w), flush: flush}
+}
+
+// Write sends one event.
+func (w *EventWriter) Write(e Event) error {
+	if err := w.enc.Encode(e); err != nil {
+		return err
+	}
+	w.flush()
+	return nil
+}

@@ -1,0 +1,209 @@
+// Package rules parses the fastdev.dev/rules Deployment annotation: which
+// container to develop, which local directories to sync where, which in-pod
+// steps to run after files land, and how to restart the process.
+//
+// Parsing is strict so that a typo is reported, with its line and key path,
+// before anything is patched into the cluster.
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// AnnotationKey is the Deployment annotation that holds the rules YAML.
+const AnnotationKey = "fastdev.dev/rules"
+
+// Restart says what happens after an update's files have landed and its run
+// steps have succeeded.
+type Restart string
+
+const (
+	// RestartProcess restarts the app process under the synclet's supervisor;
+	// the container and pod keep running. It is the default.
+	RestartProcess Restart = "process"
+	// RestartContainer exits the container so the kubelet restarts it.
+	RestartContainer Restart = "container"
+	// RestartNone leaves the process alone, for apps that reload on their own.
+	RestartNone Restart = "none"
+)
+
+var restartValues = []string{string(RestartProcess), string(RestartContainer), string(RestartNone)}
+
+// Sync maps one local directory onto one in-pod directory.
+type Sync struct {
+	// From is a local, slash-separated, cleaned path relative to the directory
+	// `up` runs in; it never starts with "..".
+	From string
+	// To is an absolute, cleaned in-pod path other than "/".
+	To string
+	// Ignore holds doublestar globs of paths under From that are not synced.
+	Ignore []string
+	// Line is where the entry starts in the annotation, for error messages.
+	Line int
+}
+
+// Step is one in-pod command run after an update's files land.
+type Step struct {
+	// Cmd is the command as written in the annotation.
+	Cmd string
+	// Argv is Cmd split shell-style into words; it is executed without a shell.
+	Argv []string
+	// Trigger holds globs; the step runs only when a changed path matches one.
+	// An empty Trigger runs the step on every update.
+	Trigger []string
+	// Line is where the entry starts in the annotation, for error messages.
+	Line int
+}
+
+// Rules is the parsed, validated content of the fastdev.dev/rules annotation.
+type Rules struct {
+	// Container names the container to develop; empty means the first one.
+	Container string
+	// Sync lists the directories to keep in sync; it is never empty.
+	Sync []Sync
+	// Run lists the in-pod steps, in the order they run.
+	Run []Step
+	// Restart is how the app picks up an update; it defaults to RestartProcess.
+	Restart Restart
+	// Command is the argv that RestartProcess restarts when the pod spec has
+	// no command of its own; nil means use the pod spec.
+	Command []string
+	// Fallback holds globs of paths whose change needs a real image rebuild;
+	// matching files are reported, not synced.
+	Fallback []string
+}
+
+// Error is a mistake in the annotation. It names the line (1-based, within the
+// annotation text) and the key path, such as "sync[0].to", so the user can fix
+// it; Line is 0 and Key is empty when they are not known.
+type Error struct {
+	Key  string
+	Line int
+	Msg  string
+}
+
+// Error renders the mistake as
+// `annotation fastdev.dev/rules, line 3, key "sync[0].to": <message>`.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("annotation " + AnnotationKey)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ", line %d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ", key %q", e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+func errorf(key string, line int, format string, args ...any) *Error {
+	return &Error{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback"}
+
+// Parse reads the annotation text strictly and returns validated rules, or an
+// *Error for the first mistake found.
+func Parse(text string) (*Rules, error) {
+	root, err := document(text)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil || isNull(root) {
+		return nil, errorf("sync", 1, `is required, but the annotation is empty: add at least "sync: [{from: ./src, to: /app/src}]"`)
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, errorf("", root.Line, "must be a YAML mapping with keys such as sync, run and restart, not %s", describe(root))
+	}
+	fields, err := mapping(root, "", topKeys)
+	if err != nil {
+		return nil, err
+	}
+
+	r := &Rules{Restart: RestartProcess}
+	if f, ok := fields["container"]; ok {
+		if r.Container, err = containerName(f.val, "container"); err != nil {
+			return nil, err
+		}
+	}
+	f, ok := fields["sync"]
+	if !ok {
+		return nil, errorf("sync", root.Line, `is required: add at least one entry such as "sync: [{from: ./src, to: /app/src}]"`)
+	}
+	if r.Sync, err = parseSyncs(f); err != nil {
+		return nil, err
+	}
+	if f, ok := fields["run"]; ok {
+		if r.Run, err = parseSteps(f); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["restart"]; ok {
+		if r.Restart, err = parseRestart(f.val); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["command"]; ok {
+		if r.Command, err = parseCommand(f.val); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["fallback"]; ok {
+		if r.Fallback, err = patterns(f.val, "fallback"); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// document decodes exactly one YAML document and returns its root node, or nil
+// when the text holds no document at all.
+func document(text string) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, syntaxError(text, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, errorf("", extra.Line, `holds a second YAML document: remove the "---" separator and keep one document`)
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(text, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return resolve(doc.Content[0]), nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a YAML library error into an *Error carrying its line.
+func syntaxError(text string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	hint := "check the indentation, and quote values that contain \": \" or \" #\""
+	switch lines := strings.Split(text, "\n"); {
+	case line > 0 && line <= len(lines) && strings.Contains(lines[line-1], "\t"):
+		hint = "indent with spaces, not tabs"
+	case strings.Contains(msg, "anchor"):
+		hint = "define an anchor (&name) before referring to it (*name)"
+	}
+	return errorf("", line, "invalid YAML: %s; %s", msg, hint)
+}

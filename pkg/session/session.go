@@ -1,0 +1,133 @@
+// Package session is the CLI's client of one pod's synclet: manifest, update and status requests over
+// HTTP/1.1 on one kept-alive connection through the pod's port-forward.
+package session
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+)
+
+// Client talks to one synclet.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// New returns a client for the synclet reachable at addr (host:port of the local port-forward).
+func New(addr, token string) *Client {
+	return &Client{
+		base:  "http://" + addr,
+		token: token,
+		// one connection, kept alive: each new connection costs a new stream pair through the API server
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
+			IdleConnTimeout: 10 * time.Minute, DisableCompression: true}},
+	}
+}
+
+// Close drops the kept-alive connection.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set(protocol.VersionHeader, protocol.Version)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, &StatusError{Code: resp.StatusCode, Msg: string(msg)}
+	}
+	return resp, nil
+}
+
+// StatusError is a synclet reply other than 200.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("synclet answered %d: %s", e.Code, e.Msg) }
+
+// Manifest asks what the pod holds under each sync root.
+func (c *Client) Manifest(ctx context.Context) (*protocol.Manifest, error) {
+	resp, err := c.request(ctx, http.MethodGet, protocol.PathManifest, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m protocol.Manifest
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	return &m, nil
+}
+
+// Status asks the synclet for its counters.
+func (c *Client) Status(ctx context.Context) (*protocol.Status, error) {
+	resp, err := c.request(ctx, http.MethodGet, protocol.PathStatus, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s protocol.Status
+	return &s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// Update sends one update and streams its events to onEvent. It returns the final result event and the
+// entries as sent. A transport error means the pod's state is unknown (the caller re-converges); a
+// result with Error means the synclet answered and said what failed.
+func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []archive.Put, onEvent func(protocol.Event)) (*protocol.Event, []archive.Put, error) {
+	pr, pw := io.Pipe()
+	done := make(chan []archive.Put, 1)
+	go func() {
+		s, err := archive.Write(pw, meta, puts)
+		pw.CloseWithError(err)
+		done <- s
+	}()
+	// finished unblocks the writer if the synclet answered before reading everything, then waits for it
+	finished := func() []archive.Put {
+		pr.CloseWithError(io.ErrClosedPipe)
+		return <-done
+	}
+	resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, pr)
+	if err != nil {
+		finished()
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e protocol.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, nil, fmt.Errorf("reading synclet reply: %w", err)
+		}
+		if e.Type == protocol.EventResult {
+			return &e, finished(), nil
+		}
+		if onEvent != nil {
+			onEvent(e)
+		}
+	}
+	finished()
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, errors.New("synclet closed the update without a result")
+}

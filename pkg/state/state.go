@@ -1,0 +1,89 @@
+// Package state records, on the developer's machine, what a running `kubectl fastdev up` is doing for
+// each Deployment (pods connected, last sync, last latency, last error), so `status` can show it.
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Pod is the CLI's view of one pod.
+type Pod struct {
+	Connected   bool      `json:"connected"`
+	LastSync    time.Time `json:"lastSync,omitempty"`
+	LastLatency float64   `json:"lastLatencyMs,omitempty"`
+	LastFiles   int       `json:"lastFiles,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Deployment is the record of one Deployment served by one `up` process.
+type Deployment struct {
+	Server    string          `json:"server"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	PID       int             `json:"pid"`
+	Started   time.Time       `json:"started"`
+	Pods      map[string]*Pod `json:"pods"`
+}
+
+// Store keeps records as small JSON files in a directory.
+type Store struct{ Dir string }
+
+// DefaultStore is under the user's cache directory.
+func DefaultStore() Store {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return Store{Dir: filepath.Join(dir, "kubectl-fastdev", "state")}
+}
+
+func (s Store) path(server, ns, name string) string {
+	h := sha256.Sum256([]byte(server))
+	return filepath.Join(s.Dir, hex.EncodeToString(h[:6])+"_"+ns+"_"+name+".json")
+}
+
+// Write replaces the record atomically.
+func (s Store) Write(d *Deployment) error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := s.path(d.Server, d.Namespace, d.Name)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// Read returns the record, or nil when there is none.
+func (s Store) Read(server, ns, name string) (*Deployment, error) {
+	b, err := os.ReadFile(s.path(server, ns, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d Deployment
+	return &d, json.Unmarshal(b, &d)
+}
+
+// Live reports whether the `up` process that wrote the record still runs.
+func (d *Deployment) Live() bool {
+	if d == nil || d.PID <= 0 {
+		return false
+	}
+	return syscall.Kill(d.PID, 0) == nil
+}

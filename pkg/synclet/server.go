@@ -1,0 +1,277 @@
+// Package synclet is the in-pod half of kubectl-fastdev: a server (in the sidecar) that applies updates
+// to the sync roots and asks the supervisor to run steps; the supervisor (wrapping the app container's
+// process) that runs those steps and restarts the process; and the install and seed steps of the
+// injected init containers.
+package synclet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+)
+
+// ServerConfig configures the sidecar's server.
+type ServerConfig struct {
+	Listen     string   // loopback address; the CLI reaches it through a port-forward
+	Roots      []string // sync root directories, numbered as in the rules
+	To         []string // the in-pod paths the app sees them at, for manifests and messages
+	Token      string   // per-injection token every request must carry
+	Supervisor string   // the supervisor's unix socket
+	Pending    string   // where steps wait while the app container is not running
+	Limits     archive.Limits
+	Log        *log.Logger // step output and update summaries: the synclet container's log
+}
+
+// Server serves the synclet's HTTP API.
+type Server struct {
+	cfg     ServerConfig
+	applier *archive.Applier
+	super   *http.Client
+
+	mu     sync.Mutex // one update at a time: updates must apply in the order the CLI sent them
+	status protocol.Status
+}
+
+// NewServer opens the roots and returns a server; Serve starts it.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("no token: the synclet refuses to serve without FASTDEV_TOKEN")
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--listen %q: the synclet listens on loopback only (reach it with a port-forward)", cfg.Listen)
+	}
+	a, err := archive.NewApplier(cfg.Roots, cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, applier: a}
+	s.super = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", cfg.Supervisor)
+		},
+	}}
+	return s, nil
+}
+
+// Handler returns the API handler (also used by tests over httptest).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+protocol.PathManifest, s.manifest)
+	mux.HandleFunc("GET "+protocol.PathStatus, s.statusHandler)
+	mux.HandleFunc("POST "+protocol.PathUpdate, s.update)
+	return s.auth(mux)
+}
+
+// Serve listens and serves until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	s.cfg.Log.Printf("synclet serving %d sync root(s) on %s", len(s.cfg.Roots), s.cfg.Listen)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != protocol.PathHealth {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+				http.Error(w, "missing or wrong injection token", http.StatusUnauthorized)
+				return
+			}
+			if v := r.Header.Get(protocol.VersionHeader); v != protocol.Version {
+				http.Error(w, fmt.Sprintf("protocol version %q, this synclet speaks %q: run `kubectl fastdev up` again with a matching kubectl-fastdev to re-inject", v, protocol.Version), http.StatusConflict)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) manifest(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var m protocol.Manifest
+	for i := range s.cfg.Roots {
+		tm, err := s.applier.ScanRoot(i)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rm := protocol.RootManifest{Root: i, To: s.cfg.To[i]}
+		for _, p := range tm.Paths() {
+			rm.Entries = append(rm.Entries, tm[p])
+		}
+		m.Roots = append(m.Roots, rm)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(m)
+}
+
+func (s *Server) statusHandler(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	st := s.status
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := time.Now()
+	flush := func() {}
+	if f, ok := w.(http.Flusher); ok {
+		flush = f.Flush
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	ev := protocol.NewEventWriter(w, flush)
+	meta, st, err := s.applier.Apply(r.Body)
+	t := protocol.Timings{Files: st.Files + st.Links, Deletes: st.Deletes}
+	t.Receive = ms(time.Since(start))
+	t.Write = t.Receive
+	if err != nil {
+		s.finish(ev, t, fmt.Errorf("applying update: %w", err), false)
+		return
+	}
+	if len(meta.Steps) == 0 && (meta.Restart == "" || meta.Restart == "none") {
+		s.finish(ev, t, nil, false)
+		return
+	}
+	res, err := s.runSteps(r.Context(), meta, ev)
+	if errors.Is(err, errSupervisorDown) {
+		if qerr := queuePending(s.cfg.Pending, meta); qerr != nil {
+			s.finish(ev, t, fmt.Errorf("app container is not running and its steps could not be queued: %w", qerr), false)
+			return
+		}
+		s.cfg.Log.Printf("app container not running: %d step(s) and restart queued for its next start", len(meta.Steps))
+		s.finish(ev, t, nil, true)
+		return
+	}
+	if res != nil {
+		t.Steps, t.Restart = res.Timings.Steps, res.Timings.Restart
+	}
+	s.finish(ev, t, err, false)
+}
+
+func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error, queued bool) {
+	e := protocol.Event{Type: protocol.EventResult, Timings: &t, Queued: queued}
+	s.status.Updates++
+	s.status.LastUpdate = time.Now().UTC().Format(time.RFC3339Nano)
+	s.status.LastTimings = t
+	s.status.LastError = ""
+	if err != nil {
+		e.Error = err.Error()
+		s.status.LastError = e.Error
+		s.cfg.Log.Printf("update failed: %v", err)
+	} else {
+		s.cfg.Log.Printf("update applied: %d file(s), %d deletion(s), steps %.0fms, restart %.0fms", t.Files, t.Deletes, t.Steps, t.Restart)
+	}
+	ev.Write(e)
+}
+
+var errSupervisorDown = errors.New("supervisor not reachable")
+
+// runSteps asks the supervisor to run the steps and restart, relaying every event to the CLI and the
+// step output to the synclet's log. It returns the supervisor's result event.
+func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *protocol.EventWriter) (*protocol.Event, error) {
+	body, _ := json.Marshal(RunRequest{Steps: meta.Steps, Restart: meta.Restart})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://supervisor/run", bytes.NewReader(body))
+	resp, err := s.super.Do(req)
+	if err != nil {
+		var ne *net.OpError
+		if errors.As(err, &ne) && ne.Op == "dial" {
+			return nil, errSupervisorDown
+		}
+		return nil, fmt.Errorf("asking the supervisor to run steps: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e protocol.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("supervisor reply: %w", err)
+		}
+		switch e.Type {
+		case protocol.EventOutput:
+			s.cfg.Log.Printf("[%s] %s", e.Step, e.Line)
+		case protocol.EventStep:
+			if e.ExitCode != 0 {
+				s.cfg.Log.Printf("step failed: %s: exit code %d", e.Step, e.ExitCode)
+			}
+		case protocol.EventResult:
+			if e.Error != "" {
+				return &e, errors.New(e.Error)
+			}
+			return &e, nil
+		}
+		ev.Write(e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("supervisor reply: %w", err)
+	}
+	// the supervisor closes without a result when restart: container ends its process
+	return &protocol.Event{Type: protocol.EventResult, Timings: &protocol.Timings{}}, nil
+}
+
+// RunRequest is what the synclet asks of the supervisor.
+type RunRequest struct {
+	Steps   []protocol.Step `json:"steps,omitempty"`
+	Restart string          `json:"restart,omitempty"`
+}
+
+// queuePending merges steps into the pending file, which the supervisor runs before it next starts
+// the app: an edit that lands while the app container restarts still gets built.
+func queuePending(file string, meta protocol.UpdateMeta) error {
+	var p RunRequest
+	if b, err := os.ReadFile(file); err == nil {
+		_ = json.Unmarshal(b, &p)
+	}
+	seen := map[string]bool{}
+	for _, st := range p.Steps {
+		seen[st.Display] = true
+	}
+	for _, st := range meta.Steps {
+		if !seen[st.Display] {
+			p.Steps = append(p.Steps, st)
+		}
+	}
+	if meta.Restart != "" {
+		p.Restart = meta.Restart
+	}
+	b, _ := json.Marshal(p)
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o666); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

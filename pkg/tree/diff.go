@@ -1,0 +1,122 @@
+package tree
+
+import (
+	"path"
+	"sort"
+	"strings"
+)
+
+// Diff is what must change on a remote tree to make it equal to a local one.
+type Diff struct {
+	// Put are the local entries to create or replace remotely, parents before children.
+	Put []Entry
+	// Delete are remote paths to remove; a removed directory is listed alone, not its content.
+	Delete []string
+}
+
+// Empty reports whether the trees are already equal.
+func (d Diff) Empty() bool { return len(d.Put) == 0 && len(d.Delete) == 0 }
+
+// Compare returns the changes that turn remote into local. When only is non-nil, just those paths (and
+// what lies below them) are compared, which is how an edit batch avoids comparing the whole tree.
+// keep tells which remote-only paths must survive (for example ignored files the image provides).
+func Compare(local, remote Manifest, only []string, keep SkipFunc) Diff {
+	var d Diff
+	inScope := func(string) bool { return true }
+	if only != nil {
+		inScope = scope(only)
+	}
+	for p, l := range local {
+		if !inScope(p) {
+			continue
+		}
+		if r, ok := remote[p]; !ok || !l.Same(r) {
+			d.Put = append(d.Put, l)
+		}
+	}
+	var del []string
+	for p, r := range remote {
+		if !inScope(p) {
+			continue
+		}
+		l, ok := local[p]
+		if ok && (l.Kind == Dir) == (r.Kind == Dir) {
+			continue
+		}
+		if !ok && keep != nil && keep(p, r.Kind == Dir) {
+			continue
+		}
+		del = append(del, p)
+	}
+	sort.Slice(d.Put, func(i, j int) bool { return d.Put[i].Path < d.Put[j].Path })
+	sort.Strings(del)
+	// a directory's removal covers its content: list only the top-most removed paths
+	for _, p := range del {
+		if n := len(d.Delete); n > 0 && strings.HasPrefix(p, d.Delete[n-1]+"/") {
+			continue
+		}
+		d.Delete = append(d.Delete, p)
+	}
+	return d
+}
+
+// scope returns a predicate true for the given paths, what lies below them, and their parent directories
+// (a changed file's parent may be new too).
+func scope(paths []string) func(string) bool {
+	exact := map[string]bool{}
+	var prefixes []string
+	for _, p := range paths {
+		p = path.Clean(p)
+		if p == "." {
+			return func(string) bool { return true }
+		}
+		exact[p] = true
+		prefixes = append(prefixes, p+"/")
+		for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+			exact[dir] = true
+		}
+	}
+	return func(p string) bool {
+		if exact[p] {
+			return true
+		}
+		for _, pre := range prefixes {
+			if strings.HasPrefix(p, pre) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Apply records in m that d was applied, so that m mirrors the remote tree afterwards.
+func (m Manifest) Apply(d Diff) {
+	for _, p := range d.Delete {
+		prefix := p + "/"
+		for q := range m {
+			if q == p || strings.HasPrefix(q, prefix) {
+				delete(m, q)
+			}
+		}
+	}
+	for _, e := range d.Put {
+		if old, ok := m[e.Path]; ok && old.Kind == Dir && e.Kind != Dir {
+			prefix := e.Path + "/"
+			for q := range m {
+				if strings.HasPrefix(q, prefix) {
+					delete(m, q)
+				}
+			}
+		}
+		m[e.Path] = e
+	}
+}
+
+// Clone returns a copy of m.
+func (m Manifest) Clone() Manifest {
+	out := make(Manifest, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+// Package tree describes a file tree as a manifest of entries (path, kind, mode, size, hash) so that
+// the CLI's local tree and the synclet's in-pod tree can be compared and only the difference sent.
+package tree
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Kind is the type of a tree entry.
+type Kind string
+
+// The entry kinds a tree keeps. Other file types (devices, sockets, fifos) are skipped.
+const (
+	File    Kind = "file"
+	Dir     Kind = "dir"
+	Symlink Kind = "symlink"
+)
+
+// Entry is one path of a tree. Path is slash-separated and relative to the tree's root.
+type Entry struct {
+	Path   string      `json:"path"`
+	Kind   Kind        `json:"kind"`
+	Mode   fs.FileMode `json:"mode"`             // permission bits only
+	Size   int64       `json:"size,omitempty"`   // files only
+	Hash   string      `json:"hash,omitempty"`   // hex sha256 of the content, files only
+	Target string      `json:"target,omitempty"` // symlinks only
+}
+
+// Same reports whether two entries describe the same content, so that nothing needs to be sent.
+func (e Entry) Same(o Entry) bool {
+	return e.Kind == o.Kind && e.Mode == o.Mode && e.Size == o.Size && e.Hash == o.Hash && e.Target == o.Target
+}
+
+// Manifest is a tree: every entry by its path.
+type Manifest map[string]Entry
+
+// Paths returns the manifest's paths in lexical order, so that a directory comes before what it holds.
+func (m Manifest) Paths() []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SkipFunc tells a scan to leave out a path (and, for a directory, everything under it).
+type SkipFunc func(rel string, isDir bool) bool
+
+// Scan walks root and returns its manifest; skip may be nil.
+func Scan(root string, skip SkipFunc) (Manifest, error) {
+	m := Manifest{}
+	err := scanInto(root, "", skip, m)
+	return m, err
+}
+
+// Rescan brings m up to date for the given paths (and everything under them) after they changed on disk:
+// entries that vanished are removed, new or changed ones are re-read. It returns nothing but an error
+// that stops the whole rescan; a path that disappears mid-scan is simply gone.
+func Rescan(root string, skip SkipFunc, m Manifest, rels []string) error {
+	for _, rel := range rels {
+		rel = path.Clean(rel)
+		if rel == "." || rel == "" {
+			for p := range m {
+				delete(m, p)
+			}
+			if err := scanInto(root, "", skip, m); err != nil {
+				return err
+			}
+			continue
+		}
+		// drop the path and everything that was below it, then read what is there now
+		prefix := rel + "/"
+		for p := range m {
+			if p == rel || strings.HasPrefix(p, prefix) {
+				delete(m, p)
+			}
+		}
+		if hasSkippedParent(rel, skip) {
+			continue
+		}
+		if err := scanInto(root, rel, skip, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasSkippedParent(rel string, skip SkipFunc) bool {
+	if skip == nil {
+		return false
+	}
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if skip(dir, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// scanInto adds rel (relative to root, "" for root itself) and what is below it to m.
+func scanInto(root, rel string, skip SkipFunc, m Manifest) error {
+	start := filepath.Join(root, filepath.FromSlash(rel))
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while we walked: the next event batch covers it
+			}
+			return err
+		}
+		r, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		r = filepath.ToSlash(r)
+		if r == "." {
+			return nil
+		}
+		if skip != nil && skip(r, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		e, err := Stat(p, r)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if e.Kind != "" {
+			m[r] = e
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Stat reads one entry from disk: p is its file path, rel its manifest path. A file type the tree does
+// not keep (socket, device, fifo) returns an Entry with an empty Kind.
+func Stat(p, rel string) (Entry, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Path: rel, Mode: fi.Mode().Perm()}
+	switch {
+	case fi.Mode().IsRegular():
+		e.Kind, e.Size = File, fi.Size()
+		h, err := HashFile(p)
+		if err != nil {
+			return Entry{}, err
+		}
+		e.Hash = h
+	case fi.IsDir():
+		e.Kind = Dir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		e.Kind, e.Mode = Symlink, 0o777
+		t, err := os.Readlink(p)
+		if err != nil {
+			return Entry{}, err
+		}
+		e.Target = t
+	}
+	return e, nil
+}
+
+// HashFile returns the hex sha256 of a file's content.
+func HashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// LinkStaysInside reports whether a symlink at rel with the given target resolves, lexically, to a path
+// inside the tree. Absolute targets never do: the tree is mounted elsewhere in the pod than locally.
+func LinkStaysInside(rel, target string) bool {
+	if target == "" || path.IsAbs(target) || filepath.IsAbs(target) {
+		return false
+	}
+	joined := path.Join(path.Dir(rel), filepath.ToSlash(target))
+	return joined != ".." && !strings.HasPrefix(joined, "../")
+}

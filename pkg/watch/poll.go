@@ -1,0 +1,91 @@
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/radovskyb/watcher"
+)
+
+// poller finds changes by rescanning the tree, for file systems without events and for systems out
+// of inotify watches.
+type poller struct {
+	pw   *watcher.Watcher
+	done chan struct{} // closed when pw.Start returns
+}
+
+// startPoll takes a snapshot of the tree and starts rescanning it every PollInterval.
+func (w *Watcher) startPoll() error {
+	pw := watcher.New()
+	pw.AddFilterHook(func(info os.FileInfo, full string) error {
+		rel, ok := w.rel(full)
+		if !ok || rel == "." || !w.ignored(rel, info.IsDir()) {
+			return nil
+		}
+		if info.IsDir() {
+			return filepath.SkipDir // passed through to filepath.Walk: an ignored tree is not scanned
+		}
+		return watcher.ErrSkip
+	})
+	if err := pw.AddRecursive(w.root); err != nil {
+		return fmt.Errorf("polling %s: %w", w.root, err)
+	}
+	p := &poller{pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		_ = pw.Start(w.opts.PollInterval) // fails only for a non-positive interval, which New prevents
+	}()
+	w.poll = p
+	return nil
+}
+
+// channels returns the poller's channels, or nil ones (never ready) when there is no poller.
+func (p *poller) channels() (<-chan watcher.Event, <-chan error) {
+	if p == nil {
+		return nil, nil
+	}
+	return p.pw.Event, p.pw.Error
+}
+
+// stop ends polling. The watcher's Close blocks until its loop takes the request, and the loop may
+// itself be blocked sending an event, so events are drained meanwhile.
+func (p *poller) stop() {
+	closed := make(chan struct{})
+	go func() {
+		p.pw.Wait()
+		p.pw.Close()
+		close(closed)
+	}()
+	for {
+		select {
+		case <-p.pw.Event:
+		case <-p.pw.Error:
+		case <-closed:
+			<-p.done
+			return
+		}
+	}
+}
+
+func (w *Watcher) onPoll(ev watcher.Event) {
+	isDir := ev.FileInfo != nil && ev.IsDir()
+	if ev.Op == watcher.Write && isDir {
+		return // a directory's mtime moves with its entries, which are reported themselves
+	}
+	for _, p := range []string{ev.OldPath, ev.Path} {
+		if rel, ok := w.rel(p); ok && p != "" && rel != "." {
+			w.report(rel, isDir)
+		}
+	}
+}
+
+func (w *Watcher) onPollError(err error) {
+	if errors.Is(err, watcher.ErrWatchedFileDeleted) {
+		w.warn("the sync root %s was removed or renamed; run again once it is back", w.root)
+		w.report(".", true)
+		return
+	}
+	w.warn("polling %s: %v", w.root, err)
+}
