@@ -150,9 +150,20 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	opts := inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, NativeSidecar: minor >= 29}
+	// plan every Deployment before patching any: a mistake in one leaves all of them untouched
+	var problems []string
+	for _, d := range o.targets {
+		if _, err := inject.InjectPatch(d, o.rules[d.Name], withToken(opts)); err != nil {
+			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("nothing was changed:\n  %s", strings.Join(problems, "\n  "))
+	}
 	var targets []devloop.Target
 	for _, d := range o.targets {
-		t, err := o.inject(ctx, d, minor >= 29)
+		t, err := o.inject(ctx, d, opts)
 		if err != nil {
 			return err
 		}
@@ -172,10 +183,10 @@ func (o *UpOptions) Run(ctx context.Context) error {
 }
 
 // inject patches one Deployment (or finds it already injected) and returns its dev loop target.
-func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, native bool) (*devloop.Target, error) {
+func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts inject.Options) (*devloop.Target, error) {
 	r := o.rules[d.Name]
 	for attempt := 0; ; attempt++ {
-		plan, err := inject.InjectPatch(d, r, inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, Token: newToken(), NativeSidecar: native})
+		plan, err := inject.InjectPatch(d, r, withToken(opts))
 		if err != nil {
 			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
@@ -205,10 +216,12 @@ func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, native boo
 	}
 }
 
-func newToken() string {
+// withToken gives a new injection its own random token (an existing injection keeps its own).
+func withToken(o inject.Options) inject.Options {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	o.Token = hex.EncodeToString(b)
+	return o
 }
 
 // recordingReporter records pod states and updates for `status` before passing them on.

@@ -40,9 +40,6 @@ const (
 	syncletBin       = toolsDir + "/bin/synclet"
 	runDir           = toolsDir + "/run"
 	syncMountPrefix  = "/fastdev-sync/"
-	// nonRootUID runs the synclet image's containers when the pod demands non-root but names no user
-	// (the app image's USER is unknown here); 65532 is the customary "nonroot" user of distroless images.
-	nonRootUID = 65532
 )
 
 // Options are the injection settings that do not come from the rules.
@@ -87,7 +84,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	toolsMount := corev1.VolumeMount{Name: ToolsVolume, MountPath: toolsDir}
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: ToolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	seedArgs := []string{syncletBin, "seed", "--marker", runDir + "/seeded"}
-	serveArgs := []string{"/synclet", "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
+	serveArgs := []string{syncletBin, "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
 		"--supervisor", runDir + "/supervisor.sock", "--pending", runDir + "/pending.json"}
 	seedMounts := []corev1.VolumeMount{toolsMount}
 	syncletMounts := []corev1.VolumeMount{toolsMount}
@@ -105,14 +102,18 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
 	app.Args = nil
 
-	install := container(InstallContainer, opts.SyncletImage, sc.synclet, false)
+	// Only the install step uses the synclet image. Seeding and the synclet itself run the static binary
+	// from the app's image, as the app's user: the files they write belong to whoever the app runs as,
+	// even when only the image's USER says who that is, so in-pod steps can write into the synced tree.
+	install := container(InstallContainer, opts.SyncletImage, sc.install)
 	install.Command = []string{"/synclet", "install", syncletBin, runDir}
 	install.VolumeMounts = []corev1.VolumeMount{toolsMount}
-	seed := container(SeedContainer, app.Image, sc.app, false)
+	seed := container(SeedContainer, app.Image, sc.app)
 	seed.ImagePullPolicy = app.ImagePullPolicy
 	seed.Command = seedArgs
 	seed.VolumeMounts = seedMounts
-	side := container(SyncletContainer, opts.SyncletImage, sc.synclet, true)
+	side := container(SyncletContainer, app.Image, sc.synclet)
+	side.ImagePullPolicy = app.ImagePullPolicy
 	side.Command = serveArgs
 	side.VolumeMounts = syncletMounts
 	side.Env = []corev1.EnvVar{{Name: synclet.EnvToken, Value: opts.Token}}
@@ -164,7 +165,7 @@ func appCommand(c *corev1.Container, r *rules.Rules) ([]string, error) {
 		"container %q has no command in the pod spec, so the process to restart is unknown: add `command: [\"/path/to/app\"]` to the rules (the image's entrypoint)", c.Name)}
 }
 
-type securities struct{ app, synclet *corev1.SecurityContext }
+type securities struct{ install, app, synclet *corev1.SecurityContext }
 
 // securityFor gives the injected containers the app's user and no privileges at all: no escalation,
 // every capability dropped, the runtime's seccomp profile, and (synclet) a read-only root file system,
@@ -178,7 +179,7 @@ func securityFor(spec *corev1.PodSpec, app *corev1.Container) securities {
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		}
 	}
-	a, s := base(), base()
+	a, s, in := base(), base(), base()
 	var user, group *int64
 	var nonRoot *bool
 	if p := spec.SecurityContext; p != nil {
@@ -195,18 +196,15 @@ func securityFor(spec *corev1.PodSpec, app *corev1.Container) securities {
 			nonRoot = c.RunAsNonRoot
 		}
 	}
-	a.RunAsUser, a.RunAsGroup, a.RunAsNonRoot = user, group, nonRoot
-	s.RunAsUser, s.RunAsGroup, s.RunAsNonRoot = user, group, nonRoot
-	if user == nil && nonRoot != nil && *nonRoot {
-		uid := int64(nonRootUID)
-		s.RunAsUser = &uid
+	for _, c := range []*corev1.SecurityContext{a, s, in} {
+		c.RunAsUser, c.RunAsGroup, c.RunAsNonRoot = user, group, nonRoot
 	}
 	ro := true
-	s.ReadOnlyRootFilesystem = &ro
-	return securities{app: a, synclet: s}
+	s.ReadOnlyRootFilesystem, in.ReadOnlyRootFilesystem = &ro, &ro
+	return securities{install: in, app: a, synclet: s}
 }
 
-func container(name, image string, sc *corev1.SecurityContext, sidecar bool) corev1.Container {
+func container(name, image string, sc *corev1.SecurityContext) corev1.Container {
 	c := corev1.Container{
 		Name:  name,
 		Image: image,

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// TestNetworkGuard proves, from routes and iptables rules (never by sending traffic), that nothing the
+// cluster sends can leave the machine: the service range is routed to a port-less local bridge, and
+// forwarded pod traffic to the uplink is rejected.
+func TestNetworkGuard(t *testing.T) {
+	needCluster(t)
+	env := clusterEnv(t)
+	route, err := exec.Command("ip", "-4", "route", "show", env["FASTDEV_SVC_CIDR"]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(route), "dev "+env["FASTDEV_GUARD_BRIDGE"]) {
+		t.Errorf("service range %s is not routed to the guard bridge %s: %q", env["FASTDEV_SVC_CIDR"], env["FASTDEV_GUARD_BRIDGE"], route)
+	}
+	link, err := exec.Command("ip", "-d", "link", "show", env["FASTDEV_GUARD_BRIDGE"]).Output()
+	if err != nil || !strings.Contains(string(link), "bridge") {
+		t.Errorf("guard bridge %s missing: %v %s", env["FASTDEV_GUARD_BRIDGE"], err, link)
+	}
+	if ports, _ := exec.Command("ip", "link", "show", "master", env["FASTDEV_GUARD_BRIDGE"]).Output(); strings.TrimSpace(string(ports)) != "" {
+		t.Errorf("guard bridge has ports, so service traffic could leave through them: %s", ports)
+	}
+	chain := env["FASTDEV_GUARD_CHAIN"]
+	if err := exec.Command("iptables", "-C", "FORWARD", "-s", "10.244.0.0/16", "-j", chain).Run(); err != nil {
+		t.Errorf("FORWARD does not send pod traffic to %s: %v", chain, err)
+	}
+	if err := exec.Command("iptables", "-C", chain, "-o", env["FASTDEV_UPLINK"], "-j", "REJECT").Run(); err != nil {
+		t.Errorf("%s does not reject pod traffic leaving via the uplink %s: %v", chain, env["FASTDEV_UPLINK"], err)
+	}
+	// the guard must come first, before any ACCEPT that kube-proxy or CNI add later
+	rules, _ := exec.Command("iptables", "-S", "FORWARD").Output()
+	for _, line := range strings.Split(string(rules), "\n") {
+		if strings.HasPrefix(line, "-A FORWARD") {
+			if !strings.Contains(line, chain) {
+				t.Errorf("first FORWARD rule is %q, not the guard", line)
+			}
+			break
+		}
+	}
+	// pods must not get the host's resolver
+	resolv, _ := exec.Command("cat", env["FASTDEV_CLUSTER_STATE"]+"/conf/resolv.conf").Output()
+	if strings.TrimSpace(string(resolv)) != "nameserver 127.0.0.1" {
+		t.Errorf("pods' resolv.conf is %q, want only nameserver 127.0.0.1", resolv)
+	}
+}
+
+func clusterEnv(t *testing.T) map[string]string {
+	t.Helper()
+	out, err := exec.Command(repoRoot+"/hack/cluster/cluster.sh", "env").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// TestClusterSmoke shows the local cluster does what the product needs: Deployments from locally
+// imported images, logs, exec, port-forward, a sidecar sharing an emptyDir, and pod replacement.
+func TestClusterSmoke(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	applyExample(t, ns, "web-static", nil)
+	applyExample(t, ns, "web-go", nil)
+	waitAvailable(t, ns, "web-static", 120*time.Second)
+	waitAvailable(t, ns, "web-go", 120*time.Second)
+
+	pod := pods(t, ns, "web-go")[0].Name
+	serves(t, ns, "web-go", "/", "hello from web-go v1", 1, 30*time.Second)
+	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
+	eventually(t, 20*time.Second, "kubectl logs", func() error {
+		if out := kubectl(t, "-n", ns, "logs", pod); !strings.Contains(out, "listening") {
+			return errorf("logs: %q", out)
+		}
+		return nil
+	})
+	if out := kubectl(t, "-n", ns, "exec", pod, "--", "go", "version"); !strings.Contains(out, "go version") {
+		t.Errorf("kubectl exec: %q", out)
+	}
+
+	// a sidecar sharing an emptyDir rolls out
+	patch := `{"spec":{"template":{"spec":{"volumes":[{"name":"shared","emptyDir":{}}],"containers":[` +
+		`{"name":"web","volumeMounts":[{"name":"shared","mountPath":"/www/shared"}]},` +
+		`{"name":"sidecar","image":"fastdev.local/web-static:dev","imagePullPolicy":"Never",` +
+		`"command":["/bin/sh","-c","while true; do date > /shared/now.txt; sleep 1; done"],` +
+		`"volumeMounts":[{"name":"shared","mountPath":"/shared"}]}]}}}}`
+	if _, err := cs.AppsV1().Deployments(ns).Patch(context.Background(), "web-static", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, ns, "web-static", 120*time.Second)
+	serves(t, ns, "web-static", "/shared/now.txt", "UTC", 1, 30*time.Second)
+
+	// a deleted pod is replaced
+	old := pods(t, ns, "web-static")[0].Name
+	if err := cs.CoreV1().Pods(ns).Delete(context.Background(), old, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "replacement pod", func() error {
+		for _, p := range pods(t, ns, "web-static") {
+			if p.Name != old && ready(&p) {
+				return nil
+			}
+		}
+		return errorf("no ready replacement yet")
+	})
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+)
+
+const rollout = 120 * time.Second
+
+// upAndConnect starts `up` for one sample app in ns and waits until every pod is connected.
+func upAndConnect(t *testing.T, ns, app, dir string, replicas int, extra ...string) *proc {
+	t.Helper()
+	p := start(t, dir, append([]string{"up", "-n", ns, app}, extra...)...)
+	waitConnected(t, p, ns, app, replicas)
+	return p
+}
+
+func waitConnected(t *testing.T, p *proc, ns, app string, replicas int) {
+	t.Helper()
+	eventually(t, rollout, fmt.Sprintf("%d injected pod(s) of %s connected", replicas, app), func() error {
+		var injected []corev1.Pod
+		for _, pod := range pods(t, ns, app) {
+			if _, ok := pod.Annotations[inject.AnnotationInjected]; ok {
+				injected = append(injected, pod)
+			}
+		}
+		if len(injected) != replicas {
+			return fmt.Errorf("%d injected running pods", len(injected))
+		}
+		for _, pod := range injected {
+			if !strings.Contains(p.Output(), app+"/"+pod.Name+": connected") {
+				return fmt.Errorf("pod %s not connected yet", pod.Name)
+			}
+		}
+		return nil
+	})
+}
+
+func status(t *testing.T, ns, app, path string, want int, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%s %s answering %d", app, path, want), func() error {
+		for _, p := range pods(t, ns, app) {
+			code, body, err := get(p.Name, ns, path)
+			if err != nil {
+				return err
+			}
+			if code != want {
+				return fmt.Errorf("pod %s answered %d %q", p.Name, code, body)
+			}
+		}
+		return nil
+	})
+}
+
+// TestStaticSite edits, deletes, renames and chmods files of web-static and sees each in the pod.
+func TestStaticSite(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	applyExample(t, ns, "web-static", nil)
+	dir := copyExamples(t)
+	www := filepath.Join(dir, "web-static/www")
+	up := upAndConnect(t, ns, "web-static", dir, 1)
+	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
+
+	writeFile(t, filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
+	serves(t, ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
+	up.waitOutput(t, "edit->running", 10*time.Second)
+
+	if err := os.Remove(filepath.Join(www, "about.html")); err != nil {
+		t.Fatal(err)
+	}
+	status(t, ns, "web-static", "/about.html", 404, 20*time.Second)
+
+	writeFile(t, filepath.Join(www, "docs/a.html"), "doc a\n", 0o644)
+	serves(t, ns, "web-static", "/docs/a.html", "doc a", 1, 20*time.Second)
+	if err := os.Rename(filepath.Join(www, "docs"), filepath.Join(www, "guide")); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, ns, "web-static", "/guide/a.html", "doc a", 1, 20*time.Second)
+	status(t, ns, "web-static", "/docs/a.html", 404, 20*time.Second)
+
+	writeFile(t, filepath.Join(www, "run.sh"), "#!/bin/sh\necho ran\n", 0o755)
+	pod := pods(t, ns, "web-static")[0].Name
+	eventually(t, 20*time.Second, "executable bit in the pod", func() error {
+		out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "stat", "-c", "%a", "/www/run.sh")
+		if strings.TrimSpace(out) != "755" {
+			return fmt.Errorf("mode %q", out)
+		}
+		return nil
+	})
+	if out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/www/run.sh"); strings.TrimSpace(out) != "ran" {
+		t.Errorf("running the synced script: %q", out)
+	}
+	// the same pod served all of it: files changed in place, no new pod
+	if ps := pods(t, ns, "web-static"); len(ps) != 1 || ps[0].Name != pod {
+		t.Errorf("pods changed during the edits: %v", ps)
+	}
+}
+
+// TestGoApp rebuilds web-go inside the pod on a .go edit, and keeps the old process serving when the
+// build fails, reporting the compiler's output.
+func TestGoApp(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	applyExample(t, ns, "web-go", nil)
+	dir := copyExamples(t)
+	main := filepath.Join(dir, "web-go/src/main.go")
+	up := upAndConnect(t, ns, "web-go", dir, 1)
+	serves(t, ns, "web-go", "/", "hello from web-go v1", 1, 30*time.Second)
+
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := strings.Replace(string(src), "hello from web-go v1", "hello from web-go v2", 1)
+	writeFile(t, main, v2, 0o644)
+	serves(t, ns, "web-go", "/", "hello from web-go v2", 1, 90*time.Second)
+	up.waitOutput(t, `steps: "go build -o /app/bin/server ."`, 10*time.Second)
+
+	broken := strings.Replace(v2, "fmt.Fprintln(w, message)", "fmt.Fprintln(w, messagee)", 1)
+	writeFile(t, main, broken, 0o644)
+	up.waitOutput(t, "FAILED", 90*time.Second)
+	out := up.Output()
+	if !strings.Contains(out, "undefined: messagee") {
+		t.Errorf("compiler output missing from up's output:\n%s", out)
+	}
+	if !strings.Contains(out, "exit code 1") {
+		t.Errorf("exit code missing from up's output:\n%s", out)
+	}
+	serves(t, ns, "web-go", "/", "hello from web-go v2", 1, 10*time.Second)
+}
+
+// TestReplicasConverge scales while `up` runs, deletes a pod, and restarts `up` after offline edits:
+// every pod ends up serving the local tree.
+func TestReplicasConverge(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	applyExample(t, ns, "web-static", nil)
+	dir := copyExamples(t)
+	index := filepath.Join(dir, "web-static/www/index.html")
+	up := upAndConnect(t, ns, "web-static", dir, 1)
+	writeFile(t, index, "edit two\n", 0o644)
+	serves(t, ns, "web-static", "/", "edit two", 1, 20*time.Second)
+
+	scale(t, ns, "web-static", 3)
+	serves(t, ns, "web-static", "/", "edit two", 3, rollout)
+
+	victim := pods(t, ns, "web-static")[0].Name
+	if err := cs.CoreV1().Pods(ns).Delete(context.Background(), victim, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, rollout, "replacement of "+victim, func() error {
+		for _, p := range pods(t, ns, "web-static") {
+			if p.Name == victim {
+				return fmt.Errorf("old pod still running")
+			}
+		}
+		return nil
+	})
+	serves(t, ns, "web-static", "/", "edit two", 3, rollout)
+
+	// kill `up` without a chance to clean up, edit while it is gone, start it again
+	up.cmd.Process.Signal(syscall.SIGKILL)
+	<-up.done
+	writeFile(t, index, "edit three, made while up was down\n", 0o644)
+	writeFile(t, filepath.Join(dir, "web-static/www/new.html"), "new page\n", 0o644)
+	upAndConnect(t, ns, "web-static", dir, 3)
+	serves(t, ns, "web-static", "/", "edit three", 3, 30*time.Second)
+	serves(t, ns, "web-static", "/new.html", "new page", 3, 30*time.Second)
+}
+
+func scale(t *testing.T, ns, name string, n int32) {
+	t.Helper()
+	s, err := cs.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Spec.Replicas = n
+	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpTwiceAndDown: a second `up` patches nothing (no new rollout), and `down` puts back exactly the
+// original pod template, after which the pods run without the synclet.
+func TestUpTwiceAndDown(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	orig := applyExample(t, ns, "web-static", nil)
+	orig = waitAvailable(t, ns, "web-static", rollout)
+	dir := copyExamples(t)
+	up := upAndConnect(t, ns, "web-static", dir, 1)
+	injected := waitAvailable(t, ns, "web-static", rollout)
+	up.stop()
+	if !strings.Contains(up.Output(), "kubectl fastdev down web-static") {
+		t.Errorf("Ctrl-C did not say how to restore:\n%s", up.Output())
+	}
+
+	again := upAndConnect(t, ns, "web-static", dir, 1)
+	again.waitOutput(t, "already injected, unchanged", 5*time.Second)
+	again.stop()
+	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Generation != injected.Generation {
+		t.Errorf("second up changed the Deployment: generation %d -> %d", injected.Generation, d.Generation)
+	}
+
+	out, err := run(t, dir, "down", "-n", ns)
+	if err != nil || !strings.Contains(out, "web-static: restored") {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	d = waitAvailable(t, ns, "web-static", rollout)
+	if !equality.Semantic.DeepEqual(d.Spec.Template, orig.Spec.Template) {
+		t.Errorf("pod template after down differs from the original:\nwant %+v\ngot  %+v", orig.Spec.Template, d.Spec.Template)
+	}
+	for k := range d.Annotations {
+		if strings.HasPrefix(k, "fastdev.dev/") && k != "fastdev.dev/rules" {
+			t.Errorf("annotation %s left after down", k)
+		}
+	}
+	eventually(t, rollout, "pods without the synclet", func() error {
+		ps := pods(t, ns, "web-static")
+		if len(ps) != 1 {
+			return fmt.Errorf("%d pods", len(ps))
+		}
+		if len(ps[0].Spec.InitContainers) != 0 {
+			return fmt.Errorf("pod %s still has init containers", ps[0].Name)
+		}
+		return nil
+	})
+	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
+	if out, err := run(t, dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "not injected") {
+		t.Errorf("second down: %v\n%s", err, out)
+	}
+}
+
+// TestRestrictedNamespace injects into a namespace enforcing the restricted Pod Security Standard,
+// with the app running as a non-root user, and syncs an edit.
+func TestRestrictedNamespace(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+		uid, no, yes := int64(1000), false, true
+		d.Spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		d.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	})
+	waitAvailable(t, ns, "web-static", rollout)
+	dir := copyExamples(t)
+	upAndConnect(t, ns, "web-static", dir, 1)
+	writeFile(t, filepath.Join(dir, "web-static/www/index.html"), "restricted edit\n", 0o644)
+	serves(t, ns, "web-static", "/", "restricted edit", 1, 20*time.Second)
+	pod := pods(t, ns, "web-static")[0].Name
+	if out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "id", "-u"); strings.TrimSpace(out) != "1000" {
+		t.Errorf("app runs as uid %q, want 1000", out)
+	}
+}
+
+// TestBadInputs: each mistake gives an error naming what to fix, and the Deployment is untouched.
+func TestBadInputs(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	dir := copyExamples(t)
+	base := "container: web\nsync:\n  - from: ./web-static/www\n    to: /www\n"
+	cases := []struct {
+		name, rules string
+		mutate      func(*appsv1.Deployment)
+		want        []string
+	}{
+		{"unknown key", base + "restrat: process\n", nil, []string{"line 5", "restrat", "restart"}},
+		{"relative to", "sync:\n  - from: ./web-static/www\n    to: www\n", nil, []string{"line 3", "sync[0].to", "absolute"}},
+		{"bad glob", base + "    ignore: [\"[abc\"]\n", nil, []string{"ignore"}},
+		{"bad yaml", "sync: [\n", nil, []string{"fastdev.dev/rules", "line"}},
+		{"missing container", "container: nope\nsync:\n  - from: ./web-static/www\n    to: /www\n", nil, []string{`no container "nope"`, "web"}},
+		{"from missing locally", "sync:\n  - from: ./not-here\n    to: /www\n", nil, []string{"not-here", "--dir"}},
+		{"restart value", base + "restart: always\n", nil, []string{"restart", "process"}},
+		{"no command", base, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Command = nil },
+			[]string{"no command", "command:"}},
+		{"shell syntax", base + "run:\n  - cmd: make && make install\n", nil, []string{"sh -c"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := fmt.Sprintf("bad-%d", i)
+			d := applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+				d.Name = name
+				d.Annotations["fastdev.dev/rules"] = c.rules
+				if c.mutate != nil {
+					c.mutate(d)
+				}
+			})
+			out, err := run(t, dir, "up", "-n", ns, name)
+			if err == nil {
+				t.Fatalf("up succeeded; output:\n%s", out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("error does not mention %q:\n%s", w, out)
+				}
+			}
+			after, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.ResourceVersion != d.ResourceVersion {
+				t.Errorf("deployment changed (resourceVersion %s -> %s)", d.ResourceVersion, after.ResourceVersion)
+			}
+		})
+	}
+}
