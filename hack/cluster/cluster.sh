@@ -196,13 +196,19 @@ YAML
 # guard keeps every packet of the cluster on this machine. Without kube-proxy rules a ClusterIP packet
 # would follow the default route off the machine, and pod traffic would be forwarded out of the uplink:
 # route the service range to a port-less bridge, and reject forwarded pod traffic leaving via the uplink.
+# The mangle table's FORWARD chain runs before the filter table's, where kube-proxy later prepends its
+# own ACCEPT rules, so the drop there cannot be bypassed; the filter REJECT is a second layer.
 # Installed before any component starts; verified by test/e2e (routes and rules, never by sending traffic).
 guard() {
   ip link show $GUARD_BRIDGE >/dev/null 2>&1 || { ip link add $GUARD_BRIDGE type bridge; ip link set $GUARD_BRIDGE up; }
   ip route show $SVC_CIDR | grep -q "dev $GUARD_BRIDGE" || ip route replace $SVC_CIDR dev $GUARD_BRIDGE
-  iptables -N $GUARD_CHAIN 2>/dev/null || true
-  iptables -C $GUARD_CHAIN -o "$UPLINK" -j REJECT 2>/dev/null || iptables -A $GUARD_CHAIN -o "$UPLINK" -j REJECT
-  iptables -C FORWARD -s 10.244.0.0/16 -j $GUARD_CHAIN 2>/dev/null || iptables -I FORWARD 1 -s 10.244.0.0/16 -j $GUARD_CHAIN
+  local t verdict
+  for t in mangle filter; do
+    verdict=REJECT; [ $t = mangle ] && verdict=DROP
+    iptables -t $t -N $GUARD_CHAIN 2>/dev/null || true
+    iptables -t $t -C $GUARD_CHAIN -o "$UPLINK" -j $verdict 2>/dev/null || iptables -t $t -A $GUARD_CHAIN -o "$UPLINK" -j $verdict
+    iptables -t $t -C FORWARD -s 10.244.0.0/16 -j $GUARD_CHAIN 2>/dev/null || iptables -t $t -I FORWARD 1 -s 10.244.0.0/16 -j $GUARD_CHAIN
+  done
 }
 
 start() { local name=$1; shift; "$@" > $LOGS/$name.log 2>&1 & echo $! > $RUN/$name.pid; }

@@ -60,6 +60,9 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
+		if rel == "." {
+			return nil // dst is the volume itself: its owner and mode are the kubelet's
+		}
 		target := filepath.Join(dst, rel)
 		info, err := d.Info()
 		if err != nil {

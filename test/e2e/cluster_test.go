@@ -33,18 +33,20 @@ func TestNetworkGuard(t *testing.T) {
 		t.Errorf("guard bridge has ports, so service traffic could leave through them: %s", ports)
 	}
 	chain := env["FASTDEV_GUARD_CHAIN"]
-	if err := exec.Command("iptables", "-C", "FORWARD", "-s", "10.244.0.0/16", "-j", chain).Run(); err != nil {
-		t.Errorf("FORWARD does not send pod traffic to %s: %v", chain, err)
+	for _, c := range []struct{ table, verdict string }{{"mangle", "DROP"}, {"filter", "REJECT"}} {
+		if err := exec.Command("iptables", "-t", c.table, "-C", "FORWARD", "-s", "10.244.0.0/16", "-j", chain).Run(); err != nil {
+			t.Errorf("%s FORWARD does not send pod traffic to %s: %v", c.table, chain, err)
+		}
+		if err := exec.Command("iptables", "-t", c.table, "-C", chain, "-o", env["FASTDEV_UPLINK"], "-j", c.verdict).Run(); err != nil {
+			t.Errorf("%s %s does not %s pod traffic leaving via the uplink %s: %v", c.table, chain, c.verdict, env["FASTDEV_UPLINK"], err)
+		}
 	}
-	if err := exec.Command("iptables", "-C", chain, "-o", env["FASTDEV_UPLINK"], "-j", "REJECT").Run(); err != nil {
-		t.Errorf("%s does not reject pod traffic leaving via the uplink %s: %v", chain, env["FASTDEV_UPLINK"], err)
-	}
-	// the guard must come first, before any ACCEPT that kube-proxy or CNI add later
-	rules, _ := exec.Command("iptables", "-S", "FORWARD").Output()
+	// in mangle (which runs before filter, where kube-proxy prepends ACCEPT rules) the guard comes first
+	rules, _ := exec.Command("iptables", "-t", "mangle", "-S", "FORWARD").Output()
 	for _, line := range strings.Split(string(rules), "\n") {
 		if strings.HasPrefix(line, "-A FORWARD") {
 			if !strings.Contains(line, chain) {
-				t.Errorf("first FORWARD rule is %q, not the guard", line)
+				t.Errorf("first mangle FORWARD rule is %q, not the guard", line)
 			}
 			break
 		}

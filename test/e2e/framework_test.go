@@ -20,6 +20,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
@@ -152,7 +153,7 @@ func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment))
 			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cs.CoreV1().Services(ns).Create(context.Background(), &s, metav1.CreateOptions{}); err != nil {
+			if _, err := cs.CoreV1().Services(ns).Create(context.Background(), &s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatalf("creating service: %v", err)
 			}
 		}
