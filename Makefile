@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.Version=$
 CLUSTER := hack/cluster/cluster.sh
 GO_SOURCES := $(shell find cmd pkg synclet -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build images cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
+.PHONY: all build images demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
 
 all: build
 
@@ -26,12 +26,28 @@ bin/kubectl-fastdev: $(GO_SOURCES)
 bin/synclet: $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./synclet
 
-# images: docker-archive tarballs in $(CACHE)/images, imported into the cluster when it runs
-images: bin/synclet
-	@$(CLUSTER) build
-	go run ./hack/mkimage -out $(CACHE)/images -version $(VERSION) -synclet-bin bin/synclet \
-	  -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples
-	@if $(CLUSTER) status >/dev/null 2>&1; then $(CLUSTER) import $(CACHE)/images; fi
+# images: docker-archive tarballs in $(CACHE)/images, each rebuilt only when its inputs change, and
+# imported into the cluster when it runs (cluster.sh skips tarballs it already imported)
+IMG := $(CACHE)/images
+MKIMAGE_SRC := $(wildcard hack/mkimage/*.go test/image/*.go)
+MKIMAGE = go run ./hack/mkimage -out $(IMG) -version $(VERSION) -synclet-bin bin/synclet \
+  -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples -only
+K8S_BINS := $(CACHE)/k8s-$(K8S_VERSION)/bin/.complete
+
+images: $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/web-go.tar
+	@if $(CLUSTER) status >/dev/null 2>&1; then $(CLUSTER) import $(IMG); fi
+
+$(K8S_BINS):
+	$(CLUSTER) build
+
+$(IMG)/pause.tar: $(K8S_BINS) $(MKIMAGE_SRC)
+	$(MKIMAGE) pause
+$(IMG)/synclet.tar: bin/synclet $(MKIMAGE_SRC)
+	$(MKIMAGE) synclet
+$(IMG)/web-static.tar: $(shell find manifests/examples/web-static -type f) $(MKIMAGE_SRC)
+	$(MKIMAGE) web-static
+$(IMG)/web-go.tar: $(shell find manifests/examples/web-go -type f) $(MKIMAGE_SRC)
+	$(MKIMAGE) web-go
 
 cluster-up: images
 	$(CLUSTER) up
@@ -48,6 +64,9 @@ kubeconfig:
 # demo: the local cluster (brought up if needed), the sample apps, and `kubectl fastdev up` on them
 demo: build cluster-up
 	hack/demo.sh
+
+demo-down:
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) bin/kubectl-fastdev -n fastdev-demo down
 
 test: build images
 	hack/test.sh

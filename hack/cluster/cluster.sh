@@ -271,10 +271,17 @@ up() {
 }
 
 # import DIR: docker-archive tarballs into containerd's k8s.io namespace (what the kubelet sees)
+# A stamp per tarball (in $RUN, which `down` removes with containerd's store) skips re-imports.
 import() {
-  local n=0
-  for f in "$1"/*.tar; do [ -e "$f" ] || continue; ctr -a $SOCK -n k8s.io images import --no-unpack=false "$f" >/dev/null; n=$((n+1)); done
-  say "imported $n images from $1"
+  local n=0 stamp
+  mkdir -p $RUN
+  for f in "$1"/*.tar; do
+    [ -e "$f" ] || continue
+    stamp=$RUN/imported-$(basename "$f")
+    [ "$stamp" -nt "$f" ] && continue
+    ctr -a $SOCK -n k8s.io images import "$f" >/dev/null; touch "$stamp"; n=$((n+1))
+  done
+  say "imported $n new images from $1"
 }
 
 stop() {

@@ -131,4 +131,3 @@ func ready(p *corev1.Pod) bool {
 	}
 	return false
 }
-
