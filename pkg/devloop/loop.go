@@ -169,17 +169,7 @@ func (d *deployment) followPods(ctx context.Context, selector string) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		for ev := range w.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				break // an error event: list again
-			}
-			if ev.Type == watch.Deleted {
-				d.stop(pod.Name)
-				continue
-			}
-			d.observe(ctx, pod)
-		}
+		d.watchPods(ctx, w)
 		w.Stop()
 	}
 	d.mu.Lock()
@@ -188,6 +178,29 @@ func (d *deployment) followPods(ctx context.Context, selector string) {
 		delete(d.workers, name)
 	}
 	d.mu.Unlock()
+}
+
+// watchPods handles pod events until the watch ends (the caller lists again) or ctx ends.
+func (d *deployment) watchPods(ctx context.Context, w watch.Interface) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, open := <-w.ResultChan():
+			if !open {
+				return
+			}
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				return // an error event (e.g. resource version too old): list again
+			}
+			if ev.Type == watch.Deleted {
+				d.stop(pod.Name)
+				continue
+			}
+			d.observe(ctx, pod)
+		}
+	}
 }
 
 // observe starts or stops the worker of one pod according to its state.

@@ -1,0 +1,187 @@
+package devloop
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/synclet"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
+	fswatch "github.com/kubectl-fastdev/kubectl-fastdev/pkg/watch"
+)
+
+// fakePods serves one pod whose synclet is an in-process server, and records port-forwards.
+type fakePods struct {
+	addr     string
+	mu       sync.Mutex
+	forwards int
+	w        *watch.FakeWatcher
+}
+
+var _ PodAPI = (*fakePods)(nil)
+
+func (f *fakePods) ListPods(context.Context, string) ([]corev1.Pod, string, error) {
+	return []corev1.Pod{{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Annotations: map[string]string{inject.AnnotationInjected: "img"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, InitContainerStatuses: []corev1.ContainerStatus{
+			{Name: inject.SyncletContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+	}}, "1", nil
+}
+
+func (f *fakePods) WatchPods(context.Context, string, string) (watch.Interface, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.w = watch.NewFake()
+	return f.w, nil
+}
+
+func (f *fakePods) PortForward(context.Context, string, int) (*kube.Forward, error) {
+	f.mu.Lock()
+	f.forwards++
+	f.mu.Unlock()
+	return &kube.Forward{Addr: f.addr, Done: make(chan error), Close: func() {}}, nil
+}
+
+// recorder is a Reporter that keeps every update.
+type recorder struct {
+	mu      sync.Mutex
+	updates []Update
+	lines   []string
+}
+
+func (r *recorder) PodState(dep, pod string, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ok {
+		r.lines = append(r.lines, "connected "+pod)
+	}
+}
+func (r *recorder) PodGone(string, string)        {}
+func (r *recorder) StepLine(_, _, _, line string) {}
+func (r *recorder) Updated(u Update)              { r.mu.Lock(); r.updates = append(r.updates, u); r.mu.Unlock() }
+func (r *recorder) Warn(string)                   {}
+func (r *recorder) connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.lines) > 0
+}
+
+func write(t *testing.T, p, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, mode)
+}
+
+// equalTrees waits until the pod's root equals the local one apart from ignored paths.
+func equalTrees(t *testing.T, local, remote string, skip tree.SkipFunc) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err1 := tree.Scan(local, skip)
+		r, err2 := tree.Scan(remote, skip)
+		if err1 == nil && err2 == nil {
+			if d := tree.Compare(l, r, nil, nil); d.Empty() {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("pod tree differs from local: put %v, delete %v", d.Put, d.Delete)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoopConvergesAndFollowsEdits runs the whole CLI loop against an in-process synclet: the initial
+// converge, then edits, deletes, renames, modes, symlinks and ignore rules, with no cluster.
+func TestLoopConvergesAndFollowsEdits(t *testing.T) {
+	base, podRoot := t.TempDir(), t.TempDir()
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "index.html"), "v1", 0o644)
+	write(t, filepath.Join(src, "sub/deep/a.txt"), "a", 0o644)
+	write(t, filepath.Join(src, ".git/HEAD"), "ref", 0o644)
+	write(t, filepath.Join(src, "debug.log"), "noise", 0o644)
+	// the pod starts with a stale file (deleted locally) and an ignored one the image provides
+	write(t, filepath.Join(podRoot, "stale.html"), "old", 0o644)
+	write(t, filepath.Join(podRoot, "cache.log"), "image's", 0o644)
+
+	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
+		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
+		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	r, err := rules.Parse("sync:\n  - from: ./src\n    to: /www\n    ignore: [\"*.log\"]\nrestart: none\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}
+	rep := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, api, Config{Dir: base, Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
+			Watch: fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
+	}()
+	defer func() { cancel(); <-done }()
+
+	skip := func(rel string, isDir bool) bool { return rel == ".git" || strings.HasSuffix(rel, ".log") }
+	equalTrees(t, src, podRoot, skip)
+	if _, err := os.Stat(filepath.Join(podRoot, "stale.html")); !os.IsNotExist(err) {
+		t.Errorf("stale file not deleted on converge: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(podRoot, "cache.log")); string(b) != "image's" {
+		t.Errorf("an ignored file the pod had was touched: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(podRoot, ".git")); !os.IsNotExist(err) {
+		t.Errorf(".git was synced")
+	}
+
+	write(t, filepath.Join(src, "index.html"), "v2", 0o644)
+	write(t, filepath.Join(src, "run.sh"), "#!/bin/sh\n", 0o755)
+	if err := os.Symlink("index.html", filepath.Join(src, "link.html")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(src, "sub"), filepath.Join(src, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	equalTrees(t, src, podRoot, skip)
+	if fi, err := os.Stat(filepath.Join(podRoot, "run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode not kept: %v %v", fi, err)
+	}
+	if tgt, err := os.Readlink(filepath.Join(podRoot, "link.html")); err != nil || tgt != "index.html" {
+		t.Errorf("symlink not kept: %q %v", tgt, err)
+	}
+	rep.mu.Lock()
+	var timed bool
+	for _, u := range rep.updates {
+		if u.Err != "" {
+			t.Errorf("update failed: %s", u.Err)
+		}
+		timed = timed || u.Latency > 0
+	}
+	rep.mu.Unlock()
+	if !timed {
+		t.Errorf("no update carried an edit->running latency")
+	}
+}

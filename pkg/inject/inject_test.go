@@ -1,0 +1,224 @@
+package inject
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func deployment() *appsv1.Deployment {
+	uid := int64(1000)
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "dev", ResourceVersion: "42",
+			Annotations: map[string]string{rules.AnnotationKey: "sync: ..."}},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{
+				SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid},
+				Containers: []corev1.Container{
+					{Name: "web", Image: "example/web:1", Command: []string{"/app/server"}, Args: []string{"--port", "8080"},
+						VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/web"}}},
+					{Name: "proxy", Image: "example/proxy:1"},
+				},
+				Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			},
+		}},
+	}
+}
+
+func mustRules(t *testing.T, text string) *rules.Rules {
+	t.Helper()
+	r, err := rules.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+const webRules = "container: web\nsync:\n  - from: ./src\n    to: /app/src\n  - from: ./static\n    to: /app/static\nrun:\n  - cmd: go build -o /app/server .\n    trigger: [\"**/*.go\"]\n"
+
+var opts = Options{SyncletImage: "kubectl-fastdev/synclet:v0.1.0", Port: 17220, Token: "tok", NativeSidecar: true}
+
+func TestTemplateGolden(t *testing.T) {
+	for _, native := range []bool{true, false} {
+		name := "native-sidecar"
+		if !native {
+			name = "plain-sidecar"
+		}
+		t.Run(name, func(t *testing.T) {
+			o := opts
+			o.NativeSidecar = native
+			got, err := Template(&deployment().Spec.Template, mustRules(t, webRules), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := yaml.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".golden.yaml")
+			if *update {
+				if err := os.WriteFile(golden, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./pkg/inject -update` to create it)", err)
+			}
+			if string(want) != string(b) {
+				t.Errorf("injected template differs from %s (rerun with -update if intended):\n%s", golden, b)
+			}
+		})
+	}
+}
+
+func TestTemplateSecurity(t *testing.T) {
+	got, err := Template(&deployment().Spec.Template, mustRules(t, webRules), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got.Spec.InitContainers {
+		sc := c.SecurityContext
+		if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" ||
+			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("container %s is not locked down: %+v", c.Name, sc)
+		}
+		if c.Name == SyncletContainer && (sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem) {
+			t.Errorf("synclet root file system is writable")
+		}
+		if c.Name == SyncletContainer && c.Image != "example/web:1" {
+			t.Errorf("synclet runs from %s, want the app image (so it runs as the app's user)", c.Image)
+		}
+	}
+	for _, v := range got.Spec.Volumes {
+		if v.HostPath != nil {
+			t.Errorf("volume %s is a hostPath", v.Name)
+		}
+	}
+}
+
+func TestTemplateErrors(t *testing.T) {
+	cases := []struct {
+		name, rules string
+		mutate      func(*appsv1.Deployment)
+		want        string
+	}{
+		{"unknown container", "container: nope\nsync:\n  - from: ./src\n    to: /app/src\n", nil, `no container "nope"`},
+		{"no command", "container: proxy\nsync:\n  - from: ./src\n    to: /app/src\n", nil, "no command in the pod spec"},
+		{"to is a volume mount", "sync:\n  - from: ./src\n    to: /etc/web\n", nil, "already a volume mount"},
+		{"volume name taken", webRules, func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "fastdev"})
+		}, `volume "fastdev" already exists`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := deployment()
+			if c.mutate != nil {
+				c.mutate(d)
+			}
+			_, err := InjectPatch(d, mustRules(t, c.rules), opts)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRulesCommandUsedWhenSpecHasNone(t *testing.T) {
+	d := deployment()
+	d.Spec.Template.Spec.Containers[0].Command = nil
+	got, err := Template(&d.Spec.Template, mustRules(t, webRules+"command: [\"/entry\"]\n"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{syncletBin, "supervise", "--", "/entry", "--port", "8080"}
+	if c := got.Spec.Containers[0].Command; strings.Join(c, " ") != strings.Join(want, " ") {
+		t.Errorf("command %q, want %q", c, want)
+	}
+}
+
+// apply applies a JSON patch to d as the API server would.
+func apply(t *testing.T, d *appsv1.Deployment, patch []byte) *appsv1.Deployment {
+	t.Helper()
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(d)
+	out, err := p.Apply(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nd appsv1.Deployment
+	if err := json.Unmarshal(out, &nd); err != nil {
+		t.Fatal(err)
+	}
+	return &nd
+}
+
+func TestInjectIdempotentAndRestoreExact(t *testing.T) {
+	orig := deployment()
+	r := mustRules(t, webRules)
+	plan, err := InjectPatch(orig, r, opts)
+	if err != nil || plan.Patch == nil || plan.Already {
+		t.Fatalf("first plan: %+v, %v", plan, err)
+	}
+	injected := apply(t, orig, plan.Patch)
+	if injected.Annotations[AnnotationToken] != "tok" {
+		t.Errorf("token not recorded")
+	}
+	again, err := InjectPatch(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Token: "other", NativeSidecar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Patch != nil || again.Token != "tok" || again.Port != 17220 {
+		t.Errorf("second up must patch nothing and keep token and port: %+v", again)
+	}
+	if !equality.Semantic.DeepEqual(Strip(&injected.Spec.Template, &orig.Spec.Template), &orig.Spec.Template) {
+		t.Errorf("Strip(injected) != original")
+	}
+	restore, err := RestorePatch(injected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := apply(t, injected, restore)
+	if !equality.Semantic.DeepEqual(back.Spec.Template, orig.Spec.Template) {
+		t.Errorf("restored template differs from the original")
+	}
+	if !equality.Semantic.DeepEqual(back.Annotations, orig.Annotations) {
+		t.Errorf("annotations after restore: %v, want %v", back.Annotations, orig.Annotations)
+	}
+	if _, err := RestorePatch(back); err != ErrNotInjected {
+		t.Errorf("restoring a plain Deployment: %v, want ErrNotInjected", err)
+	}
+}
+
+func TestChangedMeanwhileIsRefused(t *testing.T) {
+	orig := deployment()
+	r := mustRules(t, webRules)
+	plan, err := InjectPatch(orig, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected := apply(t, orig, plan.Patch)
+	injected.Spec.Template.Spec.Containers[1].Image = "example/proxy:2" // someone else's edit
+	if _, err := InjectPatch(injected, r, opts); err == nil || !strings.Contains(err.Error(), "changed since") {
+		t.Errorf("re-inject over a foreign change: %v, want ErrChangedMeanwhile", err)
+	}
+}
