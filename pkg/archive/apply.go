@@ -80,10 +80,16 @@ func (a *Applier) Apply(r io.Reader) (protocol.UpdateMeta, Stats, error) {
 	if err != nil {
 		return meta, st, fmt.Errorf("reading update: %w", err)
 	}
-	if hdr.Name != protocol.MetaEntry || hdr.Size > maxMeta {
+	if hdr.Name != protocol.MetaEntry {
 		return meta, st, fmt.Errorf("malformed update: first entry is %q, want %s", hdr.Name, protocol.MetaEntry)
 	}
+	if hdr.Size > maxMeta {
+		return meta, st, fmt.Errorf("malformed update: metadata of %d bytes is over the %d byte limit", hdr.Size, maxMeta)
+	}
 	if err := json.NewDecoder(io.LimitReader(tr, maxMeta)).Decode(&meta); err != nil {
+		return meta, st, fmt.Errorf("malformed update metadata: %w", err)
+	}
+	if err := meta.Validate(); err != nil {
 		return meta, st, fmt.Errorf("malformed update metadata: %w", err)
 	}
 	for _, name := range meta.Deletes {
@@ -96,6 +102,7 @@ func (a *Applier) Apply(r io.Reader) (protocol.UpdateMeta, Stats, error) {
 		}
 		st.Deletes++
 	}
+	checked := map[string]bool{} // entry names of directories seen to be real (not links) in this update
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -111,10 +118,46 @@ func (a *Applier) Apply(r io.Reader) (protocol.UpdateMeta, Stats, error) {
 		if err != nil {
 			return meta, st, err
 		}
+		if err := realParents(a.roots[i], i, rel, checked); err != nil {
+			return meta, st, fmt.Errorf("writing %s: %w", hdr.Name, err)
+		}
 		if err := a.entry(a.roots[i], rel, hdr, tr, &st); err != nil {
 			return meta, st, fmt.Errorf("writing %s: %w", hdr.Name, err)
 		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			clear(checked) // the link may have replaced a directory seen before
+		}
 	}
+}
+
+// realParents refuses an entry below a symlink. The CLI only sends entries below real directories (a
+// scan does not descend into links), and a symlink's target is checked against where the link lexically
+// is, which is where it really is only when none of its parents is a link: "d -> ." then "d/l -> .."
+// would otherwise leave a link to the root's parent. os.Root still keeps every write itself inside the
+// root. checked caches the directories already checked, by entry name.
+func realParents(root *os.Root, i int, rel string, checked map[string]bool) error {
+	var dirs []string
+	for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+		dirs = append(dirs, d)
+	}
+	for j := len(dirs) - 1; j >= 0; j-- {
+		d := dirs[j]
+		if checked[protocol.EntryName(i, d)] {
+			continue
+		}
+		fi, err := root.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // created below as real directories
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symlink in the pod: entries are written only below real directories (the next sync replaces it)", d)
+		}
+		checked[protocol.EntryName(i, d)] = true
+	}
+	return nil
 }
 
 func (a *Applier) entry(root *os.Root, rel string, hdr *tar.Header, r io.Reader, st *Stats) error {
@@ -155,6 +198,9 @@ func (a *Applier) entry(root *os.Root, rel string, hdr *tar.Header, r io.Reader,
 			return root.Chmod(tmp, mode)
 		})
 	case tar.TypeSymlink:
+		if tree.ClimbsAfterName(hdr.Linkname) {
+			return fmt.Errorf("symlink to %q has \"..\" after a name, which can resolve outside its sync root: point it at its target without going down and back up", hdr.Linkname)
+		}
 		if !tree.LinkStaysInside(rel, hdr.Linkname) {
 			return fmt.Errorf("symlink to %q points outside its sync root", hdr.Linkname)
 		}

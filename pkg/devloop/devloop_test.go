@@ -172,16 +172,24 @@ func TestLoopConvergesAndFollowsEdits(t *testing.T) {
 	if tgt, err := os.Readlink(filepath.Join(podRoot, "link.html")); err != nil || tgt != "index.html" {
 		t.Errorf("symlink not kept: %q %v", tgt, err)
 	}
-	rep.mu.Lock()
-	var timed bool
-	for _, u := range rep.updates {
-		if u.Err != "" {
-			t.Errorf("update failed: %s", u.Err)
+	// the pod's files land before the CLI reads the synclet's reply: wait for the report
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rep.mu.Lock()
+		var timed bool
+		for _, u := range rep.updates {
+			if u.Err != "" {
+				t.Errorf("update failed: %s", u.Err)
+			}
+			timed = timed || u.Latency > 0
 		}
-		timed = timed || u.Latency > 0
-	}
-	rep.mu.Unlock()
-	if !timed {
-		t.Errorf("no update carried an edit->running latency")
+		rep.mu.Unlock()
+		if timed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no update carried an edit->running latency")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

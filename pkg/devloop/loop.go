@@ -53,6 +53,14 @@ type deployment struct {
 
 	mu      sync.Mutex
 	workers map[string]*workerHandle
+	warned  sync.Map // messages already shown once
+}
+
+// warnOnce shows a warning the first time only (every pod and every update would repeat it).
+func (d *deployment) warnOnce(msg string) {
+	if _, seen := d.warned.LoadOrStore(msg, true); !seen {
+		d.report.Warn(msg)
+	}
 }
 
 type workerHandle struct {

@@ -91,6 +91,8 @@ func (w *podWorker) everything() {
 	}
 }
 
+const healthEvery = 10 * time.Second
+
 // run connects, converges and sends updates until ctx ends (the pod went away or `up` stops).
 func (w *podWorker) run(ctx context.Context) {
 	backoff := 200 * time.Millisecond
@@ -126,6 +128,10 @@ func (w *podWorker) connected(ctx context.Context) error {
 	}
 	w.dep.report.PodState(w.dep.name, w.pod, true, nil)
 	w.everything()
+	// an idle connection is checked now and then, so a silently dead port-forward is replaced (and the
+	// pod re-converged) before the next edit has to wait for it
+	idle := time.NewTicker(healthEvery)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -135,6 +141,11 @@ func (w *podWorker) connected(ctx context.Context) error {
 				err = errors.New("port-forward closed")
 			}
 			return err
+		case <-idle.C:
+			if err := cl.Health(ctx, 5*time.Second); err != nil {
+				return err
+			}
+			continue
 		case <-w.wake:
 		}
 		paths, first, quiet := w.take()
@@ -183,6 +194,11 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 		d := tree.Compare(w.dep.local.snapshot(i), remote[i], only, w.dep.local.skip(i))
 		diffs[i] = d
 		for _, e := range d.Put {
+			if e.Kind == tree.Symlink && !tree.LinkStaysInside(e.Path, e.Target) {
+				w.dep.warnOnce(fmt.Sprintf("%s: symlink to %q is not synced: it points outside %s (or climbs through a name); make it relative and inside the tree",
+					filepath.Join(w.dep.local.roots[i].dir, e.Path), e.Target, w.dep.local.roots[i].dir))
+				continue
+			}
 			puts = append(puts, archive.Put{Root: i, Local: filepath.Join(w.dep.local.roots[i].dir, filepath.FromSlash(e.Path)), Entry: e})
 			changed[i] = append(changed[i], e.Path)
 		}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -118,6 +119,8 @@ type Forward struct {
 	Close func()       // ends the forward; safe to call more than once
 }
 
+const forwardTimeout = 20 * time.Second
+
 // PortForward forwards a local port (chosen by the kernel: port 0, never pre-picked) to port on pod,
 // trying the websocket dialer first and falling back to SPDY, as kubectl does.
 func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forward, error) {
@@ -144,10 +147,16 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 		done <- Explain(err, "create", "pods/portforward", c.Namespace)
 		close(done)
 	}()
+	// an upgrade that never completes (a half-dead connection) must not hang the caller
+	timeout := time.NewTimer(forwardTimeout)
+	defer timeout.Stop()
 	select {
 	case <-ready:
 	case err := <-done:
 		return nil, fmt.Errorf("port-forward to pod %s: %w", pod, err)
+	case <-timeout.C:
+		close(stop)
+		return nil, fmt.Errorf("port-forward to pod %s: not established within %s", pod, forwardTimeout)
 	case <-ctx.Done():
 		close(stop)
 		return nil, ctx.Err()

@@ -62,11 +62,28 @@ type UpdateMeta struct {
 	Restart string   `json:"restart,omitempty"` // process | container | none; empty: no restart
 }
 
+// Validate checks what the synclet would act on beyond the files: every step names a program, and the
+// restart is one the supervisor knows. The CLI builds metadata from parsed rules, so a failure here means
+// a malformed or hand-made update.
+func (m UpdateMeta) Validate() error {
+	for i, st := range m.Steps {
+		if len(st.Argv) == 0 || st.Argv[0] == "" {
+			return fmt.Errorf("step %d (%q) has no command", i, st.Display)
+		}
+	}
+	switch m.Restart {
+	case "", "process", "container", "none":
+		return nil
+	}
+	return fmt.Errorf("restart %q: want process, container or none", m.Restart)
+}
+
 // EntryName is the tar entry name of a path under sync root i: "<i>/<rel>".
 func EntryName(root int, rel string) string { return strconv.Itoa(root) + "/" + rel }
 
 // SplitEntryName parses an entry name into its sync root and its relative path, refusing anything that
-// could land outside the root: absolute paths, "..", empty or non-canonical names.
+// could land outside the root: absolute paths, "..", empty or non-canonical names, and "." (the root
+// itself, which an entry must never chmod or replace).
 func SplitEntryName(name string, roots int) (int, string, error) {
 	i, rel, ok := strings.Cut(name, "/")
 	if !ok {
@@ -77,7 +94,7 @@ func SplitEntryName(name string, roots int) (int, string, error) {
 		return 0, "", fmt.Errorf("entry %q: unknown sync root %q", name, i)
 	}
 	rel = strings.TrimSuffix(rel, "/") // tar marks directories with a trailing slash
-	if rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") ||
+	if rel == "" || rel == "." || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") ||
 		strings.ContainsRune(rel, 0) {
 		return 0, "", fmt.Errorf("entry %q: path escapes its sync root or is not canonical", name)
 	}

@@ -29,8 +29,10 @@ func New(addr, token string) *Client {
 		base:  "http://" + addr,
 		token: token,
 		// one connection, kept alive: each new connection costs a new stream pair through the API server
+		// ResponseHeaderTimeout bounds a stuck connection: the synclet answers as soon as the files are
+		// written (step output streams after that, however long a build takes)
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
-			IdleConnTimeout: 10 * time.Minute, DisableCompression: true}},
+			IdleConnTimeout: 10 * time.Minute, DisableCompression: true, ResponseHeaderTimeout: 2 * time.Minute}},
 	}
 }
 
@@ -63,6 +65,18 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("synclet answered %d: %s", e.Code, e.Msg) }
+
+// Health checks that the synclet answers on the kept-alive connection, within timeout.
+func (c *Client) Health(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := c.request(ctx, http.MethodGet, protocol.PathHealth, nil)
+	if err != nil {
+		return fmt.Errorf("synclet not answering: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
 
 // Manifest asks what the pod holds under each sync root.
 func (c *Client) Manifest(ctx context.Context) (*protocol.Manifest, error) {

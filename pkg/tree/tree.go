@@ -199,6 +199,29 @@ func LinkStaysInside(rel, target string) bool {
 	if target == "" || path.IsAbs(target) || filepath.IsAbs(target) {
 		return false
 	}
+	if ClimbsAfterName(target) {
+		return false
+	}
 	joined := path.Join(path.Dir(rel), filepath.ToSlash(target))
 	return joined != ".." && !strings.HasPrefix(joined, "../")
+}
+
+// ClimbsAfterName reports a symlink target with ".." after a name, as in "x/..": the kernel resolves x
+// first, and when x is itself a link, x/.. is the parent of x's target, which the lexical check in
+// tree.LinkStaysInside cannot see (with "x -> .", "l -> x/.." is the root's parent). Leading ".." only
+// climb real directories, because the synclet keeps links out of every link's parents.
+func ClimbsAfterName(target string) bool {
+	named := false
+	for _, seg := range strings.Split(target, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			if named {
+				return true
+			}
+		default:
+			named = true
+		}
+	}
+	return false
 }

@@ -300,8 +300,14 @@ func (p *proc) Output() string {
 // start runs kubectl-fastdev with args in dir, stopping it (SIGINT) when the test ends.
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startWith(t, dir, kubeconfig, args...)
+}
+
+// startWith is start with another kubeconfig.
+func startWith(t *testing.T, dir, config string, args ...string) *proc {
+	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	p.cmd = exec.Command(binary, append([]string{"--kubeconfig", config}, args...)...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {

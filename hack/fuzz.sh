@@ -1,0 +1,33 @@
+#!/bin/bash
+# Runs every native Go fuzz target for a bounded time each (FUZZTIME, default 10s: the CI form; `make
+# fuzz` runs them longer). Each starts from its committed seed corpus (testdata/fuzz/<target>); a crash
+# fails the script and go test writes the failing input under that directory, to commit as a regression.
+#   hack/fuzz.sh              every target, 10s each
+#   FUZZTIME=2m hack/fuzz.sh  longer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+FUZZTIME=${FUZZTIME:-10s}
+# package and target; one line per fuzz target in the tree (go test -fuzz takes one of each at a time)
+TARGETS=(
+  "./pkg/archive FuzzApply"
+  "./pkg/protocol FuzzSplitEntryName"
+  "./pkg/rules FuzzParse"
+)
+# every Fuzz function in the tree must be listed above, so that a new one is not silently left out
+listed=$(printf '%s\n' "${TARGETS[@]}" | awk '{print $2}' | sort)
+found=$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)\(f \*testing\.F\)' --include='*_test.go' pkg cmd synclet test hack \
+  | sed -E 's/^func (Fuzz[A-Za-z0-9_]+).*/\1/' | sort)
+if [ "$listed" != "$found" ]; then
+  echo "hack/fuzz.sh: TARGETS differs from the Fuzz functions in the tree (< listed, > found): add or remove the line in TARGETS" >&2
+  diff <(echo "$listed") <(echo "$found") >&2 || true
+  exit 1
+fi
+for t in "${TARGETS[@]}"; do
+  read -r pkg fn <<<"$t"
+  echo "== $fn ($pkg) for $FUZZTIME"
+  # one worker (-parallel 1): the machine's cores are shared. No minimization of new inputs: the
+  # applier's coverage is not deterministic (temp names, goroutines), so minimizing can stall a worker
+  # for a minute; a crasher is still written in full.
+  go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 0 -parallel 1 "$pkg"
+done
