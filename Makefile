@@ -85,3 +85,35 @@ fmt:
 
 clean:
 	rm -rf bin dist
+
+# dist: the release in $(DIST): for each platform krew serves, an archive (tar.gz; zip on windows) with the
+# stamped binary, LICENSE and the kubectl_complete-fastdev helper; SHA256SUMS; and $(KREW_MANIFEST)
+# regenerated from hack/krew/fastdev.yaml.tmpl with the archives' sums. Archives are reproducible: the
+# same tree and SOURCE_DATE_EPOCH (default: the HEAD commit's time) give the same bytes.
+DIST ?= dist
+KREW_MANIFEST ?= krew.yaml
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
+
+.PHONY: dist
+dist:
+	go run ./hack/release -version $(VERSION) -ldflags "$(LDFLAGS)" -mtime $(SOURCE_DATE_EPOCH) \
+	  -out $(DIST) -krew $(KREW_MANIFEST)
+
+# fuzz: every native Go fuzz target (hack/fuzz.sh lists them) for FUZZTIME each, from its committed
+# seed corpus under testdata/fuzz; CI runs the short form, hack/fuzz.sh alone (10s each)
+FUZZTIME ?= 20s
+
+.PHONY: fuzz
+fuzz:
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
+# bench: every contender (kubectl-fastdev, the vanilla image pipeline, exec+tar, Tilt, Skaffold) measured on the local
+# cluster in one run, writing docs/BENCHMARKS.md and docs/bench-*.png (about half an hour; never part of `make test`).
+# Tilt and Skaffold are built into $(CACHE)/tools on first use. test/bench is its own module (the plotting library
+# stays out of this one); BENCH_FLAGS passes flags to it, e.g. BENCH_FLAGS="-only latency -edits 10".
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build cluster-up
+	cd test/bench && go build -o $(CURDIR)/bin/bench .
+	bin/bench -repo . $(BENCH_FLAGS)

@@ -241,8 +241,21 @@ func replace(root *os.Root, rel string, create func(tmp string) error) error {
 }
 
 // ScanRoot returns the manifest of sync root i as the synclet sees it.
+// Temporary files left by an update that was cut off (the synclet killed mid-write) are removed: no
+// update runs while a manifest is read, so every temporary file seen then is stale.
 func (a *Applier) ScanRoot(i int) (tree.Manifest, error) {
-	return tree.Scan(a.roots[i].Name(), func(rel string, _ bool) bool { return isTemp(rel) })
+	var stale []string
+	m, err := tree.Scan(a.roots[i].Name(), func(rel string, isDir bool) bool {
+		if !isDir && isTemp(rel) {
+			stale = append(stale, rel)
+			return true
+		}
+		return false
+	})
+	for _, rel := range stale {
+		_ = a.roots[i].Remove(rel)
+	}
+	return m, err
 }
 
 func isTemp(rel string) bool {

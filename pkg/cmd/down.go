@@ -37,11 +37,14 @@ func NewCmdDown(flags *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Long: `Restores the pod template recorded when 'up' injected each Deployment (default: every injected
 Deployment in the namespace) and removes kubectl-fastdev's annotations. Works whether or not 'up' is
 still running, including after it was killed.`,
+		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// arguments are free-form names: from here on an error is about the cluster or the rules,
+			// and the usage text would only bury it
+			cmd.SilenceUsage = true
 			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
-			cmd.SilenceUsage = true
 			return o.Run(cmd.Context())
 		},
 	}

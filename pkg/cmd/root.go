@@ -45,6 +45,7 @@ build steps the rules ask for and restarts the process: no image build, no regis
 
   kubectl annotate deployment web fastdev.dev/rules="$(cat web.fastdev.yaml)"
   kubectl fastdev up        # inject, sync, watch, push, rebuild, restart (Ctrl-C to stop)
+  kubectl fastdev logs      # every dev pod's errors: build failures, stack traces, crashes, events
   kubectl fastdev status    # what is injected, connected, last sync and latency
   kubectl fastdev down      # restore the Deployments exactly`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl fastdev"},
@@ -57,6 +58,7 @@ build steps the rules ask for and restarts the process: no image build, no regis
 		NewCmdUp(flags, streams),
 		NewCmdDown(flags, streams),
 		NewCmdStatus(flags, streams),
+		NewCmdLogs(flags, streams),
 		NewCmdVersion(flags, streams),
 	)
 	return root

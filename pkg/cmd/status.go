@@ -77,6 +77,7 @@ func NewCmdStatus(flags *genericclioptions.ConfigFlags, streams genericiooptions
 			}
 			return o.Run(cmd.Context())
 		},
+		ValidArgsFunction: completeDeployments(flags),
 	}
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json")

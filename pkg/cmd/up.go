@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tui"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/watch"
 )
 
@@ -41,10 +42,14 @@ type UpOptions struct {
 	Quiet        time.Duration
 	Poll         bool
 	PollInterval time.Duration
+	Plain        bool
+	TakeOver     bool
 
 	client  *kube.Client
 	targets []*appsv1.Deployment
 	rules   map[string]*rules.Rules
+	warnMu  sync.Mutex
+	warnTo  func(string)
 }
 
 // NewUpOptions returns the defaults.
@@ -66,14 +71,17 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 		Example: `  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web
   kubectl fastdev up -l team=payments -n dev`,
+		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// arguments are free-form names: from here on an error is about the cluster or the rules,
+			// and the usage text would only bury it
+			cmd.SilenceUsage = true
 			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			cmd.SilenceUsage = true
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return o.Run(ctx)
@@ -87,6 +95,8 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.DurationVar(&o.Quiet, "quiet", o.Quiet, "quiet window: edits closer together than this are sent as one update")
 	f.BoolVar(&o.Poll, "poll", false, "poll the file system instead of using file events (for mounts without inotify)")
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree")
+	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
+	f.BoolVar(&o.Plain, "plain", false, "print plain lines instead of the live view, even on a terminal")
 	return cmd
 }
 
@@ -161,6 +171,13 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("nothing was changed:\n  %s", strings.Join(problems, "\n  "))
 	}
+	ctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	release, err := o.claim(ctx, stopAll)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var targets []devloop.Target
 	for _, d := range o.targets {
 		t, err := o.inject(ctx, d, opts)
@@ -170,10 +187,25 @@ func (o *UpOptions) Run(ctx context.Context) error {
 		targets = append(targets, *t)
 	}
 	rec := newRecorder(o.flags, o.client.Namespace, targets)
-	report := recordingReporter{Reporter: &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}, rec: rec}
+	var view devloop.Reporter = &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}
+	stopView := func() error { return nil }
+	if !o.Plain && tui.IsTerminal(o.Out) {
+		var quit context.CancelFunc
+		ctx, quit = context.WithCancel(ctx)
+		defer quit()
+		live := tui.Start(ctx, tui.Config{In: o.In, Out: o.Out, Title: "kubectl fastdev up · namespace " + o.client.Namespace,
+			API: o.client, Targets: targets, Dir: o.Dir, OnQuit: quit})
+		view, stopView = live, live.Stop
+	}
+	o.setWarn(view.Warn)
+	defer o.setWarn(nil)
+	report := recordingReporter{Reporter: view, rec: rec}
 	abs, _ := filepath.Abs(o.Dir)
 	err = devloop.Run(ctx, o.client, devloop.Config{Dir: abs, Targets: targets,
 		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, report)
+	if verr := stopView(); verr != nil && err == nil {
+		err = fmt.Errorf("live view: %w (--plain prints plain lines instead)", verr)
+	}
 	rec.stop()
 	if err != nil {
 		return err
@@ -214,6 +246,102 @@ func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts injec
 		}
 		return &devloop.Target{Name: d.Name, Selector: sel, Rules: r, Token: plan.Token, Port: plan.Port}, nil
 	}
+}
+
+// warn shows a diagnostic through the current view (plain lines or the live view, which plain writes
+// to ErrOut would draw over).
+func (o *UpOptions) warn(msg string) {
+	o.warnMu.Lock()
+	f := o.warnTo
+	o.warnMu.Unlock()
+	if f == nil {
+		fmt.Fprintln(o.ErrOut, msg)
+		return
+	}
+	f(msg)
+}
+
+func (o *UpOptions) setWarn(f func(string)) {
+	o.warnMu.Lock()
+	o.warnTo = f
+	o.warnMu.Unlock()
+}
+
+// leaseDuration is how long a dev lease outlives its last renewal: a killed `up` blocks a new one on
+// another machine for at most this long (on the same machine a dead holder is detected at once).
+const leaseDuration = 30 * time.Second
+
+// claim takes each Deployment's dev lease, refusing (without --take-over) one that another live `up`
+// holds, and keeps renewing them; the returned func releases them.
+func (o *UpOptions) claim(ctx context.Context, takenOver func()) (func(), error) {
+	host, _ := os.Hostname()
+	me := fmt.Sprintf("%s/%d", host, os.Getpid())
+	for _, d := range o.targets {
+		h, err := o.client.GetLease(ctx, d.Name)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil && h.Identity != me && !h.Expired(time.Now()) && !o.TakeOver && !deadLocalHolder(h.Identity, host) {
+			return nil, fmt.Errorf("deployment %q is served by another `kubectl fastdev up` (%s, renewed %s ago): stop that one, or run with --take-over",
+				d.Name, h.Identity, time.Since(h.Renewed).Round(time.Second))
+		}
+	}
+	first := true
+	renew := func() error {
+		for _, d := range o.targets {
+			if !first {
+				if h, err := o.client.GetLease(ctx, d.Name); err == nil && h != nil && h.Identity != me {
+					o.warn(fmt.Sprintf("%s: taken over by another `kubectl fastdev up` (%s); stopping", d.Name, h.Identity))
+					takenOver()
+					return nil
+				}
+			}
+			if err := o.client.AcquireLease(ctx, d.Name, me, leaseDuration); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := renew(); err != nil {
+		return nil, err
+	}
+	first = false
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(leaseDuration / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := renew(); err != nil && ctx.Err() == nil {
+					o.warn(fmt.Sprintf("renewing the dev lease: %v", err))
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, d := range o.targets {
+			_ = o.client.ReleaseLease(rctx, d.Name, me)
+		}
+	}, nil
+}
+
+// deadLocalHolder reports a holder on this host whose process is gone (an `up` killed with SIGKILL).
+func deadLocalHolder(identity, host string) bool {
+	h, pid, ok := strings.Cut(identity, "/")
+	if !ok || h != host {
+		return false
+	}
+	var n int
+	if _, err := fmt.Sscanf(pid, "%d", &n); err != nil || n <= 0 {
+		return false
+	}
+	return syscall.Kill(n, 0) != nil
 }
 
 // withToken gives a new injection its own random token (an existing injection keeps its own).

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,30 +9,81 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
+// VersionInfo is what `kubectl fastdev version` reports; with -o json it is printed as is.
+type VersionInfo struct {
+	ClientVersion string `json:"clientVersion"`
+	Commit        string `json:"commit"`
+	SyncletImage  string `json:"syncletImage"`
+	// ServerVersion is the API server's version, empty with --client or when the server did not answer.
+	ServerVersion string `json:"serverVersion,omitempty"`
+	// ServerError says why the server version is missing when it was asked for.
+	ServerError string `json:"serverError,omitempty"`
+}
+
+// VersionOptions are the settings of `kubectl fastdev version`.
+type VersionOptions struct {
+	genericiooptions.IOStreams
+	flags *genericclioptions.ConfigFlags
+
+	ClientOnly bool
+	Output     string
+}
+
 // NewCmdVersion returns the version command.
 func NewCmdVersion(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	var clientOnly bool
+	o := &VersionOptions{IOStreams: streams, flags: flags}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the client version, commit, synclet image and (when reachable) the server version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(streams.Out, "Client Version: %s\nCommit: %s\nSynclet Image: %s\n", Version, Commit, DefaultSyncletImage())
-			if clientOnly {
-				return nil
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			c, err := client(flags)
-			if err == nil {
-				var v string
-				if v, err = c.ServerVersion(); err == nil {
-					fmt.Fprintf(streams.Out, "Server Version: %s\n", v)
-					return nil
-				}
-			}
-			fmt.Fprintf(streams.Out, "Server Version: unreachable (%v)\n", err)
-			return nil
+			cmd.SilenceUsage = true
+			return o.Run()
 		},
 	}
-	cmd.Flags().BoolVar(&clientOnly, "client", false, "print the client version only")
+	cmd.Flags().BoolVar(&o.ClientOnly, "client", false, "print the client version only")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json")
 	return cmd
+}
+
+// Validate checks the output format.
+func (o *VersionOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" {
+		return fmt.Errorf("--output %q: want json, or no -o for text", o.Output)
+	}
+	return nil
+}
+
+// Run prints the versions. An unreachable server is reported, not an error: the client version is
+// what a user asking for it needs, and the reason the server did not answer is part of the report.
+func (o *VersionOptions) Run() error {
+	v := VersionInfo{ClientVersion: Version, Commit: Commit, SyncletImage: DefaultSyncletImage()}
+	if !o.ClientOnly {
+		c, err := client(o.flags)
+		if err == nil {
+			v.ServerVersion, err = c.ServerVersion()
+		}
+		if err != nil {
+			v.ServerError = err.Error()
+		}
+	}
+	if o.Output == "json" {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(o.Out, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(o.Out, "Client Version: %s\nCommit: %s\nSynclet Image: %s\n", v.ClientVersion, v.Commit, v.SyncletImage)
+	switch {
+	case v.ServerVersion != "":
+		fmt.Fprintf(o.Out, "Server Version: %s\n", v.ServerVersion)
+	case v.ServerError != "":
+		fmt.Fprintf(o.Out, "Server Version: unreachable (%s)\n", v.ServerError)
+	}
+	return nil
 }

@@ -64,13 +64,17 @@ func (l *local) skip(i int) tree.SkipFunc {
 // scan reads every root's full manifest.
 func (l *local) scan() error {
 	for i, r := range l.roots {
+		// the lock is held for the whole walk: a batch the watcher re-reads meanwhile must land on top
+		// of this scan, not be overwritten by it (its change would be lost until the next edit)
+		r.mu.Lock()
 		m, err := tree.Scan(r.dir, l.skip(i))
+		if err == nil {
+			r.manifest = m
+		}
+		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", r.dir, err)
 		}
-		r.mu.Lock()
-		r.manifest = m
-		r.mu.Unlock()
 	}
 	return nil
 }

@@ -351,6 +351,16 @@ func diffTrees(want, got map[string]string) string {
 
 // killSynclet kills the synclet container of a random pod through the node's containerd.
 func killSynclet(t *testing.T, ns string) bool {
+	// right after another fault there may be no running pod yet: wait for one
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if tryKillSynclet(t, ns) {
+			return true
+		}
+	}
+	return false
+}
+
+func tryKillSynclet(t *testing.T, ns string) bool {
 	sock := os.Getenv("FASTDEV_CONTAINERD_SOCK")
 	for _, p := range pods(t, ns, "web-static") {
 		for _, s := range p.Status.InitContainerStatuses {
@@ -364,7 +374,6 @@ func killSynclet(t *testing.T, ns string) bool {
 			}
 		}
 	}
-	t.Logf("no running synclet to kill")
 	return false
 }
 

@@ -1,0 +1,237 @@
+package follow
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
+)
+
+// followPods lists the target's pods and, when following, watches them: each pod state seen starts
+// the log streams of containers not read yet and reports failed exits and stuck starts.
+func (f *follower) followPods(ctx context.Context, t *Target, wg *sync.WaitGroup) {
+	for ctx.Err() == nil {
+		pods, rv, err := f.api.ListPods(ctx, t.Selector)
+		if err != nil {
+			if !f.cfg.Follow {
+				f.warn(fmt.Sprintf("%s: listing pods: %v", t.Name, err))
+				return
+			}
+			f.warn(fmt.Sprintf("%s: listing pods: %v (retrying)", t.Name, err))
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		for i := range pods {
+			f.observe(ctx, t, &pods[i], wg)
+		}
+		if !f.cfg.Follow {
+			return
+		}
+		w, err := f.api.WatchPods(ctx, t.Selector, rv)
+		if err != nil {
+			f.warn(fmt.Sprintf("%s: watching pods: %v (retrying)", t.Name, err))
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		f.watchPods(ctx, t, w, wg)
+	}
+}
+
+func (f *follower) watchPods(ctx context.Context, t *Target, w watch.Interface, wg *sync.WaitGroup) {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return
+			}
+			pod, isPod := ev.Object.(*corev1.Pod)
+			if !isPod {
+				return // an error event (say, a too old resource version): list again
+			}
+			if ev.Type == watch.Deleted {
+				if f.cfg.OnPod != nil {
+					f.cfg.OnPod(t.Name, pod, true)
+				}
+				continue
+			}
+			f.observe(ctx, t, pod, wg)
+		}
+	}
+}
+
+// observe takes in one state of a pod.
+func (f *follower) observe(ctx context.Context, t *Target, pod *corev1.Pod, wg *sync.WaitGroup) {
+	if f.cfg.OnPod != nil {
+		f.cfg.OnPod(t.Name, pod, false)
+	}
+	info := &podInfo{target: t.Name, pod: pod, mapper: f.mapper(t, pod)}
+	f.mu.Lock()
+	f.pods[pod.Name] = info
+	waiting := f.pending[pod.Name]
+	delete(f.pending, pod.Name)
+	f.mu.Unlock()
+	for _, it := range waiting {
+		f.emit(ctx, it)
+	}
+	for _, it := range f.states(pod) {
+		f.emit(ctx, it)
+	}
+	for _, s := range f.toStream(pod) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.stream(ctx, pod.Name, s, info.mapper)
+		}()
+	}
+}
+
+// mapper builds the path mapper of a pod: the target's sync rules and the app container's working
+// directory, against which build steps and compilers name files.
+func (f *follower) mapper(t *Target, pod *corev1.Pod) *logs.Mapper {
+	if t.Rules == nil {
+		return nil
+	}
+	m := &logs.Mapper{Dir: f.cfg.Dir, Sync: t.Rules.Sync, Exists: f.cfg.Exists}
+	for i, c := range pod.Spec.Containers {
+		if c.Name == t.Rules.Container || (t.Rules.Container == "" && i == 0) {
+			m.Workdir = c.WorkingDir
+		}
+	}
+	return m
+}
+
+// streamSpec is one container instance to read.
+type streamSpec struct {
+	container, id string
+	previous      bool // the instance before the current one (it crashed before we read it)
+}
+
+// toStream returns the container instances of pod whose log is not being read yet: every container
+// that runs or ran (init containers and the synclet sidecar included), and a previous instance that
+// ended before this run could read it.
+//
+// The kubelet's "current" instance is the newest one, running or not: a container waiting in
+// CrashLoopBackOff has the instance that crashed as its current one (and its ID), and "previous" is
+// the one before, which is usually gone.
+func (f *follower) toStream(pod *corev1.Pod) []streamSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []streamSpec
+	for _, s := range statuses(pod) {
+		if last := s.LastTerminationState.Terminated; last != nil && last.ContainerID != "" && last.ContainerID != s.ContainerID &&
+			!f.started[last.ContainerID] && (f.cfg.Since.IsZero() || !last.FinishedAt.Time.Before(f.cfg.Since)) {
+			f.started[last.ContainerID] = true
+			out = append(out, streamSpec{container: s.Name, id: last.ContainerID, previous: true})
+		}
+		if s.ContainerID != "" && !f.started[s.ContainerID] {
+			f.started[s.ContainerID] = true
+			out = append(out, streamSpec{container: s.Name, id: s.ContainerID})
+		}
+	}
+	return out
+}
+
+func statuses(pod *corev1.Pod) []corev1.ContainerStatus {
+	return append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+}
+
+// stuck are the waiting reasons of a container that cannot run without someone acting.
+var stuck = map[string]bool{
+	"CrashLoopBackOff": true, "ImagePullBackOff": true, "ErrImagePull": true, "ErrImageNeverPull": true,
+	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
+}
+
+// states returns the failed exits and stuck starts of pod's containers not reported yet.
+func (f *follower) states(pod *corev1.Pod) []logs.Item {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []logs.Item
+	for _, s := range statuses(pod) {
+		for _, term := range []*corev1.ContainerStateTerminated{s.LastTerminationState.Terminated, s.State.Terminated} {
+			if term == nil || (term.ExitCode == 0 && term.Reason != "OOMKilled") {
+				continue
+			}
+			// a pod being deleted (a rollout, a scale down) stops its containers on purpose
+			if pod.DeletionTimestamp != nil && term.Reason != "OOMKilled" {
+				continue
+			}
+			if !f.cfg.Since.IsZero() && term.FinishedAt.Time.Before(f.cfg.Since) {
+				continue
+			}
+			key := fmt.Sprintf("exit/%s/%s/%s/%s", pod.Name, s.Name, term.ContainerID, term.FinishedAt.UTC())
+			if f.seen[key] {
+				continue
+			}
+			f.seen[key] = true
+			out = append(out, exitItem(pod.Name, s, term))
+		}
+		if w := s.State.Waiting; w != nil && stuck[w.Reason] && pod.DeletionTimestamp == nil {
+			key := fmt.Sprintf("waiting/%s/%s/%s/%d", pod.Name, s.Name, w.Reason, s.RestartCount)
+			if f.seen[key] {
+				continue
+			}
+			f.seen[key] = true
+			text := w.Reason
+			if w.Message != "" {
+				text += ": " + w.Message
+			}
+			out = append(out, logs.Item{Kind: logs.KindWaiting, Type: w.Reason, Pod: pod.Name, Container: s.Name, Time: time.Now(), Text: text})
+		}
+	}
+	return out
+}
+
+func exitItem(pod string, s corev1.ContainerStatus, term *corev1.ContainerStateTerminated) logs.Item {
+	reason := term.Reason
+	if reason == "" {
+		reason = "Error"
+	}
+	text := fmt.Sprintf("%s, exit code %d%s", reason, term.ExitCode, logs.ExitMeaning(int(term.ExitCode)))
+	if term.Signal != 0 {
+		text += fmt.Sprintf(", signal %d", term.Signal)
+	}
+	if msg := strings.TrimSpace(term.Message); msg != "" {
+		text += "\n" + msg
+	}
+	return logs.Item{Kind: logs.KindExit, Type: reason, Pod: pod, Container: s.Name, Time: term.FinishedAt.Time, ExitCode: int(term.ExitCode), Text: text}
+}
+
+// Phase sums up a pod the way `kubectl get pods` does in its STATUS column: Terminating, a stuck
+// container's reason (CrashLoopBackOff, OOMKilled), or the pod's phase.
+func Phase(pod *corev1.Pod) string {
+	if pod.DeletionTimestamp != nil {
+		return "Terminating"
+	}
+	for _, s := range statuses(pod) {
+		if w := s.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+			return w.Reason
+		}
+		if term := s.State.Terminated; term != nil && term.ExitCode != 0 {
+			if term.Reason == "" {
+				return "Error"
+			}
+			return term.Reason
+		}
+	}
+	phase := string(pod.Status.Phase)
+	if pod.Status.Phase == corev1.PodRunning {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+				return "Running, not ready"
+			}
+		}
+	}
+	if phase == "" {
+		return "Pending"
+	}
+	return phase
+}

@@ -1,0 +1,96 @@
+package logs
+
+import (
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+)
+
+// Mapper finds the in-pod paths of an item's text that lie under a sync `to` path and names the local
+// file each was synced from, so an error points at the file the developer edits.
+type Mapper struct {
+	// Dir is the local directory the rules' `from` paths are relative to, as the user gave it
+	// (`--dir`, default "."), so the local paths shown are relative when it is.
+	Dir  string
+	Sync []rules.Sync
+	// Workdir is the app container's working directory: compiler errors (./main.go:22:18) and
+	// build steps use paths relative to it.
+	Workdir string
+	// Exists, if set, keeps only local paths that exist (a Java frame names only "Main.java").
+	Exists func(local string) bool
+}
+
+var (
+	rePyFile = regexp.MustCompile(`File "([^"]+)", line (\d+)`)
+	// a path with an extension followed by :line and maybe :column, after a space, a bracket or a quote
+	rePathLine = regexp.MustCompile(`(?:^|[\s(\['"])((?:\.{1,2}/|/)?[\w.@+~-]+(?:/[\w.@+~-]+)*\.[A-Za-z]\w*):(\d+)(?::(\d+))?`)
+)
+
+// Map sets it.Locations from the paths in it.Text.
+func (m *Mapper) Map(it *Item) {
+	if m == nil || len(m.Sync) == 0 {
+		return
+	}
+	it.Locations = nil
+	for i, line := range strings.Split(it.Text, "\n") {
+		for _, g := range rePyFile.FindAllStringSubmatch(line, -1) {
+			m.add(it, i, g[1], ":"+g[2], `File "`+g[1]+`", line `+g[2])
+		}
+		for _, g := range rePathLine.FindAllStringSubmatch(line, -1) {
+			pos := ":" + g[2]
+			if g[3] != "" {
+				pos += ":" + g[3]
+			}
+			m.add(it, i, g[1], pos, g[1]+pos)
+		}
+	}
+}
+
+func (m *Mapper) add(it *Item, line int, p, pos, remote string) {
+	local, ok := m.Local(p)
+	if !ok {
+		return
+	}
+	for _, l := range it.Locations {
+		if l.Line == line && l.Local == local+pos {
+			return
+		}
+	}
+	it.Locations = append(it.Locations, Location{Line: line, Remote: remote, Local: local + pos})
+}
+
+// Local returns the local file an in-pod path (absolute, or relative to Workdir) was synced from.
+func (m *Mapper) Local(p string) (string, bool) {
+	if !path.IsAbs(p) {
+		// "./main.go" is the go command's way of naming a file under the working directory; a bare
+		// "Main.java" (a Java frame) could be anywhere, so it counts only if the local file exists
+		explicit := strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../")
+		if m.Workdir == "" || (!explicit && m.Exists == nil) {
+			return "", false
+		}
+		p = path.Join(m.Workdir, p)
+	}
+	p = path.Clean(p)
+	syncs := append([]rules.Sync(nil), m.Sync...)
+	sort.SliceStable(syncs, func(i, j int) bool { return len(syncs[i].To) > len(syncs[j].To) }) // the deepest `to` wins
+	for _, s := range syncs {
+		rel, ok := strings.CutPrefix(p, s.To)
+		if !ok || (rel != "" && rel[0] != '/') {
+			continue
+		}
+		dir := m.Dir
+		if dir == "" {
+			dir = "."
+		}
+		local := filepath.Join(dir, filepath.FromSlash(s.From), filepath.FromSlash(strings.TrimPrefix(rel, "/")))
+		if m.Exists != nil && !m.Exists(local) {
+			return "", false
+		}
+		return local, true
+	}
+	return "", false
+}

@@ -1,0 +1,2 @@
+print("booting")
+import app

@@ -1,0 +1,98 @@
+package tui
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
+)
+
+func newModel(quit func()) *model {
+	return &model{title: "kubectl fastdev up · namespace dev", deps: []string{"api", "web"}, rows: map[string]*row{},
+		now: time.Now(), theme: logs.NewTheme(io.Discard, false), quit: quit}
+}
+
+func send(m *model, msgs ...tea.Msg) {
+	for _, msg := range msgs {
+		m.Update(msg)
+	}
+}
+
+// lineOf returns the table row of the view whose POD (or DEPLOYMENT) column is s.
+func lineOf(view, s string) string {
+	for _, l := range strings.Split(view, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && (f[1] == s || f[0] == s) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestViewRows(t *testing.T) {
+	m := newModel(nil)
+	send(m, tea.WindowSizeMsg{Width: 200, Height: 40},
+		phaseMsg{dep: "web", pod: "web-1", phase: "Running"},
+		phaseMsg{dep: "web", pod: "web-2", phase: "CrashLoopBackOff"},
+		podStateMsg{dep: "web", pod: "web-1", connected: true},
+		updatedMsg(devloop.Update{Deployment: "web", Pod: "web-1", Files: 1, Latency: 812 * time.Millisecond}),
+		podStateMsg{dep: "web", pod: "web-2", err: errors.New("port-forward closed")},
+		noteMsg("web: watching web/src -> /app/src"))
+	v := m.View()
+	if l := lineOf(v, "web-1"); !strings.Contains(l, "Running") || !strings.Contains(l, "yes") || !strings.Contains(l, "812ms") || !strings.Contains(l, "0s ago") {
+		t.Errorf("web-1 row: %q\n%s", l, v)
+	}
+	if l := lineOf(v, "web-2"); !strings.Contains(l, "CrashLoopBackOff") || !strings.Contains(l, "no") || !strings.Contains(l, "disconnected: port-forward closed") {
+		t.Errorf("web-2 row: %q\n%s", l, v)
+	}
+	if l := lineOf(v, "api"); !strings.Contains(l, "(no pods yet)") {
+		t.Errorf("a Deployment without pods has no row:\n%s", v)
+	}
+	if !strings.Contains(v, "none since up started") || !strings.Contains(v, "watching web/src") {
+		t.Errorf("view:\n%s", v)
+	}
+
+	send(m, itemMsg(logs.Item{Kind: logs.KindError, Type: logs.TypeGoPanic, Pod: "web-1", Container: "web", Pods: []string{"web-1", "web-2"},
+		Text:      "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/src/main.go:9 +0x1d",
+		Locations: []logs.Location{{Line: 4, Remote: "/app/src/main.go:9", Local: "web/src/main.go:9"}}}),
+		phaseMsg{dep: "web", pod: "web-2", gone: true})
+	v = m.View()
+	if !strings.Contains(v, "Go panic ×2 in web-1, web-2 (web)") || !strings.Contains(v, "→ web/src/main.go:9") {
+		t.Errorf("newest error block missing:\n%s", v)
+	}
+	if l := lineOf(v, "web-1"); !strings.Contains(l, "panic: boom") {
+		t.Errorf("web-1's last error is not the panic: %q", l)
+	}
+	if lineOf(v, "web-2") != "" {
+		t.Errorf("a gone pod keeps its row:\n%s", v)
+	}
+}
+
+func TestViewFitsScreen(t *testing.T) {
+	m := newModel(nil)
+	long := "panic: boom" + strings.Repeat("\n\tframe", 100)
+	send(m, tea.WindowSizeMsg{Width: 100, Height: 24}, phaseMsg{dep: "web", pod: "web-1", phase: "Running"},
+		itemMsg(logs.Item{Kind: logs.KindError, Type: logs.TypeGoPanic, Pod: "web-1", Container: "web", Text: long}))
+	v := m.View()
+	if n := strings.Count(v, "\n") + 1; n > 24 {
+		t.Errorf("view is %d lines on a 24-line screen:\n%s", n, v)
+	}
+	if !strings.Contains(v, "DEPLOYMENT") || !strings.Contains(v, "more lines") {
+		t.Errorf("the table or the cut marker is missing:\n%s", v)
+	}
+}
+
+func TestQuitKey(t *testing.T) {
+	quit := 0
+	m := newModel(func() { quit++ })
+	send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	send(m, tea.KeyMsg{Type: tea.KeyCtrlC})
+	if quit != 1 {
+		t.Errorf("Ctrl-C called quit %d times", quit)
+	}
+}
