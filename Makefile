@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.Version=$
 CLUSTER := hack/cluster/cluster.sh
 GO_SOURCES := $(shell find cmd pkg synclet -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build images demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
+.PHONY: all build images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
 
 all: build
 
@@ -73,6 +73,12 @@ test: build images
 
 test-unit:
 	go test -short ./...
+
+# test-chaos: the long chaos run (240 seeded edits under faults); CI runs an 80-edit form inside `make test`
+test-chaos: build images
+	@$(CLUSTER) status >/dev/null || { echo "the cluster is not running: make cluster-up"; exit 1; }
+	eval "$$($(CLUSTER) env | sed 's/^/export /')" && FASTDEV_BIN=$$PWD/bin/kubectl-fastdev FASTDEV_CHAOS_EDITS=240 \
+	  go test -count=1 -timeout 30m -v -run TestChaos ./test/e2e/
 
 test-e2e: build images
 	hack/test.sh e2e

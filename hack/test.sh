@@ -18,6 +18,7 @@ summary() {
 
 if [ "${1:-all}" != e2e ]; then
   phase "unit tests" go test -short -count=1 ./...
+  phase "fuzz (10s per target)" env FUZZTIME=10s hack/fuzz.sh
 fi
 
 STARTED=""
