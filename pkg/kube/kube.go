@@ -153,6 +153,10 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 	select {
 	case <-ready:
 	case err := <-done:
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "forbidden") {
+			// the upgrade's refusal arrives as text, not as a typed API error
+			return nil, fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)
+		}
 		return nil, fmt.Errorf("port-forward to pod %s: %w", pod, err)
 	case <-timeout.C:
 		close(stop)
