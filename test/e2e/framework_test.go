@@ -357,7 +357,12 @@ func (p *proc) waitOutput(t *testing.T, want string, timeout time.Duration) {
 // run runs kubectl-fastdev to completion and returns its combined output.
 func run(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	return runWith(dir, kubeconfig, args...)
+}
+
+// runWith is run with another kubeconfig.
+func runWith(dir, config string, args ...string) (string, error) {
+	cmd := exec.Command(binary, append([]string{"--kubeconfig", config}, args...)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err

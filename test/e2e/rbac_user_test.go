@@ -14,10 +14,8 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -243,28 +241,11 @@ func canExactly(t *testing.T, kc, ns string) {
 // runAs runs kubectl-fastdev with the given kubeconfig to completion and returns its combined output.
 func runAs(t *testing.T, kc, dir string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--kubeconfig", kc}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return runWith(dir, kc, args...)
 }
 
 // startAs starts kubectl-fastdev with the given kubeconfig, stopping it (SIGINT) when the test ends.
 func startAs(t *testing.T, kc, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"--kubeconfig", kc}, args...)...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("output of kubectl-fastdev %s:\n%s", strings.Join(args, " "), p.Output())
-		}
-	})
-	return p
+	return startWith(t, dir, kc, args...)
 }
