@@ -341,7 +341,7 @@ func deadLocalHolder(identity, host string) bool {
 	if _, err := fmt.Sscanf(pid, "%d", &n); err != nil || n <= 0 {
 		return false
 	}
-	return syscall.Kill(n, 0) != nil
+	return !state.ProcessAlive(n)
 }
 
 // withToken gives a new injection its own random token (an existing injection keeps its own).

@@ -13,8 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/synclet"
 )
 
 // Annotations kubectl-fastdev records on an injected Deployment.
@@ -116,7 +116,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	side.ImagePullPolicy = app.ImagePullPolicy
 	side.Command = serveArgs
 	side.VolumeMounts = syncletMounts
-	side.Env = []corev1.EnvVar{{Name: synclet.EnvToken, Value: opts.Token}}
+	side.Env = []corev1.EnvVar{{Name: protocol.EnvToken, Value: opts.Token}}
 	side.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
 
 	spec.InitContainers = append(spec.InitContainers, install, seed)

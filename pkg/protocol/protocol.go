@@ -18,6 +18,9 @@ import (
 // Deployment at injection, so a clash with an app port can be fixed with --synclet-port.
 const DefaultPort = 17220
 
+// EnvToken names the environment variable that carries the per-injection token to the sidecar.
+const EnvToken = "FASTDEV_TOKEN"
+
 // HTTP paths the synclet serves.
 const (
 	PathHealth   = "/v1/healthz"

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -82,8 +81,5 @@ func (s Store) Read(server, ns, name string) (*Deployment, error) {
 
 // Live reports whether the `up` process that wrote the record still runs.
 func (d *Deployment) Live() bool {
-	if d == nil || d.PID <= 0 {
-		return false
-	}
-	return syscall.Kill(d.PID, 0) == nil
+	return d != nil && ProcessAlive(d.PID)
 }

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
 // Version is stamped at build time.
 var Version = "dev"
 
 // EnvToken names the environment variable that carries the per-injection token to the sidecar.
-const EnvToken = "FASTDEV_TOKEN"
+const EnvToken = protocol.EnvToken
 
 const usage = `synclet: the in-pod half of kubectl-fastdev (injected by 'kubectl fastdev up'; not run by hand)
 
