@@ -44,3 +44,5 @@ fi
 eval "$($CLUSTER env | sed 's/^/export /')"
 export FASTDEV_BIN=$PWD/bin/kubectl-fastdev
 phase "e2e tests" go test -count=1 -timeout 60m -v ./test/e2e/
+# packaging: make dist, krew validation and an offline krew install (krew is built once into the cache)
+phase "krew install test" go test -count=1 -timeout 30m ./test/krew/
