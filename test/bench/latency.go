@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// result is one contender's series for one measure.
+type result struct {
+	id, title string
+	lat       []time.Duration // edit -> served, one per edit
+	stages    []stages        // kubectl-fastdev only: where each edit's time went
+	steps     []time.Duration // in-pod step time (web-go: the incremental go build)
+	replied   []time.Duration // kubectl-fastdev: edit -> the last pod's reply, as `up` printed it
+	note      string
+	err       error
+}
+
+// stages splits one kubectl-fastdev edit -> served time (they add up to it): detect is the write to
+// the watcher's first event (as far as the bench can tell: the write to the update line, less the
+// latency `up` reports), quiet the quiet window, plan the rescan and comparison, transfer the
+// request minus the synclet's write, write, steps and restart as the synclet timed them, and
+// response the rest: from the synclet's reply until the app first served the edit.
+type stages struct {
+	detect, quiet, plan, transfer, write, steps, restart, response time.Duration
+}
+
+func splitStages(u upUpdate, t0, served time.Time) stages {
+	s := stages{quiet: u.quiet, write: u.write, steps: u.steps, restart: u.restart}
+	s.detect = u.at.Sub(t0) - u.latency
+	s.transfer = u.send - u.write
+	s.plan = u.latency - u.quiet - u.send - u.steps - u.restart
+	s.response = served.Sub(u.at)
+	return s
+}
+
+// edit is what one contender does for an edit: write the file and, for the baselines, run their
+// pipeline. It runs while the prober polls, so the prober sees the edit as soon as it is served.
+type editFunc func(ctx context.Context, marker string) error
+
+// afterFunc runs once the edit is served (for example to read `up`'s line for it).
+type afterFunc func(ctx context.Context, marker string, t0, served time.Time) error
+
+// editLoop makes n edits, one after the other, each timed from just before the file is written to
+// the first GET answering the edit's marker from `pods` pods.
+func (e *env) editLoop(ctx context.Context, r *result, n, pods int, pr *prober, timeout time.Duration, edit editFunc, after afterFunc) error {
+	for i := range n {
+		marker := fmt.Sprintf("edit-%d-%d", time.Now().UnixNano()%1_000_000, i)
+		t0 := time.Now()
+		errc := make(chan error, 1)
+		go func() { errc <- edit(ctx, marker) }()
+		served, err := pr.wait(ctx, marker, pods, timeout)
+		if eerr := <-errc; eerr != nil {
+			return fmt.Errorf("edit %d: %w", i+1, eerr)
+		}
+		if err != nil {
+			return fmt.Errorf("edit %d: %w", i+1, err)
+		}
+		r.lat = append(r.lat, served.Sub(t0))
+		if e.o.verbose {
+			e.logf("%s: edit %d served after %s", r.id, i+1, fmtDur(served.Sub(t0)))
+		}
+		if after != nil {
+			if err := after(ctx, marker, t0, served); err != nil {
+				return fmt.Errorf("edit %d: %w", i+1, err)
+			}
+		}
+		time.Sleep(e.o.gap)
+	}
+	e.logf("%s: %d edits, p50 %s", r.title, len(r.lat), fmtDur(percentile(r.lat, 50)))
+	return nil
+}
+
+// app is one sample app as the measures edit it.
+type app struct {
+	name    string // example directory and Deployment name
+	file    string // the file an edit rewrites, relative to the examples directory
+	initial string // what GET / answers before any edit
+	content func(old []byte, marker string) []byte
+}
+
+var goMessage = regexp.MustCompile(`const message = ".*"`)
+
+var (
+	webStatic = app{name: "web-static", file: "web-static/www/index.html", initial: "hello from web-static v1",
+		content: func(_ []byte, m string) []byte { return []byte("hello from web-static " + m + "\n") }}
+	webGo = app{name: "web-go", file: "web-go/src/main.go", initial: "hello from web-go v1",
+		content: func(old []byte, m string) []byte {
+			return goMessage.ReplaceAll(old, []byte(`const message = "hello from web-go `+m+`"`))
+		}}
+)
+
+// write rewrites the app's edited file under dir with the marker.
+func (a app) write(dir, marker string) error {
+	f := filepath.Join(dir, a.file)
+	old, err := os.ReadFile(f)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(f, a.content(old, marker), 0o644)
+}
+
+// examples copies manifests/examples to a fresh directory of this run, which the edits change.
+func (e *env) examples(ns string) (string, error) {
+	dir := filepath.Join(e.work, ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	out, err := exec.Command("cp", "-a", filepath.Join(e.repo, "manifests/examples")+"/.", dir).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("copying examples: %v: %s", err, out)
+	}
+	return dir, nil
+}
+
+// snapshotCommand makes web-static serve a copy of /www taken when the process starts, so that, as
+// with a compiled app, only a restarted process serves an edit: an edit "with restart" is then timed
+// to the restarted process's first answer, not to the file landing.
+var snapshotCommand = []string{"/bin/sh", "-c", "rm -rf /tmp/snap && cp -r /www /tmp/snap && exec /bin/busybox httpd -f -p 8080 -h /tmp/snap"}
+
+// fastdevRun is one kubectl-fastdev latency series: the example app deployed as the rules say
+// (after mutate), `up`, then n edits, each timed to served and split into stages from up's line.
+func (e *env) fastdevRun(ctx context.Context, r *result, a app, n, replicas int, mutate func(*appsv1.Deployment) error, upArgs ...string) error {
+	ns, cleanup, err := e.namespace(ctx, "fd")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	dir, err := e.examples(ns)
+	if err != nil {
+		return err
+	}
+	if _, err := e.deploy(ctx, ns, a.name, func(d *appsv1.Deployment) error {
+		reps := int32(replicas)
+		d.Spec.Replicas = &reps
+		if mutate != nil {
+			return mutate(d)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	up, err := e.up(ctx, ns, a.name, dir, replicas, upArgs...)
+	if err != nil {
+		return err
+	}
+	defer up.stop()
+	if err := e.rolledOut(ctx, ns, a.name, 3*time.Minute); err != nil {
+		return err
+	}
+	pr, err := e.newProber(ns, "app="+a.name)
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	if _, err := pr.wait(ctx, a.initial, replicas, time.Minute); err != nil {
+		return err
+	}
+	from := up.mark()
+	return e.editLoop(ctx, r, n, replicas, pr, 2*time.Minute,
+		func(_ context.Context, m string) error { return a.write(dir, m) },
+		func(ctx context.Context, m string, t0, served time.Time) error {
+			// one update line per pod; the first one's split is kept (every pod gets the same edit)
+			var first *upUpdate
+			var last time.Time
+			for range replicas {
+				var l line
+				var err error
+				l, from, err = up.wait(ctx, from, time.Minute, "the update line of "+m, func(s string) bool {
+					_, ok := parseUpdate(line{text: s})
+					return ok || strings.Contains(s, "FAILED")
+				})
+				if err != nil {
+					return err
+				}
+				u, ok := parseUpdate(l)
+				if !ok {
+					return fmt.Errorf("update failed: %s", l.text)
+				}
+				if first == nil {
+					first = &u
+				}
+				last = u.at
+			}
+			r.replied = append(r.replied, last.Sub(t0))
+			r.stages = append(r.stages, splitStages(*first, t0, served))
+			if first.steps > 0 {
+				r.steps = append(r.steps, first.steps)
+			}
+			return nil
+		})
+}
+
+// plainStatic turns the web-static example into the Deployment the exec-based contenders use: no
+// rules annotation, and root in the container, since `kubectl exec ... tar x` writes into /www,
+// which the image owns as root (kubectl-fastdev writes it as the app's user through its volume).
+// With restart, the process runs under a shell loop that restarts it when killed, the way Tilt's
+// restart_process wrapper does, and serves a snapshot of /www taken when it starts.
+func plainStatic(restart bool) func(*appsv1.Deployment) error {
+	return func(d *appsv1.Deployment) error {
+		delete(d.Annotations, "fastdev.dev/rules")
+		root := int64(0)
+		c := &d.Spec.Template.Spec.Containers[0]
+		c.SecurityContext = &corev1.SecurityContext{RunAsUser: &root, RunAsGroup: &root}
+		if restart {
+			c.Command = []string{"/bin/sh", "-c", "while true; do rm -rf /tmp/snap; cp -r /www /tmp/snap; " +
+				"/bin/busybox httpd -f -p 8080 -h /tmp/snap & echo $! > /tmp/app.pid; wait $!; done"}
+		}
+		return nil
+	}
+}
+
+// execTar is the baseline Tilt's live_update and Skaffold's sync are built on: tar the changed file,
+// untar it in the container through `kubectl exec -i`, and, with restart, kill the process with a
+// second `kubectl exec` so its wrapper starts it again.
+func (e *env) execTar(ctx context.Context, r *result, n int, restart bool) error {
+	ns, cleanup, err := e.namespace(ctx, "exec")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	dir, err := e.examples(ns)
+	if err != nil {
+		return err
+	}
+	if _, err := e.deploy(ctx, ns, "web-static", plainStatic(restart)); err != nil {
+		return err
+	}
+	pods, err := e.runningPods(ctx, ns, "app=web-static")
+	if err != nil || len(pods) != 1 {
+		return fmt.Errorf("want 1 running pod: %v", err)
+	}
+	pod := pods[0].Name
+	pr, err := e.newProber(ns, "app=web-static")
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	if _, err := pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
+		return err
+	}
+	kc := e.kubectl + " --kubeconfig " + e.cliKubeconfig() + " -n " + ns
+	script := fmt.Sprintf("tar c -C %s index.html | %s exec -i %s -c web -- tar x -C /www", filepath.Join(dir, "web-static/www"), kc, pod)
+	if restart {
+		script += fmt.Sprintf(" && %s exec %s -c web -- sh -c 'kill $(cat /tmp/app.pid)'", kc, pod)
+	}
+	return e.editLoop(ctx, r, n, 1, pr, time.Minute, func(ctx context.Context, m string) error {
+		if err := webStatic.write(dir, m); err != nil {
+			return err
+		}
+		if out, err := e.cmd(ctx, "sh", "-c", script).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", script, err, out)
+		}
+		return nil
+	}, nil)
+}
+
+// vanilla is the pipeline kubectl-fastdev replaces, without a registry: build a new image with the
+// edit (the hack/mkimage recipe), import it into containerd (hack/cluster/cluster.sh import), point
+// the Deployment at it and let the rollout start a new pod. It is timed to the new pod's first
+// answer, before it is Ready or behind the Service: an optimistic figure for the baseline.
+func (e *env) vanilla(ctx context.Context, r *result, n int) error {
+	ns, cleanup, err := e.namespace(ctx, "vanilla")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	dir, err := e.examples(ns)
+	if err != nil {
+		return err
+	}
+	if _, err := e.deploy(ctx, ns, "web-static", func(d *appsv1.Deployment) error {
+		delete(d.Annotations, "fastdev.dev/rules")
+		return nil
+	}); err != nil {
+		return err
+	}
+	pr, err := e.newProber(ns, "app=web-static")
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	if _, err := pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
+		return err
+	}
+	var refs []string
+	defer func() { e.removeImages(refs) }()
+	return e.editLoop(ctx, r, n, 1, pr, 3*time.Minute, func(ctx context.Context, m string) error {
+		if err := webStatic.write(dir, m); err != nil {
+			return err
+		}
+		ref := "fastdev.local/bench-web-static:" + m
+		refs = append(refs, ref)
+		img, err := staticImage(filepath.Join(dir, "web-static/www"))
+		if err != nil {
+			return err
+		}
+		if err := importImage(ctx, e.repo, ref, img); err != nil {
+			return err
+		}
+		out, err := e.cmd(ctx, e.kubectl, "--kubeconfig", e.cliKubeconfig(), "-n", ns, "set", "image", "deployment/web-static", "web="+ref).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("kubectl set image: %w: %s", err, out)
+		}
+		return nil
+	}, func(ctx context.Context, _ string, _, _ time.Time) error {
+		// the next edit starts from a settled Deployment: the old pod gone
+		return e.rolledOut(ctx, ns, "web-static", 3*time.Minute)
+	})
+}
+
+// removeImages deletes the images a measure imported, so the cluster's store does not grow.
+func (e *env) removeImages(refs []string) {
+	if len(refs) == 0 {
+		return
+	}
+	vars, err := clusterEnv(e.repo)
+	if err != nil {
+		return
+	}
+	args := append([]string{"-a", vars["FASTDEV_CONTAINERD_SOCK"], "-n", "k8s.io", "images", "rm"}, refs...)
+	_ = exec.Command("ctr", args...).Run()
+}
+
+// removeBenchImages deletes every image the bench's pipelines and the peers' builds left in the
+// cluster's store: those named fastdev.local/bench-* or */bench-skaffold*.
+func (e *env) removeBenchImages() {
+	vars, err := clusterEnv(e.repo)
+	if err != nil {
+		return
+	}
+	out, err := exec.Command("ctr", "-a", vars["FASTDEV_CONTAINERD_SOCK"], "-n", "k8s.io", "images", "ls", "-q").Output()
+	if err != nil {
+		return
+	}
+	var refs []string
+	for _, ref := range strings.Fields(string(out)) {
+		if strings.HasPrefix(ref, "fastdev.local/bench-") || strings.Contains(ref, "/bench-skaffold") {
+			refs = append(refs, ref)
+		}
+	}
+	e.removeImages(refs)
+}
