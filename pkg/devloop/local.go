@@ -79,12 +79,14 @@ func (l *local) scan() error {
 	return nil
 }
 
-// snapshot returns a copy of root i's manifest, safe to compare while the watcher updates the original.
-func (l *local) snapshot(i int) tree.Manifest {
+// compare returns what turns remote into root i's local tree (for the given paths only, when only is
+// non-nil). It reads the manifest under the read lock instead of copying it: a copy per pod and per edit
+// of a 100,000-file manifest cost ~90 ms on the hot path.
+func (l *local) compare(i int, remote tree.Manifest, only []string) tree.Diff {
 	r := l.roots[i]
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.manifest.Clone()
+	return tree.Compare(r.manifest, remote, only, l.skip(i))
 }
 
 // watch runs a watcher per root and sends each batch, once the manifest reflects it, to out. Paths

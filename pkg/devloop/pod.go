@@ -191,7 +191,7 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 		if len(ps) == 1 && ps[0] == "." {
 			only = nil
 		}
-		d := tree.Compare(w.dep.local.snapshot(i), remote[i], only, w.dep.local.skip(i))
+		d := w.dep.local.compare(i, remote[i], only)
 		diffs[i] = d
 		for _, e := range d.Put {
 			if e.Kind == tree.Symlink && !tree.LinkStaysInside(e.Path, e.Target) {
