@@ -112,7 +112,7 @@ func (e *env) logf(format string, args ...any) {
 // network namespace, so everything it sends to the cluster crosses the shaped link.
 func (e *env) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
 	if e.remote != nil {
-		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", e.remote.name, name}, args...)...)
+		return exec.CommandContext(ctx, "nsenter", append([]string{"--net=/run/netns/" + e.remote.name, "--", name}, args...)...)
 	}
 	return exec.CommandContext(ctx, name, args...)
 }

@@ -53,11 +53,11 @@ func (e *env) setupRemote(ctx context.Context) (*netns, func(), error) {
 		{"ip", "link", "set", vethNS, "netns", nsName},
 		{"ip", "addr", "add", hostIP + "/30", "dev", vethHost},
 		{"ip", "link", "set", vethHost, "up"},
-		{"ip", "netns", "exec", nsName, "ip", "addr", "add", nsIP + "/30", "dev", vethNS},
-		{"ip", "netns", "exec", nsName, "ip", "link", "set", vethNS, "up"},
-		{"ip", "netns", "exec", nsName, "ip", "link", "set", "lo", "up"},
+		{"nsenter", "--net=/run/netns/" + nsName, "--", "ip", "addr", "add", nsIP + "/30", "dev", vethNS},
+		{"nsenter", "--net=/run/netns/" + nsName, "--", "ip", "link", "set", vethNS, "up"},
+		{"nsenter", "--net=/run/netns/" + nsName, "--", "ip", "link", "set", "lo", "up"},
 		append([]string{"tc", "qdisc", "add", "dev", vethHost}, tbf...),
-		append([]string{"ip", "netns", "exec", nsName, "tc", "qdisc", "add", "dev", vethNS}, tbf...),
+		append([]string{"nsenter", "--net=/run/netns/" + nsName, "--", "tc", "qdisc", "add", "dev", vethNS}, tbf...),
 	}
 	for _, s := range steps {
 		if out, err := exec.CommandContext(ctx, s[0], s[1:]...).CombinedOutput(); err != nil {
