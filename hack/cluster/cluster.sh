@@ -310,6 +310,12 @@ down() {
   for p in $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io -id [0-9a-f]+ -address $SOCK"); do kill -9 "$p"; done
   stop kube-apiserver; stop etcd
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^$S/|^/run/netns/cni-" | sort -r); do umount -l "$m"; done
+  # `ip netns add` bind-mounts /run/netns over itself; pod netns mounted before that sit underneath the
+  # bind mount, where umount cannot reach them. With no named netns but the pods', peel those layers off.
+  if grep -q " /run/netns/cni-" /proc/mounts && [ -z "$(ip netns list 2>/dev/null | grep -v '^cni-')" ]; then
+    while awk '$5 == "/run/netns" {f=1} END {exit !f}' /proc/self/mountinfo; do umount -l /run/netns || break; done
+    for m in $(awk '{print $2}' /proc/mounts | grep -E "^/run/netns/cni-"); do umount -l "$m"; done
+  fi
   rm -f /run/netns/cni-*
   for h in /sys/fs/cgroup/*/; do [ -d ${h}kubepods ] && find ${h}kubepods -depth -type d -exec rmdir {} \; 2>/dev/null; done
   ip link del cni0 2>/dev/null; ip link del $GUARD_BRIDGE 2>/dev/null
