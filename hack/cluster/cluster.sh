@@ -311,8 +311,8 @@ down() {
   stop kube-apiserver; stop etcd
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^$S/|^/run/netns/cni-" | sort -r); do umount -l "$m"; done
   # `ip netns add` bind-mounts /run/netns over itself; pod netns mounted before that sit underneath the
-  # bind mount, where umount cannot reach them. With no named netns but the pods', peel those layers off.
-  if grep -q " /run/netns/cni-" /proc/mounts && [ -z "$(ip netns list 2>/dev/null | grep -v '^cni-')" ]; then
+  # bind mount, where umount cannot reach them: peel those layers off (lazily) and unmount what appears.
+  if grep -q " /run/netns/cni-" /proc/mounts; then
     while awk '$5 == "/run/netns" {f=1} END {exit !f}' /proc/self/mountinfo; do umount -l /run/netns || break; done
     for m in $(awk '{print $2}' /proc/mounts | grep -E "^/run/netns/cni-"); do umount -l "$m"; done
   fi
