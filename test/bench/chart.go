@@ -117,9 +117,10 @@ func latencyChart(r *report, file string) error {
 		labels = append(labels, x.id)
 	}
 	p.NominalY(labels...)
-	p.Legend.Top = true
+	p.Legend.Top = false // bottom right, next to kubectl-fastdev's short bars
 	p.Legend.Left = false
 	p.X.Min = 0
+	p.X.Max = math.Ceil(p.X.Max*4) / 4
 	p.Add(plotter.NewGrid())
 	return p.Save(22*vg.Centimeter, vg.Length(len(ids))*vg.Points(7*float64(len(sets))+8)+4*vg.Centimeter, file)
 }

@@ -67,6 +67,8 @@ func newEnv(o options) (*env, error) {
 		return nil, err
 	}
 	e.kubeconfig, e.kubectl = vars["FASTDEV_KUBECONFIG"], vars["FASTDEV_KUBECTL"]
+	// for the peers' image builds (bench image), which cannot run cluster.sh inside the network namespace
+	os.Setenv("FASTDEV_CONTAINERD_SOCK", vars["FASTDEV_CONTAINERD_SOCK"])
 	if e.rest, err = clientcmd.BuildConfigFromFlags("", e.kubeconfig); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w (is the local cluster up? `make cluster-up`)", e.kubeconfig, err)
 	}

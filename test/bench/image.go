@@ -52,26 +52,32 @@ func staticImage(www string) (v1.Image, error) {
 }
 
 // importImage writes img as a docker-archive tarball tagged ref into an empty directory and imports
-// it with `hack/cluster/cluster.sh import DIR`, the local cluster's registry-free path.
-func importImage(ctx context.Context, repo, ref string, img v1.Image) error {
+// it into the cluster's containerd: with `hack/cluster/cluster.sh import DIR`, the local cluster's
+// registry-free path, or, when sock is set (the peers' builds, which may run in the simulated remote
+// link's network namespace, where cluster.sh cannot find the host's network), with ctr on that socket.
+func importImage(ctx context.Context, repo, sock, ref string, img v1.Image) error {
 	dir, err := os.MkdirTemp("", "bench-image-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := image.WriteFile(filepath.Join(dir, "bench.tar"), ref, img); err != nil {
+	file := filepath.Join(dir, "bench.tar")
+	if err := image.WriteFile(file, ref, img); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, filepath.Join(repo, "hack/cluster/cluster.sh"), "import", dir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("cluster.sh import: %w: %s", err, out)
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "hack/cluster/cluster.sh"), "import", dir)
+	if sock != "" {
+		cmd = exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "import", file)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("importing %s: %w: %s", ref, err, out)
 	}
 	return nil
 }
 
 // pushImage pushes img to the bench's plain-HTTP registry and has containerd pull it from there
 // (Skaffold insists on pushing when there is no Docker daemon).
-func pushImage(ctx context.Context, repo, ref string, img v1.Image) error {
+func pushImage(ctx context.Context, sock, ref string, img v1.Image) error {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		return err
@@ -79,12 +85,7 @@ func pushImage(ctx context.Context, repo, ref string, img v1.Image) error {
 	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
 		return fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	vars, err := clusterEnv(repo)
-	if err != nil {
-		return err
-	}
-	out, err := exec.CommandContext(ctx, "ctr", "-a", vars["FASTDEV_CONTAINERD_SOCK"], "-n", "k8s.io",
-		"images", "pull", "--plain-http", ref).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "pull", "--plain-http", ref).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr images pull %s: %w: %s", ref, err, out)
 	}
@@ -108,10 +109,19 @@ func imageCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *push {
-		return pushImage(ctx, *repo, *ref, img)
+	// the driver passes the socket down; run by hand, ask the cluster harness
+	sock := os.Getenv("FASTDEV_CONTAINERD_SOCK")
+	if sock == "" {
+		vars, err := clusterEnv(*repo)
+		if err != nil {
+			return err
+		}
+		sock = vars["FASTDEV_CONTAINERD_SOCK"]
 	}
-	return importImage(ctx, *repo, *ref, img)
+	if *push {
+		return pushImage(ctx, sock, *ref, img)
+	}
+	return importImage(ctx, *repo, sock, *ref, img)
 }
 
 // registry is an in-memory OCI registry on this machine's loopback (and, for the simulated remote

@@ -304,7 +304,7 @@ func (e *env) vanilla(ctx context.Context, r *result, n int) error {
 		if err != nil {
 			return err
 		}
-		if err := importImage(ctx, e.repo, ref, img); err != nil {
+		if err := importImage(ctx, e.repo, "", ref, img); err != nil {
 			return err
 		}
 		out, err := e.cmd(ctx, e.kubectl, "--kubeconfig", e.cliKubeconfig(), "-n", ns, "set", "image", "deployment/web-static", "web="+ref).CombinedOutput()

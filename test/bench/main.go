@@ -32,6 +32,7 @@ type options struct {
 	vanillaEdits  int
 	gap           time.Duration
 	probeInterval time.Duration
+	probe         string
 	only          map[string]bool
 	series        map[string]bool // empty: every latency series
 	keep          bool
@@ -71,10 +72,11 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.edits, "edits", 30, "edits per latency series")
 	fs.IntVar(&o.vanillaEdits, "vanilla-edits", 10, "edits for the slow vanilla (image + rollout) baseline")
 	fs.DurationVar(&o.gap, "gap", 300*time.Millisecond, "pause after an edit is served, before the next one")
-	fs.DurationVar(&o.probeInterval, "probe-interval", 10*time.Millisecond, "how often the app is polled through its port-forward")
+	fs.DurationVar(&o.probeInterval, "probe-interval", 10*time.Millisecond, "how often the app is polled")
+	fs.StringVar(&o.probe, "probe", "pod-ip", "how the app is polled: pod-ip (the node's pod network) or port-forward (see probe.go)")
 	series := fs.String("series", "", "comma-separated latency series ids to run (default all; for debugging)")
 	only := fs.String("only", strings.Join(measureNames, ","), "comma-separated measures to run: "+strings.Join(measureNames, ",")+
-		" (peers adds Tilt and Skaffold to latency and remote)")
+		" (peers adds Tilt and Skaffold to latency and remote; remote repeats latency, and initial if selected)")
 	fs.BoolVar(&o.noBuild, "no-build", false, "use only the peer tools already built in the cache (skip the others' series)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the bench-* namespaces (for debugging)")
 	fs.BoolVar(&o.verbose, "v", false, "copy the contenders' output to the log")
@@ -91,6 +93,9 @@ func run(ctx context.Context, args []string) error {
 		if m = strings.TrimSpace(m); m != "" {
 			o.only[m] = true
 		}
+	}
+	if o.probe != "pod-ip" && o.probe != "port-forward" {
+		return fmt.Errorf("-probe %q: want pod-ip or port-forward", o.probe)
 	}
 	o.series = map[string]bool{}
 	for _, id := range strings.Split(*series, ",") {

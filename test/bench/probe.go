@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,18 +13,24 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 )
 
-// prober tells when the app serves an edit: it polls GET / of every running pod of a Deployment,
-// each through its own port-forward (kept open, so a poll costs one stream, not a new forward), and
-// reports when enough pods answer with the edit's marker. It always runs on the host side, never
-// behind the simulated remote link: it measures when the cluster serves the edit.
+// prober tells when the app serves an edit: it polls GET / of every running pod of a Deployment and
+// reports when enough pods answer with the edit's marker. It always runs on the host (the cluster's
+// node), never behind the simulated remote link: it measures when the cluster serves the edit.
+//
+// By default it GETs each pod's IP on the node's pod network. With -probe=port-forward it goes through
+// a port-forward per pod (kept open, so a poll costs one stream), as a developer's browser would; but
+// client-go drops a whole port-forward as soon as the app's port refuses one connection, which it does
+// during every process restart, and a new forward then takes about a second to open here: that
+// measures the prober, not the contender, for every edit with a restart.
 type prober struct {
 	e        *env
 	ns, sel  string
 	client   *kube.Client
 	interval time.Duration
 	hc       *http.Client
+	viaPF    bool
 
-	fwd map[string]*kube.Forward // by pod
+	fwd map[string]*kube.Forward // by pod, with -probe=port-forward
 }
 
 func (e *env) newProber(ns, selector string) (*prober, error) {
@@ -31,7 +38,7 @@ func (e *env) newProber(ns, selector string) (*prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prober{e: e, ns: ns, sel: selector, client: c, interval: e.o.probeInterval,
+	return &prober{e: e, ns: ns, sel: selector, client: c, interval: e.o.probeInterval, viaPF: e.o.probe == "port-forward",
 		hc:  &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 		fwd: map[string]*kube.Forward{}}, nil
 }
@@ -49,6 +56,7 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 	deadline := time.Now().Add(timeout)
 	served := map[string]time.Time{}
 	var pods []string
+	ips := map[string]string{}
 	var listed time.Time
 	var last string
 	for {
@@ -60,7 +68,11 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 			pods = pods[:0]
 			live := map[string]bool{}
 			for _, pod := range ps {
+				if pod.Status.PodIP == "" && !p.viaPF {
+					continue
+				}
 				pods = append(pods, pod.Name)
+				ips[pod.Name] = pod.Status.PodIP
 				live[pod.Name] = true
 			}
 			for name, f := range p.fwd {
@@ -73,25 +85,31 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		var broken []string // pods whose port-forward failed a GET: reopened on the next poll
 		for _, pod := range pods {
 			if _, ok := served[pod]; ok {
 				continue
 			}
-			f, err := p.forward(ctx, pod)
-			if err != nil {
-				last = err.Error()
-				continue
+			addr := net.JoinHostPort(ips[pod], "8080")
+			if p.viaPF {
+				f, err := p.forward(ctx, pod)
+				if err != nil {
+					last = err.Error()
+					continue
+				}
+				addr = f.Addr
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				body, err := p.get(ctx, f)
+				body, err := p.get(ctx, addr)
 				now := time.Now()
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err != nil:
 					last = err.Error()
+					broken = append(broken, pod)
 				case strings.Contains(body, want):
 					served[pod] = now
 				default:
@@ -100,6 +118,12 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 			}()
 		}
 		wg.Wait()
+		for _, pod := range broken {
+			if f, ok := p.fwd[pod]; ok {
+				f.Close()
+				delete(p.fwd, pod)
+			}
+		}
 		if len(served) >= n {
 			var latest time.Time
 			for _, t := range served {
@@ -140,8 +164,8 @@ func (p *prober) forward(ctx context.Context, pod string) (*kube.Forward, error)
 	return f, nil
 }
 
-func (p *prober) get(ctx context.Context, f *kube.Forward) (string, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.Addr+"/", nil)
+func (p *prober) get(ctx context.Context, addr string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return "", err

@@ -245,7 +245,7 @@ func (e *env) remoteSuite(ctx context.Context, rep *report, peers bool) {
 	e.remote = n
 	defer func() { e.remote = nil }()
 	rep.remote = e.latencySuite(ctx, rep, peers, true)
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && e.o.only["initial"] {
 		rep.remoteInitial = e.initialRuns(ctx, rep, 1)
 	}
 }

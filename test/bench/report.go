@@ -192,7 +192,12 @@ func (r *report) markdown(o options, charts []string) string {
 
 	w("\n## 1. Edit -> new response served\n\n")
 	w("Each edit rewrites one file and is timed from just before the write to the first `GET /` that answers the new\n")
-	w("content, polled every %s through a port-forward to the pod (kept open; one stream per poll). %d edits per series\n", o.probeInterval, o.edits)
+	if o.probe == "port-forward" {
+		w("content, polled every %s through a port-forward to each pod (kept open; one stream per poll). %d edits per series\n", o.probeInterval, o.edits)
+	} else {
+		w("content, polled every %s from the host at each pod's IP (see \"How each contender works here\" for why not through a\n", o.probeInterval)
+		w("port-forward). %d edits per series\n", o.edits)
+	}
 	w("(the vanilla pipeline: %d, as each takes seconds), %s apart. \"Slower than kubectl-fastdev\" compares medians with\n", o.vanillaEdits, o.gap)
 	w("kubectl-fastdev on the same kind of edit (sync only, files + restart, or web-go).\n\n")
 	latencyTable(&b, r.latency, nil, r.find)
@@ -272,6 +277,11 @@ func (r *report) markdown(o options, charts []string) string {
 	}
 
 	w("\n## How each contender works here\n\n")
+	w("- **The prober** (the same for every contender) polls `GET /` of every running pod of the app every %s from the\n", o.probeInterval)
+	w("  host, the cluster's node, at the pod's IP (`-probe=pod-ip`). Issue 7 asks for polling through a port-forward\n")
+	w("  (`-probe=port-forward`), but client-go drops a whole port-forward as soon as the app's port refuses one connection,\n")
+	w("  which it does during every process restart, and opening a new one takes about a second here: about a quarter of\n")
+	w("  the restart edits then measured ~1.05 s whatever the contender did (kubectl-fastdev's own line said ~30 ms).\n")
 	w("- **kubectl-fastdev**: `kubectl fastdev up` on the example Deployments of `manifests/examples`, as their\n")
 	w("  `fastdev.dev/rules` say (sync only: `restart: none`). For *files + restart*, web-static runs a command that serves a\n")
 	w("  copy of `/www` taken when the process starts, so only the restarted process can serve the edit, as with any app that\n")
