@@ -123,20 +123,9 @@ func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment))
 		t.Fatal(err)
 	}
 	var dep *appsv1.Deployment
-	dec := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
-	for {
-		doc, err := dec.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var meta metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		switch meta.Kind {
+	for _, d := range documents(t, raw) {
+		doc := d.raw
+		switch d.kind {
 		case "Deployment":
 			var d appsv1.Deployment
 			if err := yaml.UnmarshalStrict(doc, &d); err != nil {
@@ -162,6 +151,33 @@ func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment))
 		t.Fatalf("no Deployment in %s", app)
 	}
 	return dep
+}
+
+// document is one YAML document of a multi-document manifest, with its kind.
+type document struct {
+	kind string
+	raw  []byte
+}
+
+// documents splits a multi-document YAML manifest.
+func documents(t *testing.T, raw []byte) []document {
+	t.Helper()
+	var out []document
+	dec := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
+	for {
+		doc, err := dec.Read()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, document{kind: meta.Kind, raw: doc})
+	}
 }
 
 // copyExamples copies manifests/examples into a temp dir the test may edit; the rules' `from`

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -22,7 +19,6 @@ import (
 	authv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -38,20 +34,10 @@ func developerRole(t *testing.T) *rbacv1.Role {
 	}
 	var role *rbacv1.Role
 	var binding *rbacv1.RoleBinding
-	dec := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
-	for {
-		doc, err := dec.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var meta metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		switch meta.Kind {
+	for _, d := range documents(t, raw) {
+		doc := d.raw
+		var err error
+		switch d.kind {
 		case "Role":
 			role = &rbacv1.Role{}
 			err = yaml.UnmarshalStrict(doc, role)
@@ -59,7 +45,7 @@ func developerRole(t *testing.T) *rbacv1.Role {
 			binding = &rbacv1.RoleBinding{}
 			err = yaml.UnmarshalStrict(doc, binding)
 		default:
-			err = fmt.Errorf("unexpected kind %q", meta.Kind)
+			err = fmt.Errorf("unexpected kind %q", d.kind)
 		}
 		if err != nil {
 			t.Fatalf("manifests/rbac.yaml: %v", err)
