@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.Version=$
 CLUSTER := hack/cluster/cluster.sh
 GO_SOURCES := $(shell find cmd pkg synclet -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
+.PHONY: all build deps images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
 
 all: build
 
@@ -34,7 +34,11 @@ MKIMAGE = go run ./hack/mkimage -out $(IMG) -version $(VERSION) -synclet-bin bin
   -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples -only
 K8S_BINS := $(CACHE)/k8s-$(K8S_VERSION)/bin/.complete
 
-images: $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/web-go.tar
+# deps: the Debian packages the cluster and the sample images need (a quick check once installed)
+deps:
+	@$(CLUSTER) deps
+
+images: deps $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/web-go.tar
 	@if $(CLUSTER) status >/dev/null 2>&1; then $(CLUSTER) import $(IMG); fi
 
 $(K8S_BINS):
