@@ -157,6 +157,10 @@ func (e *env) runAll(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; no report written: %w", ctx.Err())
 	}
+	// a cluster torn down under the run (others share it) fails every later measure: not a result
+	if _, err := e.cs.Discovery().ServerVersion(); err != nil {
+		return fmt.Errorf("the cluster stopped answering during the run (%v); no report written", err)
+	}
 	out := e.o.out
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(e.repo, out)
