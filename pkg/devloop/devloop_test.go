@@ -193,3 +193,66 @@ func TestLoopConvergesAndFollowsEdits(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTreeTooLargeForVolume: with a sizeLimit the pod's volume cannot hold, nothing at all is sent and
+// the failure says why; once the large file is gone locally, the held files follow with the next edit.
+func TestTreeTooLargeForVolume(t *testing.T) {
+	base, podRoot := t.TempDir(), t.TempDir()
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "index.html"), "v1", 0o644)
+	write(t, filepath.Join(src, "big.bin"), strings.Repeat("x", 8192), 0o644)
+
+	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
+		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
+		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	r, err := rules.Parse("sync:\n  - from: ./src\n    to: /www\n    sizeLimit: 4Ki\nrestart: none\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}, Config{Dir: base,
+			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
+			Watch:   fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
+	}()
+	defer func() { cancel(); <-done }()
+
+	failed := func() string {
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		for _, u := range rep.updates {
+			if u.Err != "" {
+				return u.Err
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for failed() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no failure reported for a tree larger than the volume")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	msg := failed()
+	for _, want := range []string{"needs 8.0 KiB more under /www", "has 4.0 KiB left", "nothing was sent", "sync[0].sizeLimit", "sync[0].ignore"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if ents, _ := os.ReadDir(podRoot); len(ents) != 0 {
+		t.Fatalf("the pod holds part of the tree: %v", ents)
+	}
+	// the large file goes: the held index.html follows with that edit
+	if err := os.Remove(filepath.Join(src, "big.bin")); err != nil {
+		t.Fatal(err)
+	}
+	equalTrees(t, src, podRoot, nil)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type podWorker struct {
 	dirty []map[string]bool // per root: paths changed since the last update; "." = everything
 	first time.Time         // earliest edit not yet sent, zero for a convergence
 	quiet time.Duration
+
+	space []space // per root, what the pod's volume has room for; owned by the run goroutine
 }
 
 func newPodWorker(dep *deployment, pod string) *podWorker {
@@ -76,6 +79,18 @@ func (w *podWorker) take() ([][]string, time.Time, time.Duration) {
 	first, quiet := w.first, w.quiet
 	w.first, w.quiet = time.Time{}, 0
 	return out, first, quiet
+}
+
+// hold keeps paths that could not be sent (no room in the pod) queued without waking the worker: the
+// next edit sends them with its own, once there is room (a removed file or a larger volume).
+func (w *podWorker) hold(paths [][]string) {
+	w.mu.Lock()
+	for i, ps := range paths {
+		for _, p := range ps {
+			w.dirty[i][p] = true
+		}
+	}
+	w.mu.Unlock()
 }
 
 // requeue puts paths back after a failed send, keeping the original edit time.
@@ -165,14 +180,102 @@ func (w *podWorker) fetch(ctx context.Context, cl *session.Client) ([]tree.Manif
 		return nil, fmt.Errorf("the synclet serves %d sync roots, the rules have %d: run `kubectl fastdev up` again to re-inject", len(m.Roots), len(w.dep.local.roots))
 	}
 	out := make([]tree.Manifest, len(m.Roots))
+	w.space = make([]space, len(m.Roots))
 	for _, r := range m.Roots {
-		tm := tree.Manifest{}
+		tm := make(tree.Manifest, len(r.Entries))
+		sp := space{free: -1, limit: -1}
 		for _, e := range r.Entries {
 			tm[e.Path] = e
+			sp.used += e.Size
+		}
+		if r.Free != nil {
+			sp.free = *r.Free
+		}
+		if l := w.dep.local.rules.Sync[r.Root].SizeLimit; l != nil {
+			sp.limit = l.Value()
 		}
 		out[r.Root] = tm
+		w.space[r.Root] = sp
 	}
 	return out, nil
+}
+
+// space is what one sync root's volume in the pod has room for, in bytes (-1: not known).
+type space struct {
+	free  int64 // left on the file system, as the synclet last saw it
+	limit int64 // the rules' sizeLimit for the volume
+	used  int64 // bytes of the files the pod holds under the root
+}
+
+// room is how many more bytes the root can take, or -1 when nothing limits it that we know of.
+func (s space) room() int64 {
+	r := s.free
+	if s.limit >= 0 && (r < 0 || s.limit-s.used < r) {
+		r = s.limit - s.used
+	}
+	return r
+}
+
+// growth is how many bytes a diff adds to what the pod holds under a root: what it puts minus what it
+// replaces or deletes (a deleted directory frees what is below it).
+func growth(d tree.Diff, remote tree.Manifest) int64 {
+	var n int64
+	for _, e := range d.Put {
+		n += e.Size
+		n -= remote[e.Path].Size
+	}
+	for _, p := range d.Delete {
+		r, ok := remote[p]
+		if !ok {
+			continue
+		}
+		n -= r.Size
+		if r.Kind == tree.Dir {
+			prefix := p + "/"
+			for q, e := range remote {
+				if strings.HasPrefix(q, prefix) {
+					n -= e.Size
+				}
+			}
+		}
+	}
+	return n
+}
+
+// noRoom returns, when some root's update needs more room than its volume has left, the message that
+// says so; nothing is sent then, so the pod never holds half of a tree.
+func (w *podWorker) noRoom(diffs []tree.Diff, remote []tree.Manifest) string {
+	for i, d := range diffs {
+		if i >= len(w.space) {
+			break
+		}
+		need, room := growth(d, remote[i]), w.space[i].room()
+		if room < 0 || need <= room {
+			continue
+		}
+		s := w.dep.local.rules.Sync[i]
+		fix := fmt.Sprintf("give the volume a larger sync[%d].sizeLimit in the rules and run `kubectl fastdev up` again", i)
+		if s.SizeLimit == nil {
+			fix = fmt.Sprintf("free space on the node, or set a larger sync[%d].sizeLimit for a memory-backed volume", i)
+		}
+		return fmt.Sprintf("%s needs %s more under %s but its volume has %s left; nothing was sent to this pod (no half-synced tree). Add large files to sync[%d].ignore, or %s",
+			w.dep.local.roots[i].dir, humanBytes(need), s.To, humanBytes(room), i, fix)
+	}
+	return ""
+}
+
+// humanBytes renders a byte count for messages, as 12.3 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // send compares the queued paths with what the pod holds and sends one update for the difference.
@@ -210,6 +313,11 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 	if len(puts) == 0 && len(meta.Deletes) == 0 {
 		return nil
 	}
+	if msg := w.noRoom(diffs, remote); msg != "" {
+		w.hold(paths)
+		w.dep.report.Updated(Update{Deployment: w.dep.name, Pod: w.pod, Convergence: first.IsZero(), Err: msg})
+		return nil
+	}
 	meta.Steps = triggeredSteps(r, changed)
 	if r.Restart != rules.RestartNone {
 		meta.Restart = string(r.Restart)
@@ -245,6 +353,10 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 		copy(remote, fresh)
 	} else {
 		for i := range remote {
+			w.space[i].used += growth(diffs[i], remote[i])
+			if i < len(res.Free) {
+				w.space[i].free = res.Free[i]
+			}
 			remote[i].Apply(tree.Diff{Delete: diffs[i].Delete})
 		}
 		for _, p := range sent {

@@ -44,6 +44,9 @@ type Update struct {
 func (u Update) Line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s/%s: ", u.Deployment, u.Pod)
+	if u.Err != "" && u.Files == 0 && u.Deletes == 0 && len(u.Steps) == 0 {
+		return b.String() + "FAILED: " + u.Err
+	}
 	if u.Convergence {
 		b.WriteString("converged, ")
 	}

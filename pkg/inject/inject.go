@@ -91,7 +91,8 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	for i, s := range r.Sync {
 		vol := syncVolumePrefix + strconv.Itoa(i)
 		mnt := syncMountPrefix + strconv.Itoa(i)
-		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			Medium: corev1.StorageMedium(s.Medium), SizeLimit: s.SizeLimit}}})
 		seedMounts = append(seedMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
 		syncletMounts = append(syncletMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
 		app.VolumeMounts = append(app.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: s.To})

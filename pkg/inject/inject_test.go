@@ -49,7 +49,7 @@ func mustRules(t *testing.T, text string) *rules.Rules {
 	return r
 }
 
-const webRules = "container: web\nsync:\n  - from: ./src\n    to: /app/src\n  - from: ./static\n    to: /app/static\nrun:\n  - cmd: go build -o /app/server .\n    trigger: [\"**/*.go\"]\n"
+const webRules = "container: web\nsync:\n  - from: ./src\n    to: /app/src\n  - from: ./static\n    to: /app/static\n    sizeLimit: 64Mi\n    medium: Memory\nrun:\n  - cmd: go build -o /app/server .\n    trigger: [\"**/*.go\"]\n"
 
 var opts = Options{SyncletImage: "kubectl-fastdev/synclet:v0.1.0", Port: 17220, Token: "tok", NativeSidecar: true}
 

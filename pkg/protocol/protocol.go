@@ -48,6 +48,8 @@ type RootManifest struct {
 	Root    int          `json:"root"`
 	To      string       `json:"to"`
 	Entries []tree.Entry `json:"entries"`
+	// Free is the space left on the root's volume in bytes; -1 or absent (an older synclet) when unknown.
+	Free *int64 `json:"free,omitempty"`
 }
 
 // Step is one in-pod command to run after the files land.
@@ -122,6 +124,8 @@ type Event struct {
 	Error    string   `json:"error,omitempty"`
 	// Queued is set when the app container was not running: the steps and restart run when it starts.
 	Queued bool `json:"queued,omitempty"`
+	// Free is, on a result, the space left on each root's volume after the update (-1: unknown).
+	Free []int64 `json:"free,omitempty"`
 }
 
 // Timings are the in-pod stages of an update, in milliseconds.

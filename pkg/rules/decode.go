@@ -28,6 +28,8 @@ var belongs = map[string]string{
 	"from":      "inside a sync entry (sync[].from)",
 	"to":        "inside a sync entry (sync[].to)",
 	"ignore":    "inside a sync entry (sync[].ignore)",
+	"sizeLimit": "inside a sync entry (sync[].sizeLimit)",
+	"medium":    "inside a sync entry (sync[].medium)",
 	"cmd":       "inside a run entry (run[].cmd)",
 	"trigger":   "inside a run entry (run[].trigger)",
 }

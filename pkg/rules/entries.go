@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/shlex"
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 const syncExample = `sync: [{from: ./src, to: /app/src}]`
@@ -27,7 +28,7 @@ func parseSyncs(f field) ([]Sync, error) {
 	toLines := make([]int, 0, len(items))
 	for i, item := range items {
 		at := fmt.Sprintf("sync[%d]", i)
-		fields, err := mapping(item, at, []string{"from", "to", "ignore"})
+		fields, err := mapping(item, at, []string{"from", "to", "ignore", "sizeLimit", "medium"})
 		if err != nil {
 			return nil, err
 		}
@@ -43,6 +44,16 @@ func parseSyncs(f field) ([]Sync, error) {
 				return nil, err
 			}
 		}
+		if g, ok := fields["sizeLimit"]; ok {
+			if s.SizeLimit, err = sizeLimit(g); err != nil {
+				return nil, err
+			}
+		}
+		if g, ok := fields["medium"]; ok {
+			if s.Medium, err = medium(g); err != nil {
+				return nil, err
+			}
+		}
 		toLine := fields["to"].val.Line
 		for j, prev := range out {
 			if err := overlap(prev.To, s.To, j, toLines[j], at+".to", toLine); err != nil {
@@ -53,6 +64,40 @@ func parseSyncs(f field) ([]Sync, error) {
 		toLines = append(toLines, toLine)
 	}
 	return out, nil
+}
+
+// sizeLimit reads a Kubernetes quantity such as 512Mi: the cap on the entry's in-pod volume.
+func sizeLimit(f field) (*resource.Quantity, error) {
+	var s string
+	switch n := f.val; {
+	case n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!str" || n.ShortTag() == "!!int"):
+		s = n.Value
+	default:
+		return nil, errorf(f.path, f.val.Line, "must be a size such as 512Mi, not %s", describe(f.val))
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return nil, errorf(f.path, f.val.Line, "%q is not a size: write a Kubernetes quantity such as 512Mi or 2Gi", s)
+	}
+	if q.Sign() <= 0 {
+		return nil, errorf(f.path, f.val.Line, "%q must be more than zero: write a size such as 512Mi, or remove the key for no limit", s)
+	}
+	return &q, nil
+}
+
+// medium reads the sync volume's medium: Memory, or empty for the node's disk.
+func medium(f field) (string, error) {
+	s, err := str(f.val, f.path)
+	if err != nil {
+		return "", err
+	}
+	switch s {
+	case "", MediumMemory:
+		return s, nil
+	case "memory", "tmpfs", "RAM":
+		return "", errorf(f.path, f.val.Line, "%q is not a medium: did you mean %q? (or remove the key to use the node's disk)", s, MediumMemory)
+	}
+	return "", errorf(f.path, f.val.Line, "%q is not a medium: write %q for a tmpfs, or remove the key to use the node's disk", s, MediumMemory)
 }
 
 // required reads a non-empty, single-line string value.

@@ -15,7 +15,11 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
+
+// MediumMemory is the sync volume medium that backs the synced tree with a tmpfs.
+const MediumMemory = "Memory"
 
 // AnnotationKey is the Deployment annotation that holds the rules YAML.
 const AnnotationKey = "fastdev.dev/rules"
@@ -45,6 +49,11 @@ type Sync struct {
 	To string
 	// Ignore holds doublestar globs of paths under From that are not synced.
 	Ignore []string
+	// SizeLimit caps the in-pod volume (an emptyDir) the entry is synced into; nil means no cap
+	// beyond the node's disk (or, with MediumMemory, the pod's memory).
+	SizeLimit *resource.Quantity
+	// Medium is the emptyDir medium: "" (the node's disk) or MediumMemory (a tmpfs).
+	Medium string
 	// Line is where the entry starts in the annotation, for error messages.
 	Line int
 }

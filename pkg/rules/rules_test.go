@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,6 +54,11 @@ func TestParseValid(t *testing.T) {
 			name: "paths are cleaned and a trailing slash on to is accepted",
 			text: "sync:\n  - {from: ./src/../lib/, to: /app/lib/}\n  - {from: web, to: /srv/web}\nrestart: none\n",
 			want: &Rules{Sync: []Sync{{From: "lib", To: "/app/lib", Line: 2}, {From: "web", To: "/srv/web", Line: 3}}, Restart: RestartNone},
+		},
+		{
+			name: "sync volume size and medium",
+			text: "sync:\n  - {from: a, to: /app, sizeLimit: 64Mi, medium: Memory}\n",
+			want: &Rules{Sync: []Sync{{From: "a", To: "/app", SizeLimit: ptrQuantity("64Mi"), Medium: MediumMemory, Line: 2}}, Restart: RestartProcess},
 		},
 		{
 			name: "sibling to paths that share a prefix do not nest",
@@ -141,7 +147,7 @@ func TestParseErrors(t *testing.T) {
 		// Wrong types.
 		{"sync is a mapping", "sync:\n  from: src\n  to: /app\n", 2, "sync", "must be a list"},
 		{"sync is a string", "sync: ./src\n", 1, "sync", "sync: [{from: ./src, to: /app/src}]"},
-		{"sync entry is a string", "sync:\n  - ./src\n", 2, "sync[0]", "must be a mapping with keys from, to, ignore"},
+		{"sync entry is a string", "sync:\n  - ./src\n", 2, "sync[0]", "must be a mapping with keys from, to, ignore, sizeLimit, medium"},
 		{"from is a number", "sync: [{from: 1, to: /app}]\n", 1, "sync[0].from", `quote it, as in from: "1"`},
 		{"to is a list", "sync: [{from: src, to: [/app]}]\n", 1, "sync[0].to", "must be a string, not a list"},
 		{"ignore is a string", "sync:\n  - from: src\n    to: /app\n    ignore: '*.pyc'\n", 4, "sync[0].ignore", `ignore: ["**/*.go", "go.mod"]`},
@@ -175,6 +181,14 @@ func TestParseErrors(t *testing.T) {
 		{"from escapes after cleaning", "sync:\n  - from: src/../../x\n    to: /app\n", 2, "sync[0].from", "--dir"},
 		{"from is absolute", "sync:\n  - from: /home/me/src\n    to: /app\n", 2, "sync[0].from", "relative to the directory `up` runs in"},
 		{"from uses backslashes", "sync:\n  - from: .\\src\n    to: /app\n", 2, "sync[0].from", "forward slashes"},
+
+		// Sync volume.
+		{"size limit not a quantity", "sync:\n  - from: src\n    to: /app\n    sizeLimit: big\n", 4, "sync[0].sizeLimit", "write a Kubernetes quantity such as 512Mi"},
+		{"size limit zero", "sync:\n  - from: src\n    to: /app\n    sizeLimit: 0\n", 4, "sync[0].sizeLimit", "must be more than zero"},
+		{"size limit a list", "sync:\n  - from: src\n    to: /app\n    sizeLimit: [1Gi]\n", 4, "sync[0].sizeLimit", "must be a size such as 512Mi, not a list"},
+		{"medium lowercase", "sync:\n  - from: src\n    to: /app\n    medium: memory\n", 4, "sync[0].medium", `did you mean "Memory"?`},
+		{"medium unknown", "sync:\n  - from: src\n    to: /app\n    medium: HugePages\n", 4, "sync[0].medium", `write "Memory" for a tmpfs`},
+		{"size limit at the top", sync0 + "sizeLimit: 1Gi\n", 2, "sizeLimit", "belongs inside a sync entry"},
 
 		// Globs.
 		{"bad ignore glob", "sync:\n  - from: src\n    to: /app\n    ignore: [ok, '[abc']\n", 4, "sync[0].ignore[1]", `close every "["`},
@@ -232,4 +246,9 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ptrQuantity(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
 }

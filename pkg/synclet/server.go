@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
@@ -124,7 +125,8 @@ func (s *Server) manifest(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		rm := protocol.RootManifest{Root: i, To: s.cfg.To[i]}
+		free := freeBytes(s.cfg.Roots[i])
+		rm := protocol.RootManifest{Root: i, To: s.cfg.To[i], Free: &free}
 		for _, p := range tm.Paths() {
 			rm.Entries = append(rm.Entries, tm[p])
 		}
@@ -156,6 +158,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	t := protocol.Timings{Files: st.Files + st.Links, Deletes: st.Deletes}
 	t.Receive = ms(time.Since(start))
 	t.Write = t.Receive
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		s.finish(ev, t, fmt.Errorf("a sync volume is full, the update is only partly written (the next comparison sends the rest once there is room; raise the sync entry's sizeLimit or ignore large files): %w", err), false)
+		return
+	}
 	if err != nil {
 		s.finish(ev, t, fmt.Errorf("applying update: %w", err), false)
 		return
@@ -182,6 +188,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error, queued bool) {
 	e := protocol.Event{Type: protocol.EventResult, Timings: &t, Queued: queued}
+	for _, dir := range s.cfg.Roots {
+		e.Free = append(e.Free, freeBytes(dir))
+	}
 	s.status.Updates++
 	s.status.LastUpdate = time.Now().UTC().Format(time.RFC3339Nano)
 	s.status.LastTimings = t

@@ -293,6 +293,7 @@ func TestBadInputs(t *testing.T) {
 		{"no command", base, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Command = nil },
 			[]string{"no command", "command:"}},
 		{"shell syntax", base + "run:\n  - cmd: make && make install\n", nil, []string{"sh -c"}},
+		{"size limit", base + "    sizeLimit: lots\n", nil, []string{"line 5", "sync[0].sizeLimit", "512Mi"}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -328,4 +329,60 @@ func TestBadInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVolumeTooSmall: a tree larger than the pod's sync volume (a 2 MiB tmpfs here) is reported with the
+// numbers and nothing of it is sent, so the pod never serves half of a tree; once the large file is gone
+// locally, the rest is sent with that edit.
+func TestVolumeTooSmall(t *testing.T) {
+	needCluster(t)
+	ns := namespace(t, nil)
+	applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = "container: web\nsync:\n  - from: ./web-static/www\n    to: /www\n    sizeLimit: 2Mi\n    medium: Memory\n"
+	})
+	dir := copyExamples(t)
+	www := filepath.Join(dir, "web-static/www")
+	big := make([]byte, 6<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(filepath.Join(www, "video.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(www, "new.html"), "new page\n", 0o644)
+	writeFile(t, filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
+
+	up := upAndConnect(t, ns, "web-static", dir, 1)
+	up.waitOutput(t, "nothing was sent to this pod", 30*time.Second)
+	out := up.Output()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "nothing was sent") {
+			t.Logf("up reported: %s", l)
+		}
+	}
+	for _, want := range []string{"FAILED", "more under /www", "MiB left", "sync[0].sizeLimit", "sync[0].ignore"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up's report lacks %q:\n%s", want, out)
+		}
+	}
+	pod := pods(t, ns, "web-static")[0]
+	var tmpfs bool
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == "fastdev-sync-0" && v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			tmpfs = true
+		}
+	}
+	if !tmpfs {
+		t.Errorf("the sync volume is not the memory-backed emptyDir the rules ask for: %+v", pod.Spec.Volumes)
+	}
+	// nothing of the tree was sent: the page edit and the new page are not there either
+	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 10*time.Second)
+	status(t, ns, "web-static", "/new.html", 404, 10*time.Second)
+
+	if err := os.Remove(filepath.Join(www, "video.bin")); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, ns, "web-static", "/new.html", "new page", 1, 20*time.Second)
+	serves(t, ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
+	status(t, ns, "web-static", "/video.bin", 404, 10*time.Second)
 }
