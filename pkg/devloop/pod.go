@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -364,7 +365,31 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 		}
 	}
 	w.dep.report.Updated(u)
+	if len(sent) >= burstFiles {
+		releaseSoon()
+	}
 	return nil
+}
+
+// burstFiles is the update size after which `up` hands the memory it used back to the system.
+const burstFiles = 2000
+
+var release = struct {
+	sync.Mutex
+	timer *time.Timer
+}{}
+
+// releaseSoon returns freed memory to the operating system shortly after a burst (a first sync of a
+// large tree builds and drops tens of megabytes of manifests and tar buffers). Go's runtime would keep
+// it mapped for minutes, so an idle `up` watching 100,000 files would stay at its peak resident size;
+// bursts that follow each other (one per pod) are released once, a second after the last one.
+func releaseSoon() {
+	release.Lock()
+	defer release.Unlock()
+	if release.timer != nil {
+		release.timer.Stop()
+	}
+	release.timer = time.AfterFunc(time.Second, debug.FreeOSMemory)
 }
 
 // triggeredSteps returns, in rules order, the steps whose trigger matches a changed path.

@@ -32,8 +32,27 @@ type Entry struct {
 	Kind   Kind        `json:"kind"`
 	Mode   fs.FileMode `json:"mode"`             // permission bits only
 	Size   int64       `json:"size,omitempty"`   // files only
-	Hash   string      `json:"hash,omitempty"`   // hex sha256 of the content, files only
+	Hash   Digest      `json:"hash,omitzero"`    // sha256 of the content, files only (hex on the wire)
 	Target string      `json:"target,omitempty"` // symlinks only
+}
+
+// Digest is a sha256 sum. It is kept as 32 bytes rather than 64 hex characters: two manifests of a
+// 100,000-file tree (the local one and each pod's) are a large part of what an idle `up` holds.
+type Digest [sha256.Size]byte
+
+// String returns the digest in hex.
+func (d Digest) String() string { return hex.EncodeToString(d[:]) }
+
+// MarshalText writes the digest in hex, as the wire format has it.
+func (d Digest) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a hex digest.
+func (d *Digest) UnmarshalText(b []byte) error {
+	if hex.DecodedLen(len(b)) != len(d) {
+		return fmt.Errorf("hash %q: want %d hex digits", b, 2*len(d))
+	}
+	_, err := hex.Decode(d[:], b)
+	return err
 }
 
 // Same reports whether two entries describe the same content, so that nothing needs to be sent.
@@ -79,13 +98,17 @@ func Rescan(root string, skip SkipFunc, m Manifest, rels []string) error {
 			}
 			continue
 		}
-		// drop the path and everything that was below it, then read what is there now
-		prefix := rel + "/"
-		for p := range m {
-			if p == rel || strings.HasPrefix(p, prefix) {
-				delete(m, p)
+		// drop the path and everything that was below it, then read what is there now; only a
+		// directory can have entries below it, so a file's edit does not walk the whole manifest
+		if m[rel].Kind == Dir {
+			prefix := rel + "/"
+			for p := range m {
+				if strings.HasPrefix(p, prefix) {
+					delete(m, p)
+				}
 			}
 		}
+		delete(m, rel)
 		if hasSkippedParent(rel, skip) {
 			continue
 		}
@@ -179,18 +202,20 @@ func Stat(p, rel string) (Entry, error) {
 	return e, nil
 }
 
-// HashFile returns the hex sha256 of a file's content.
-func HashFile(p string) (string, error) {
+// HashFile returns the sha256 of a file's content.
+func HashFile(p string) (Digest, error) {
+	var d Digest
 	f, err := os.Open(p)
 	if err != nil {
-		return "", err
+		return d, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", p, err)
+		return d, fmt.Errorf("hashing %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Sum(d[:0])
+	return d, nil
 }
 
 // LinkStaysInside reports whether a symlink at rel with the given target resolves, lexically, to a path
