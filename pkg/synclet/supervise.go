@@ -36,8 +36,9 @@ type Supervisor struct {
 	cfg   SupervisorConfig
 	procs procTable
 
-	mu    sync.Mutex // guards child and gen; held for a whole run request so steps never overlap
-	child *exec.Cmd
+	mu     sync.Mutex // guards child, exited and gen; held for a whole run request so steps never overlap
+	child  *exec.Cmd
+	exited chan struct{} // closed once the current child is reaped
 	gen   int          // bumped on each deliberate restart, so the old child's exit is not mistaken for a crash
 	pid   atomic.Int64 // the app's pid, read without mu so signals are forwarded even while steps run
 	exit  chan int
@@ -59,7 +60,9 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	go s.signals(sigs)
+	stop := make(chan struct{})
+	defer func() { signal.Stop(sigs); close(stop) }()
+	go s.signals(sigs, stop)
 
 	s.runPending()
 	s.mu.Lock()
@@ -89,11 +92,13 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 }
 
 // signals reaps children on SIGCHLD and forwards every other signal to the app's process group.
-func (s *Supervisor) signals(sigs chan os.Signal) {
+func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 	tick := time.NewTicker(time.Second) // a coalesced SIGCHLD must never leave a zombie behind
 	defer tick.Stop()
 	for {
 		select {
+		case <-stop:
+			return
 		case sig := <-sigs:
 			if sig == syscall.SIGCHLD {
 				s.procs.reap()
@@ -117,11 +122,13 @@ func (s *Supervisor) start() error {
 	if err != nil {
 		return fmt.Errorf("starting %q: %w", s.cfg.Argv[0], err)
 	}
-	s.child = cmd
+	exited := make(chan struct{})
+	s.child, s.exited = cmd, exited
 	s.pid.Store(int64(cmd.Process.Pid))
 	gen := s.gen
 	go func() {
 		ws := <-done
+		close(exited)
 		cmd.Process.Release()
 		s.mu.Lock()
 		deliberate := gen != s.gen
@@ -148,14 +155,15 @@ func (s *Supervisor) restartProcess() error {
 		s.gen++
 		pid := old.Process.Pid
 		syscall.Kill(-pid, syscall.SIGTERM)
-		deadline := time.Now().Add(s.cfg.Grace)
-		for syscall.Kill(pid, 0) == nil {
-			if time.Now().After(deadline) {
-				syscall.Kill(-pid, syscall.SIGKILL)
-			}
-			s.procs.reap()
-			time.Sleep(2 * time.Millisecond)
+		// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
+		grace := time.NewTimer(s.cfg.Grace)
+		select {
+		case <-s.exited:
+		case <-grace.C:
+			syscall.Kill(-pid, syscall.SIGKILL)
+			<-s.exited
 		}
+		grace.Stop()
 		// the group may outlive its leader (children of the app): do not leave them holding ports
 		syscall.Kill(-pid, syscall.SIGKILL)
 	}
