@@ -54,6 +54,10 @@ build steps the rules ask for and restarts the process: no image build, no regis
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	flags.AddFlags(root.PersistentFlags())
+	prof := &profiling{}
+	prof.addFlags(root.PersistentFlags())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return prof.finish() }
 	root.AddCommand(
 		NewCmdUp(flags, streams),
 		NewCmdDown(flags, streams),

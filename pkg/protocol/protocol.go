@@ -160,11 +160,15 @@ func NewEventWriter(w io.Writer, flush func()) *EventWriter {
 	return &EventWriter{enc: json.NewEncoder(w), flush: flush}
 }
 
-// Write sends one event.
+// Write sends one event. The result, always the last event, is not flushed here: the handler returns
+// right after it, and the HTTP server then writes it together with the end of the reply, so a reply
+// without step output crosses the port-forward as one frame.
 func (w *EventWriter) Write(e Event) error {
 	if err := w.enc.Encode(e); err != nil {
 		return err
 	}
-	w.flush()
+	if e.Type != EventResult {
+		w.flush()
+	}
 	return nil
 }

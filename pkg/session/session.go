@@ -4,6 +4,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,8 @@ func New(addr, token string) *Client {
 		// ResponseHeaderTimeout bounds a stuck connection: the synclet answers as soon as the files are
 		// written (step output streams after that, however long a build takes)
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
-			IdleConnTimeout: 10 * time.Minute, DisableCompression: true, ResponseHeaderTimeout: 2 * time.Minute}},
+			IdleConnTimeout: 10 * time.Minute, DisableCompression: true, ResponseHeaderTimeout: 2 * time.Minute,
+			WriteBufferSize: 64 << 10}},
 	}
 }
 
@@ -103,10 +105,33 @@ func (c *Client) Status(ctx context.Context) (*protocol.Status, error) {
 	return &s, json.NewDecoder(resp.Body).Decode(&s)
 }
 
+// smallUpdate is the size below which an update is built in memory and sent with a Content-Length:
+// headers and body then leave in one write, so they cross the port-forward (client, API server, kubelet,
+// runtime) as one frame instead of one per tar chunk.
+const smallUpdate = 1 << 20
+
 // Update sends one update and streams its events to onEvent. It returns the final result event and the
 // entries as sent. A transport error means the pod's state is unknown (the caller re-converges); a
 // result with Error means the synclet answered and said what failed.
 func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []archive.Put, onEvent func(protocol.Event)) (*protocol.Event, []archive.Put, error) {
+	var size int64
+	for _, p := range puts {
+		size += p.Entry.Size
+	}
+	if size < smallUpdate {
+		var buf bytes.Buffer
+		sent, err := archive.Write(&buf, meta, puts)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		res, err := events(resp.Body, onEvent)
+		return res, sent, err
+	}
 	pr, pw := io.Pipe()
 	done := make(chan []archive.Put, 1)
 	go func() {
@@ -125,23 +150,32 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	res, err := events(resp.Body, onEvent)
+	sent := finished()
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, sent, nil
+}
+
+// events reads an update's reply, passing each event but the last to onEvent, and returns the result.
+func events(body io.Reader, onEvent func(protocol.Event)) (*protocol.Event, error) {
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		var e protocol.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, nil, fmt.Errorf("reading synclet reply: %w", err)
+			return nil, fmt.Errorf("reading synclet reply: %w", err)
 		}
 		if e.Type == protocol.EventResult {
-			return &e, finished(), nil
+			return &e, nil
 		}
 		if onEvent != nil {
 			onEvent(e)
 		}
 	}
-	finished()
 	if err := sc.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return nil, nil, errors.New("synclet closed the update without a result")
+	return nil, errors.New("synclet closed the update without a result")
 }
