@@ -213,17 +213,21 @@ func TestRootRefusesLinkedParent(t *testing.T) {
 	s.before = s.outsideState(t)
 	a := s.applier(t, DefaultLimits)
 	r := a.Root(0)
+	u := newBatch(a.roots)
+	defer u.close()
 	ops := map[string]func() error{
 		"replace a file": func() error {
-			return replace(r, "out/canary", func(tmp string) error {
-				f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			return u.replace(0, "out/canary", func(dir *os.Root, tmp string) error {
+				f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 				if err == nil {
 					f.Close()
 				}
 				return err
 			})
 		},
-		"make a link":   func() error { return replace(r, "out/l", func(tmp string) error { return r.Symlink("x", tmp) }) },
+		"make a link": func() error {
+			return u.replace(0, "out/l", func(dir *os.Root, tmp string) error { return dir.Symlink("x", tmp) })
+		},
 		"mkdir":         func() error { return r.MkdirAll("out/sub", 0o755) },
 		"chmod":         func() error { return r.Chmod("out/canary", 0o777) },
 		"remove":        func() error { return r.RemoveAll("out/canary") },

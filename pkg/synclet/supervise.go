@@ -39,9 +39,9 @@ type Supervisor struct {
 	mu     sync.Mutex // guards child, exited and gen; held for a whole run request so steps never overlap
 	child  *exec.Cmd
 	exited chan struct{} // closed once the current child is reaped
-	gen   int          // bumped on each deliberate restart, so the old child's exit is not mistaken for a crash
-	pid   atomic.Int64 // the app's pid, read without mu so signals are forwarded even while steps run
-	exit  chan int
+	gen    int           // bumped on each deliberate restart, so the old child's exit is not mistaken for a crash
+	pid    atomic.Int64  // the app's pid, read without mu so signals are forwarded even while steps run
+	exit   chan int
 }
 
 // NewSupervisor returns a supervisor; Run starts it.
