@@ -53,7 +53,8 @@ type deployment struct {
 
 	mu      sync.Mutex
 	workers map[string]*workerHandle
-	warned  sync.Map // messages already shown once
+	warned  sync.Map      // messages already shown once
+	scanned chan struct{} // closed once the local manifest is complete: pods are compared only after
 }
 
 // warnOnce shows a warning the first time only (every pod and every update would repeat it).
@@ -80,7 +81,8 @@ func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 		if err != nil {
 			return fmt.Errorf("deployment %q: %w", t.Name, err)
 		}
-		d := &deployment{name: t.Name, token: t.Token, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{}}
+		d := &deployment{name: t.Name, token: t.Token, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{},
+			scanned: make(chan struct{})}
 		changes := make(chan Change, 64)
 		ready := make(chan struct{})
 		wg.Add(2)
@@ -97,16 +99,19 @@ func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 			case <-ctx.Done():
 				return
 			}
+			// pods are followed (port-forwards opened, their files listed) while the tree is scanned,
+			// but compared only once the local manifest is complete: comparing a pod with a partial
+			// manifest would delete its files
+			wg.Add(1) // this goroutine still counts, so the group cannot reach zero meanwhile
+			go func() { defer wg.Done(); d.followPods(ctx, t.Selector) }()
 			// scanning after the watch is in place: an edit during the scan is seen by both, never by neither
 			if err := l.scan(); err != nil {
 				errs <- err
 				return
 			}
 			report.Warn(fmt.Sprintf("%s: watching %s", t.Name, rootsList(l)))
-			// pods are followed only once the local manifest is complete: comparing a pod with a
-			// partial manifest would delete its files
-			go d.fanOut(ctx, changes)
-			d.followPods(ctx, t.Selector)
+			close(d.scanned)
+			d.fanOut(ctx, changes)
 		}()
 	}
 	select {

@@ -142,6 +142,11 @@ func (w *podWorker) connected(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-w.dep.scanned:
+	case <-ctx.Done():
+		return nil
+	}
 	w.dep.report.PodState(w.dep.name, w.pod, true, nil)
 	w.everything()
 	// an idle connection is checked now and then, so a silently dead port-forward is replaced (and the
