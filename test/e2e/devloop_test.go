@@ -365,8 +365,13 @@ func TestVolumeTooSmall(t *testing.T) {
 			t.Errorf("up's report lacks %q:\n%s", want, out)
 		}
 	}
-	pod := pods(t, ns, "web-static")[0]
 	var tmpfs bool
+	var pod corev1.Pod
+	for _, p := range pods(t, ns, "web-static") {
+		if _, ok := p.Annotations[inject.AnnotationInjected]; ok {
+			pod = p // the pod before injection may still be listed while it terminates
+		}
+	}
 	for _, v := range pod.Spec.Volumes {
 		if v.Name == "fastdev-sync-0" && v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory {
 			tmpfs = true
