@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,9 +35,10 @@ func NewCmdDown(flags *genericclioptions.ConfigFlags, streams genericiooptions.I
 	cmd := &cobra.Command{
 		Use:   "down [DEPLOYMENT...]",
 		Short: "Remove the injection: the Deployments are back exactly as they were",
-		Long: `Restores the pod template recorded when 'up' injected each Deployment (default: every injected
+		Long: templates.LongDesc(`
+Restores the pod template recorded when 'up' injected each Deployment (default: every injected
 Deployment in the namespace) and removes kubectl-fastdev's annotations. Works whether or not 'up' is
-still running, including after it was killed.`,
+still running, including after it was killed.`),
 		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// arguments are free-form names: from here on an error is about the cluster or the rules,

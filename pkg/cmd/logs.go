@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"k8s.io/kubectl/pkg/util/templates"
 	"os"
 	"os/signal"
 	"sync"
@@ -56,16 +57,17 @@ func NewCmdLogs(flags *genericclioptions.ConfigFlags, streams genericiooptions.I
 	cmd := &cobra.Command{
 		Use:   "logs [DEPLOYMENT...]",
 		Short: "Follow every dev pod's logs with errors brought to the front",
-		Long: `Follows every container of every pod of the named Deployments (default: every Deployment in the
+		Long: templates.LongDesc(`
+Follows every container of every pod of the named Deployments (default: every Deployment in the
 namespace with a fastdev.dev/rules annotation), new pods and restarted containers included, with
 the pods' Warning events and their containers' failed exits.
 
 Stack traces (Go, Python, Java, Node.js), Go compiler errors and failed build steps are shown as one
 block each, with the local file for every path under a sync 'to' path. An error that several replicas
-report is shown once with ×N. --errors leaves out everything else.`,
-		Example: `  kubectl fastdev logs
+report is shown once with ×N. --errors leaves out everything else.`),
+		Example: templates.Examples(`  kubectl fastdev logs
   kubectl fastdev logs web --errors
-  kubectl fastdev logs -l team=payments --since 10m -f=false -o json`,
+  kubectl fastdev logs -l team=payments --since 10m -f=false -o json`),
 		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {

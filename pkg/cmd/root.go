@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"fmt"
+	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -40,14 +41,15 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kubectl-fastdev",
 		Short: "Make a code change live in running pods in well under a second",
-		Long: `kubectl fastdev syncs your local tree into the pods of annotated Deployments, runs the in-pod
+		Long: templates.LongDesc(`
+kubectl fastdev syncs your local tree into the pods of annotated Deployments, runs the in-pod
 build steps the rules ask for and restarts the process: no image build, no registry, no new pod.
 
-  kubectl annotate deployment web fastdev.dev/rules="$(cat web.fastdev.yaml)"
-  kubectl fastdev up        # inject, sync, watch, push, rebuild, restart (Ctrl-C to stop)
-  kubectl fastdev logs      # every dev pod's errors: build failures, stack traces, crashes, events
-  kubectl fastdev status    # what is injected, connected, last sync and latency
-  kubectl fastdev down      # restore the Deployments exactly`,
+    kubectl annotate deployment web fastdev.dev/rules="$(cat web.fastdev.yaml)"
+    kubectl fastdev up        # inject, sync, watch, push, rebuild, restart (Ctrl-C to stop)
+    kubectl fastdev logs      # every dev pod's errors: build failures, stack traces, crashes, events
+    kubectl fastdev status    # what is injected, connected, last sync and latency
+    kubectl fastdev down      # restore the Deployments exactly`),
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl fastdev"},
 		SilenceErrors: true,
 	}

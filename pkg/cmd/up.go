@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"k8s.io/kubectl/pkg/util/templates"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,13 +65,14 @@ func NewCmdUp(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	cmd := &cobra.Command{
 		Use:   "up [DEPLOYMENT...]",
 		Short: "Inject the synclet, sync the local tree and push every edit until Ctrl-C",
-		Long: `Injects the synclet into the named Deployments (default: every Deployment in the namespace with a
+		Long: templates.LongDesc(`
+Injects the synclet into the named Deployments (default: every Deployment in the namespace with a
 fastdev.dev/rules annotation), syncs each rule's local directory into every pod, then watches the
 tree and pushes each edit: files land, triggered steps run in the pod, the process restarts.
-Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`,
-		Example: `  kubectl fastdev up
+Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`),
+		Example: templates.Examples(`  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web
-  kubectl fastdev up -l team=payments -n dev`,
+  kubectl fastdev up -l team=payments -n dev`),
 		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// arguments are free-form names: from here on an error is about the cluster or the rules,
