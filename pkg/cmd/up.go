@@ -43,6 +43,7 @@ type UpOptions struct {
 	Quiet        time.Duration
 	Poll         bool
 	PollInterval time.Duration
+	PollFixed    bool // --poll-interval was given: poll at exactly that period
 	Plain        bool
 	TakeOver     bool
 
@@ -78,6 +79,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 			// arguments are free-form names: from here on an error is about the cluster or the rules,
 			// and the usage text would only bury it
 			cmd.SilenceUsage = true
+			o.PollFixed = cmd.Flags().Changed("poll-interval")
 			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
@@ -96,7 +98,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.IntVar(&o.SyncletPort, "synclet-port", o.SyncletPort, "loopback port of the synclet inside the pod (change it if the app uses it)")
 	f.DurationVar(&o.Quiet, "quiet", o.Quiet, "quiet window: edits closer together than this are sent as one update")
 	f.BoolVar(&o.Poll, "poll", false, "poll the file system instead of using file events (for mounts without inotify)")
-	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree")
+	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree (default: 100ms, longer on a tree so large that rescanning it would keep a core busy)")
 	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
 	f.BoolVar(&o.Plain, "plain", false, "print plain lines instead of the live view, even on a terminal")
 	return cmd
@@ -204,7 +206,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	report := recordingReporter{Reporter: view, rec: rec}
 	abs, _ := filepath.Abs(o.Dir)
 	err = devloop.Run(ctx, o.client, devloop.Config{Dir: abs, Targets: targets,
-		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, report)
+		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval, PollFixed: o.PollFixed}}, report)
 	if verr := stopView(); verr != nil && err == nil {
 		err = fmt.Errorf("live view: %w (--plain prints plain lines instead)", verr)
 	}

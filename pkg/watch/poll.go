@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/radovskyb/watcher"
 )
@@ -29,16 +30,39 @@ func (w *Watcher) startPoll() error {
 		}
 		return watcher.ErrSkip
 	})
+	start := time.Now()
 	if err := pw.AddRecursive(w.root); err != nil {
 		return fmt.Errorf("polling %s: %w", w.root, err)
+	}
+	interval := w.opts.PollInterval
+	if pass := time.Since(start); !w.opts.PollFixed {
+		if iv := pollPeriod(pass, interval); iv > interval {
+			w.warn("polling %s: one pass over its %d entries takes %s, so it is rescanned every %s to keep `up` near %d%% of a core; file events (without --poll) see edits at once, or set --poll-interval",
+				w.root, len(pw.WatchedFiles()), pass.Round(time.Millisecond), iv, int(pollShare*100))
+			interval = iv
+		}
 	}
 	p := &poller{pw: pw, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		_ = pw.Start(w.opts.PollInterval) // fails only for a non-positive interval, which New prevents
+		_ = pw.Start(interval) // fails only for a non-positive interval, which New prevents
 	}()
 	w.poll = p
 	return nil
+}
+
+// pollShare is the share of one core that rescanning may take: a 100,000-file tree rescanned every
+// 100 ms kept a core 91% busy.
+const pollShare = 0.05
+
+// pollPeriod returns the rescan period for a tree whose pass takes pass: at least interval, and long
+// enough that rescanning takes at most pollShare of the time, rounded up to a tenth of a second.
+func pollPeriod(pass, interval time.Duration) time.Duration {
+	need := time.Duration(float64(pass) / pollShare)
+	if need <= interval {
+		return interval
+	}
+	return (need + 99*time.Millisecond).Truncate(100 * time.Millisecond)
 }
 
 // channels returns the poller's channels, or nil ones (never ready) when there is no poller.

@@ -36,8 +36,10 @@ type Options struct {
 	// Poll rescans the tree every PollInterval instead of using file system events, for file systems
 	// that deliver none (some network and VM-shared mounts).
 	Poll bool
-	// PollInterval is the rescan period when polling (default DefaultPollInterval).
+	// PollInterval is the rescan period when polling (default DefaultPollInterval). Unless PollFixed,
+	// it is lengthened on a tree whose rescan would otherwise take more than pollShare of the time.
 	PollInterval time.Duration
+	PollFixed    bool
 	// Ignore reports paths not to watch or report; rel is a slash path relative to the root. It may
 	// be called from several goroutines at once.
 	Ignore func(rel string, isDir bool) bool

@@ -336,3 +336,19 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPollPeriod: a rescan may take at most 5% of the time; small trees keep the requested period.
+func TestPollPeriod(t *testing.T) {
+	for _, c := range []struct{ pass, interval, want time.Duration }{
+		{2 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+		{5 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+		{6 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond},
+		{450 * time.Millisecond, 100 * time.Millisecond, 9 * time.Second},
+		{451 * time.Millisecond, 100 * time.Millisecond, 9100 * time.Millisecond},
+		{10 * time.Millisecond, time.Second, time.Second},
+	} {
+		if got := pollPeriod(c.pass, c.interval); got != c.want {
+			t.Errorf("pollPeriod(%s, %s) = %s, want %s", c.pass, c.interval, got, c.want)
+		}
+	}
+}
