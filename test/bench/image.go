@@ -89,6 +89,18 @@ func pushImage(ctx context.Context, sock, ref string, img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("ctr images pull %s: %w: %s", ref, err, out)
 	}
+	// Skaffold deploys repo:tag@digest: the kubelet looks the image up by repo@digest, which a pull
+	// through ctr does not record (a pull through the CRI would). Without that name it pulls again, over
+	// HTTPS, which only a loopback registry is spared (containerd tries plain HTTP for localhost alone).
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	byDigest := r.Context().Name() + "@" + d.String()
+	out, err = exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "tag", "--force", ref, byDigest).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ctr images tag %s %s: %w: %s", ref, byDigest, err, out)
+	}
 	return nil
 }
 

@@ -88,9 +88,11 @@ func (r *report) targets() []target {
 		if r.find(r.remote, id) == nil {
 			continue
 		}
-		lr, rr := ratio(sync, lp), ratio(rs, rp)
+		// the gap is how much longer the peer takes (p50 - p50); the ratio is shown beside it
+		lg, rg := lp-sync, rp-rs
 		ts = append(ts, target{what: "Simulated remote: the gap to " + r.find(r.remote, id).title + " grows",
-			measured: fmt.Sprintf("%.1fx local -> %.1fx remote", lr, rr), met: rr >= lr, known: okL && okP && okS && okRS})
+			measured: fmt.Sprintf("%s local -> %s remote (ratio %.1fx -> %.1fx)", fmtDur(lg), fmtDur(rg), ratio(sync, lp), ratio(rs, rp)),
+			met: rg >= lg, known: okL && okP && okS && okRS})
 	}
 	return ts
 }
