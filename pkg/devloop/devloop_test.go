@@ -110,6 +110,33 @@ func equalTrees(t *testing.T, local, remote string, skip tree.SkipFunc) {
 	}
 }
 
+// runLoop runs the whole CLI loop for the rules, from base, against an in-process synclet serving
+// podRoot as /www, until the test ends; it returns what the loop reported.
+func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
+	t.Helper()
+	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
+		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
+		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	r, err := rules.Parse(rulesText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}, Config{Dir: base,
+			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
+			Watch:   fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
+	}()
+	t.Cleanup(func() { cancel(); <-done; hs.Close() })
+	return rep
+}
+
 // TestLoopConvergesAndFollowsEdits runs the whole CLI loop against an in-process synclet: the initial
 // converge, then edits, deletes, renames, modes, symlinks and ignore rules, with no cluster.
 func TestLoopConvergesAndFollowsEdits(t *testing.T) {
@@ -123,27 +150,7 @@ func TestLoopConvergesAndFollowsEdits(t *testing.T) {
 	write(t, filepath.Join(podRoot, "stale.html"), "old", 0o644)
 	write(t, filepath.Join(podRoot, "cache.log"), "image's", 0o644)
 
-	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
-		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
-		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	r, err := rules.Parse("sync:\n  - from: ./src\n    to: /www\n    ignore: [\"*.log\"]\nrestart: none\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}
-	rep := &recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- Run(ctx, api, Config{Dir: base, Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
-			Watch: fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
-	}()
-	defer func() { cancel(); <-done }()
+	rep := runLoop(t, base, podRoot, "sync:\n  - from: ./src\n    to: /www\n    ignore: [\"*.log\"]\nrestart: none\n")
 
 	skip := func(rel string, isDir bool) bool { return rel == ".git" || strings.HasSuffix(rel, ".log") }
 	equalTrees(t, src, podRoot, skip)
@@ -202,27 +209,7 @@ func TestTreeTooLargeForVolume(t *testing.T) {
 	write(t, filepath.Join(src, "index.html"), "v1", 0o644)
 	write(t, filepath.Join(src, "big.bin"), strings.Repeat("x", 8192), 0o644)
 
-	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
-		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
-		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	r, err := rules.Parse("sync:\n  - from: ./src\n    to: /www\n    sizeLimit: 4Ki\nrestart: none\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := &recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- Run(ctx, &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}, Config{Dir: base,
-			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
-			Watch:   fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
-	}()
-	defer func() { cancel(); <-done }()
+	rep := runLoop(t, base, podRoot, "sync:\n  - from: ./src\n    to: /www\n    sizeLimit: 4Ki\nrestart: none\n")
 
 	failed := func() string {
 		rep.mu.Lock()

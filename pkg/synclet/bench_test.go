@@ -14,35 +14,16 @@ import (
 // BenchmarkSmallUpdate is one edited file sent to the synclet, without steps or restart: the per-pod
 // cost of the common edit, on both ends of the connection.
 func BenchmarkSmallUpdate(b *testing.B) {
-	t := &testing.T{}
-	p := newPod(t, archive.DefaultLimits)
-	c := p.client(token)
-	local := filepath.Join(b.TempDir(), "index.html")
-	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	e, err := tree.Stat(local, "index.html")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := range b.N {
-		res, _, err := c.Update(context.Background(), protocol.UpdateMeta{ID: string(rune('a' + i%26))}, []archive.Put{{Root: 0, Local: local, Entry: e}}, nil)
-		if err != nil || res.Error != "" {
-			b.Fatal(err, res)
-		}
-	}
+	sendEdits(b, newPod(&testing.T{}, archive.DefaultLimits), "")
 }
 
 // BenchmarkRestartUpdate is the same edit with `restart: process`: the synclet asks the supervisor to
 // replace the app's process (here `sleep`), as for web-static.
 func BenchmarkRestartUpdate(b *testing.B) {
-	t := &testing.T{}
-	p := newPod(t, archive.DefaultLimits)
+	p := newPod(&testing.T{}, archive.DefaultLimits)
 	sup := NewSupervisor(SupervisorConfig{Argv: []string{"sleep", "1000"}, Socket: p.srv.cfg.Supervisor, Pending: p.pending,
 		Log: p.srv.cfg.Log})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stopped := make(chan struct{})
 	go func() { sup.Run(ctx); close(stopped) }()
 	defer func() { cancel(); <-stopped }()
@@ -51,6 +32,11 @@ func BenchmarkRestartUpdate(b *testing.B) {
 			break
 		}
 	}
+	sendEdits(b, p, "process")
+}
+
+// sendEdits sends b.N one-file updates with the given restart.
+func sendEdits(b *testing.B, p *pod, restart string) {
 	c := p.client(token)
 	local := filepath.Join(b.TempDir(), "index.html")
 	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {
@@ -62,7 +48,8 @@ func BenchmarkRestartUpdate(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		res, _, err := c.Update(context.Background(), protocol.UpdateMeta{ID: string(rune('a' + i%26)), Restart: "process"}, []archive.Put{{Root: 0, Local: local, Entry: e}}, nil)
+		meta := protocol.UpdateMeta{ID: string(rune('a' + i%26)), Restart: restart}
+		res, _, err := c.Update(context.Background(), meta, []archive.Put{{Root: 0, Local: local, Entry: e}}, nil)
 		if err != nil || res.Error != "" {
 			b.Fatal(err, res)
 		}

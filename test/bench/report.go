@@ -92,7 +92,7 @@ func (r *report) targets() []target {
 		lg, rg := lp-sync, rp-rs
 		ts = append(ts, target{what: "Simulated remote: the gap to " + r.find(r.remote, id).title + " grows",
 			measured: fmt.Sprintf("%s local -> %s remote (ratio %.1fx -> %.1fx)", fmtDur(lg), fmtDur(rg), ratio(sync, lp), ratio(rs, rp)),
-			met: rg >= lg, known: okL && okP && okS && okRS})
+			met:      rg >= lg, known: okL && okP && okS && okRS})
 	}
 	return ts
 }
@@ -223,7 +223,8 @@ func (r *report) markdown(o options, charts []string) string {
 	w("A generated tree of 10,000 files (100 directories, 5-15 kB of base64 text each, about 100 MB, compressible about as\n")
 	w("much as source code) into a fresh pod. kubectl-fastdev: from starting `up` (already injected) to its \"converged\"\n")
 	w("line, so CLI start, local scan, port-forward, the pod's manifest, transfer and writes all count. `kubectl cp`: the\n")
-	w("command's wall time, into an emptyDir like kubectl-fastdev's.\n\n")
+	w("command's wall time, into an emptyDir like kubectl-fastdev's. The two take turns, run by run, each into a new pod, so a\n")
+	w("slow phase of the shared machine (its disk is also etcd's) falls on both.\n\n")
 	initialTable(&b, r.initial)
 
 	w("\n## 4. Watching a big tree\n\n")
