@@ -248,15 +248,12 @@ func growth(d tree.Diff, remote tree.Manifest) int64 {
 	return n
 }
 
-// noRoom returns, when some root's update needs more room than its volume has left, the message that
-// says so; nothing is sent then, so the pod never holds half of a tree.
-func (w *podWorker) noRoom(diffs []tree.Diff, remote []tree.Manifest) string {
-	for i, d := range diffs {
-		if i >= len(w.space) {
-			break
-		}
-		need, room := growth(d, remote[i]), w.space[i].room()
-		if room < 0 || need <= room {
+// noRoom returns, when some root's update needs more room (need, per root) than its volume has left,
+// the message that says so; nothing is sent then, so the pod never holds half of a tree.
+func (w *podWorker) noRoom(need []int64) string {
+	for i, n := range need {
+		room := w.space[i].room()
+		if room < 0 || n <= room {
 			continue
 		}
 		s := w.dep.local.rules.Sync[i]
@@ -265,7 +262,7 @@ func (w *podWorker) noRoom(diffs []tree.Diff, remote []tree.Manifest) string {
 			fix = fmt.Sprintf("free space on the node, or set a larger sync[%d].sizeLimit for a memory-backed volume", i)
 		}
 		return fmt.Sprintf("%s needs %s more under %s but its volume has %s left; nothing was sent to this pod (no half-synced tree). Add large files to sync[%d].ignore, or %s",
-			w.dep.local.roots[i].dir, humanBytes(need), s.To, humanBytes(room), i, fix)
+			w.dep.local.roots[i].dir, humanBytes(n), s.To, humanBytes(room), i, fix)
 	}
 	return ""
 }
@@ -319,7 +316,11 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 	if len(puts) == 0 && len(meta.Deletes) == 0 {
 		return nil
 	}
-	if msg := w.noRoom(diffs, remote); msg != "" {
+	need := make([]int64, len(diffs))
+	for i, d := range diffs {
+		need[i] = growth(d, remote[i])
+	}
+	if msg := w.noRoom(need); msg != "" {
 		w.hold(paths)
 		w.dep.report.Updated(Update{Deployment: w.dep.name, Pod: w.pod, Convergence: first.IsZero(), Err: msg})
 		return nil
@@ -359,7 +360,7 @@ func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.
 		copy(remote, fresh)
 	} else {
 		for i := range remote {
-			w.space[i].used += growth(diffs[i], remote[i])
+			w.space[i].used += need[i]
 			if i < len(res.Free) {
 				w.space[i].free = res.Free[i]
 			}
