@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -103,7 +102,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		}
 		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
 		for _, p := range pods {
-			ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Synclet: syncletUp(&p)}
+			ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Synclet: inject.SyncletRunning(&p)}
 			if p.DeletionTimestamp != nil {
 				ps.Phase = "Terminating"
 			}
@@ -145,15 +144,4 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		}
 	}
 	return tw.Flush()
-}
-
-func syncletUp(p *corev1.Pod) bool {
-	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
-		for _, s := range list {
-			if s.Name == inject.SyncletContainer {
-				return s.State.Running != nil
-			}
-		}
-	}
-	return false
 }

@@ -222,7 +222,7 @@ func (d *deployment) observe(ctx context.Context, pod *corev1.Pod) {
 		d.stop(pod.Name)
 		return
 	}
-	if _, injected := pod.Annotations[inject.AnnotationInjected]; !injected || !syncletRunning(pod) {
+	if _, injected := pod.Annotations[inject.AnnotationInjected]; !injected || !inject.SyncletRunning(pod) {
 		return
 	}
 	d.mu.Lock()
@@ -244,18 +244,6 @@ func (d *deployment) stop(pod string) {
 		delete(d.workers, pod)
 		d.report.PodGone(d.name, pod)
 	}
-}
-
-// syncletRunning reports whether the pod's synclet container runs (as a native sidecar or a container).
-func syncletRunning(pod *corev1.Pod) bool {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, s := range list {
-			if s.Name == inject.SyncletContainer {
-				return s.State.Running != nil
-			}
-		}
-	}
-	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -13,7 +13,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/session"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
 
@@ -136,7 +136,7 @@ func (w *podWorker) connected(ctx context.Context) error {
 		return err
 	}
 	defer fwd.Close()
-	cl := session.New(fwd.Addr, w.dep.token)
+	cl := syncletclient.New(fwd.Addr, w.dep.token)
 	defer cl.Close()
 	remote, err := w.fetch(ctx, cl)
 	if err != nil {
@@ -177,7 +177,7 @@ func (w *podWorker) connected(ctx context.Context) error {
 	}
 }
 
-func (w *podWorker) fetch(ctx context.Context, cl *session.Client) ([]tree.Manifest, error) {
+func (w *podWorker) fetch(ctx context.Context, cl *syncletclient.Client) ([]tree.Manifest, error) {
 	m, err := cl.Manifest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the pod's files: %w", err)
@@ -283,7 +283,7 @@ func humanBytes(n int64) string {
 
 // send compares the queued paths with what the pod holds and sends one update for the difference.
 // remote is updated to what the pod holds afterwards.
-func (w *podWorker) send(ctx context.Context, cl *session.Client, remote []tree.Manifest, paths [][]string, first time.Time, quiet time.Duration) error {
+func (w *podWorker) send(ctx context.Context, cl *syncletclient.Client, remote []tree.Manifest, paths [][]string, first time.Time, quiet time.Duration) error {
 	r := w.dep.local.rules
 	var puts []archive.Put
 	var meta protocol.UpdateMeta

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/session"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 )
 
 // TestNewServerRefuses: the synclet will not listen beyond loopback, serve without a token, or take / as
@@ -121,7 +121,7 @@ func TestServerAuth(t *testing.T) {
 	}
 	// the session client reports a refusal with its code, so the CLI can tell a stale token apart
 	_, err := p.client("stale-token").Manifest(context.Background())
-	var se *session.StatusError
+	var se *syncletclient.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
 		t.Fatalf("client with a wrong token: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/session"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
 
@@ -54,8 +54,8 @@ func newPod(t *testing.T, limits archive.Limits) *pod {
 	return p
 }
 
-func (p *pod) client(tok string) *session.Client {
-	return session.New(strings.TrimPrefix(p.http.URL, "http://"), tok)
+func (p *pod) client(tok string) *syncletclient.Client {
+	return syncletclient.New(strings.TrimPrefix(p.http.URL, "http://"), tok)
 }
 
 // checkOutside fails the test if the directory beside the root changed.

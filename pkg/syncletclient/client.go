@@ -1,6 +1,6 @@
-// Package session is the CLI's client of one pod's synclet: manifest, update and status requests over
+// Package syncletclient is the CLI's client of one pod's synclet: manifest, update and status requests over
 // HTTP/1.1 on one kept-alive connection through the pod's port-forward.
-package session
+package syncletclient
 
 import (
 	"bufio"
