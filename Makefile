@@ -27,10 +27,12 @@ bin/synclet: $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./synclet
 
 # images: docker-archive tarballs in $(CACHE)/images, each rebuilt only when its inputs change, and
-# imported into the cluster when it runs (cluster.sh skips tarballs it already imported)
+# imported into the cluster when it runs (cluster.sh skips tarballs it already imported). The image
+# builder, hack/mkimage, is its own module (go-containerregistry stays out of this one's go.mod): it is
+# built into bin/mkimage and run from here, so its paths are relative to the repository root.
 IMG := $(CACHE)/images
-MKIMAGE_SRC := $(wildcard hack/mkimage/*.go test/image/*.go)
-MKIMAGE = go run ./hack/mkimage -out $(IMG) -version $(VERSION) -synclet-bin bin/synclet \
+MKIMAGE_SRC := $(wildcard hack/mkimage/*.go hack/mkimage/image/*.go) hack/mkimage/go.mod hack/mkimage/go.sum
+MKIMAGE = bin/mkimage -out $(IMG) -version $(VERSION) -synclet-bin bin/synclet \
   -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples -only
 K8S_BINS := $(CACHE)/k8s-$(K8S_VERSION)/bin/.complete
 
@@ -44,13 +46,16 @@ images: deps $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/we
 $(K8S_BINS):
 	$(CLUSTER) build
 
-$(IMG)/pause.tar: $(K8S_BINS) $(MKIMAGE_SRC)
+bin/mkimage: $(MKIMAGE_SRC)
+	go -C hack/mkimage build -o $(CURDIR)/$@ .
+
+$(IMG)/pause.tar: $(K8S_BINS) bin/mkimage
 	$(MKIMAGE) pause
-$(IMG)/synclet.tar: bin/synclet $(MKIMAGE_SRC)
+$(IMG)/synclet.tar: bin/synclet bin/mkimage
 	$(MKIMAGE) synclet
-$(IMG)/web-static.tar: $(shell find manifests/examples/web-static -type f) $(MKIMAGE_SRC)
+$(IMG)/web-static.tar: $(shell find manifests/examples/web-static -type f) bin/mkimage
 	$(MKIMAGE) web-static
-$(IMG)/web-go.tar: $(shell find manifests/examples/web-go -type f) $(MKIMAGE_SRC)
+$(IMG)/web-go.tar: $(shell find manifests/examples/web-go -type f) bin/mkimage
 	$(MKIMAGE) web-go
 
 cluster-up: images
@@ -77,6 +82,7 @@ test: build images
 
 test-unit:
 	go test -short ./...
+	go -C hack/mkimage test -short ./...
 
 # test-chaos: the long chaos run (240 seeded edits under faults); CI runs an 80-edit form inside `make test`
 test-chaos: build images
@@ -89,6 +95,7 @@ test-e2e: build images
 
 vet:
 	go vet ./...
+	go -C hack/mkimage vet ./...
 
 fmt:
 	gofmt -l -w cmd pkg synclet test hack

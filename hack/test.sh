@@ -18,6 +18,8 @@ summary() {
 
 if [ "${1:-all}" != e2e ]; then
   phase "unit tests" go test -short -count=1 ./...
+  # the image builder is a module of its own (its dependencies stay out of the plugin's go.mod)
+  phase "unit tests (hack/mkimage)" go -C hack/mkimage test -short -count=1 ./...
   phase "fuzz (10s per target)" env FUZZTIME=10s hack/fuzz.sh
 fi
 

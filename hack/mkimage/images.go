@@ -15,7 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubectl-fastdev/kubectl-fastdev/test/image"
+	"github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage/image"
 )
 
 // options is mkimage's validated input; flags map one to one onto its fields.

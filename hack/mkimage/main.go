@@ -1,8 +1,12 @@
 // Command mkimage writes the images of kubectl-fastdev's local cluster and demo as docker-archive
 // tarballs, ready for `ctr -n k8s.io images import` (hack/cluster/cluster.sh import DIR):
 //
-//	go run ./hack/mkimage -out DIR [-only pause,synclet,web-static,web-go] -version v0.1.0 \
+//	go -C hack/mkimage build -o "$PWD/bin/mkimage" .
+//	bin/mkimage -out DIR [-only pause,synclet,web-static,web-go] -version v0.1.0 \
 //	    -synclet-bin PATH -pause-bin PATH -examples manifests/examples
+//
+// It is a module of its own, so that go-containerregistry stays out of the plugin's go.mod; `make images`
+// builds and runs it from the repository root as above.
 package main
 
 import (

@@ -13,7 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubectl-fastdev/kubectl-fastdev/test/image"
+	"github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage/image"
 )
 
 // The web-go image's in-pod build step, as written in manifests/examples/web-go/deployment.yaml.

@@ -2,16 +2,20 @@ module github.com/kubectl-fastdev/kubectl-fastdev/test/bench
 
 go 1.26.0
 
-replace github.com/kubectl-fastdev/kubectl-fastdev => ../..
+replace (
+	github.com/kubectl-fastdev/kubectl-fastdev => ../..
+	github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage => ../../hack/mkimage
+)
 
 require (
 	github.com/google/go-containerregistry v0.22.1
 	github.com/kubectl-fastdev/kubectl-fastdev v0.0.0
-	golang.org/x/sys v0.47.0
+	github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage v0.0.0
 	gonum.org/v1/plot v0.17.0
 	k8s.io/api v0.33.13
 	k8s.io/apimachinery v0.33.13
 	k8s.io/client-go v0.33.13
+	k8s.io/klog/v2 v2.130.1
 	sigs.k8s.io/yaml v1.6.0
 )
 
@@ -56,6 +60,7 @@ require (
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/term v0.45.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.9.0 // indirect
@@ -64,7 +69,6 @@ require (
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
-	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect
 	k8s.io/utils v0.0.0-20241104100929-3ea5e8cea738 // indirect
 	sigs.k8s.io/json v0.0.0-20241010143419-9aa6b5e7a4b3 // indirect

@@ -19,7 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/kubectl-fastdev/kubectl-fastdev/test/image"
+	"github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage/image"
 )
 
 // staticImage builds the web-static image the way hack/mkimage does (busybox httpd serving /www,

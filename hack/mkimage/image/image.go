@@ -33,7 +33,7 @@ func Build(cfg Config, layers ...*Layer) (v1.Image, error) {
 		}
 		adds = append(adds, mutate.Addendum{
 			Layer:   vl,
-			History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "kubectl-fastdev test/image"},
+			History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "kubectl-fastdev hack/mkimage/image"},
 		})
 	}
 	img, err := mutate.Append(empty.Image, adds...)
