@@ -16,7 +16,25 @@ summary() {
   echo "  total                        $(( $(date +%s) - T0 ))s"
 }
 
+# A tracked file over 1 MB outside testdata/ is almost always a build output committed by mistake (a 74 MB
+# Windows binary once was): fail before anything else runs, naming each file. Sizes are those of the
+# blobs in the index, so what counts is what a commit would hold, not what lies in the work tree.
+large_files() {
+  local big
+  big=$(git ls-files -s -z | tr '\0' '\n' | sed -n 's/^1[02][0-7]\{4\} \([0-9a-f]*\) [0-9]\t/\1 /p' |
+    git cat-file --batch-check='%(objectsize) %(rest)' |
+    awk -v max=1048576 '$1 > max { size = $1; sub(/^[0-9]+ /, "")
+      if ($0 !~ /(^|\/)testdata\//) printf "  %s (%.1f MB)\n", $0, size / 1048576 }')
+  if [ -n "$big" ]; then
+    echo "tracked files over 1 MB outside testdata/ (build outputs go to bin/ or dist/, which git ignores;"
+    echo "remove each with git rm --cached FILE):"
+    echo "$big"
+    return 1
+  fi
+}
+
 if [ "${1:-all}" != e2e ]; then
+  phase "tracked files under 1 MB" large_files
   phase "unit tests" go test -short -count=1 ./...
   # the image builder is a module of its own (its dependencies stay out of the plugin's go.mod)
   phase "unit tests (hack/mkimage)" go -C hack/mkimage test -short -count=1 ./...
