@@ -78,10 +78,24 @@ func (m Manifest) Paths() []string {
 // SkipFunc tells a scan to leave out a path (and, for a directory, everything under it).
 type SkipFunc func(rel string, isDir bool) bool
 
+// Filter is what a scan leaves out: Skip by path, before anything is read (a skipped directory is not
+// walked), and Drop by the entry read, for what a path cannot tell (a symlink whose target leaves the
+// tree). Drop sees a file's entry before its content is hashed; a dropped directory is not walked.
+// Either may be nil.
+type Filter struct {
+	Skip SkipFunc
+	Drop func(e Entry) bool
+}
+
 // Scan walks root and returns its manifest; skip may be nil.
 func Scan(root string, skip SkipFunc) (Manifest, error) {
+	return Filter{Skip: skip}.Scan(root)
+}
+
+// Scan walks root and returns its manifest without what f leaves out.
+func (f Filter) Scan(root string) (Manifest, error) {
 	m := Manifest{}
-	err := scanInto(root, "", skip, m)
+	err := f.scanInto(root, "", m)
 	return m, err
 }
 
@@ -89,13 +103,18 @@ func Scan(root string, skip SkipFunc) (Manifest, error) {
 // entries that vanished are removed, new or changed ones are re-read. It returns nothing but an error
 // that stops the whole rescan; a path that disappears mid-scan is simply gone.
 func Rescan(root string, skip SkipFunc, m Manifest, rels []string) error {
+	return Filter{Skip: skip}.Rescan(root, m, rels)
+}
+
+// Rescan is the package's Rescan, leaving out what f leaves out.
+func (f Filter) Rescan(root string, m Manifest, rels []string) error {
 	for _, rel := range rels {
 		rel = path.Clean(rel)
 		if rel == "." || rel == "" {
 			for p := range m {
 				delete(m, p)
 			}
-			if err := scanInto(root, "", skip, m); err != nil {
+			if err := f.scanInto(root, "", m); err != nil {
 				return err
 			}
 			continue
@@ -111,10 +130,10 @@ func Rescan(root string, skip SkipFunc, m Manifest, rels []string) error {
 			}
 		}
 		delete(m, rel)
-		if hasSkippedParent(rel, skip) {
+		if hasSkippedParent(rel, f.Skip) {
 			continue
 		}
-		if err := scanInto(root, rel, skip, m); err != nil {
+		if err := f.scanInto(root, rel, m); err != nil {
 			return err
 		}
 	}
@@ -136,7 +155,7 @@ func hasSkippedParent(rel string, skip SkipFunc) bool {
 // scanInto adds rel (relative to root, "" for root itself) and what is below it to m. The walk reads
 // directories and links; file contents are hashed afterwards by one worker per CPU, since hashing is
 // most of a first scan's time (a 10,000-file, 100 MB tree).
-func scanInto(root, rel string, skip SkipFunc, m Manifest) error {
+func (f Filter) scanInto(root, rel string, m Manifest) error {
 	start := filepath.Join(root, filepath.FromSlash(rel))
 	var files []Entry
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
@@ -154,11 +173,8 @@ func scanInto(root, rel string, skip SkipFunc, m Manifest) error {
 		if r == "." {
 			return nil
 		}
-		if skip != nil && skip(r, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
+		if f.Skip != nil && f.Skip(r, d.IsDir()) {
+			return skipEntry(d)
 		}
 		e, err := stat(p, r)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -166,6 +182,9 @@ func scanInto(root, rel string, skip SkipFunc, m Manifest) error {
 		}
 		if err != nil {
 			return err
+		}
+		if e.Kind != "" && f.Drop != nil && f.Drop(e) {
+			return skipEntry(d)
 		}
 		switch e.Kind {
 		case "":
@@ -180,6 +199,14 @@ func scanInto(root, rel string, skip SkipFunc, m Manifest) error {
 		return err
 	}
 	return hashAll(root, files, m)
+}
+
+// skipEntry is what a walk returns to leave d out: a directory is not entered.
+func skipEntry(d fs.DirEntry) error {
+	if d.IsDir() {
+		return filepath.SkipDir
+	}
+	return nil
 }
 
 // hashAll hashes the files' contents and adds them to m; a file gone meanwhile is left out.

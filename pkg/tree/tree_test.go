@@ -197,3 +197,67 @@ func BenchmarkCompareOneEdit(b *testing.B) {
 		}
 	}
 }
+
+// TestFilterDrop: entries Drop refuses are left out of a scan and of a rescan alike, a dropped directory
+// is not walked, and Drop sees entries with their link targets.
+func TestFilterDrop(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"keep", "gone/sub"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"keep/a.txt", "gone/sub/b.txt"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"in": "keep/a.txt", "out": "../elsewhere", "keep/abs": "/etc"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dropped []string
+	f := Filter{Drop: func(e Entry) bool {
+		drop := e.Path == "gone" || (e.Kind == Symlink && !LinkStaysInside(e.Path, e.Target))
+		if drop {
+			dropped = append(dropped, e.Path)
+		}
+		return drop
+	}}
+	m, err := f.Scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"in", "keep", "keep/a.txt"}
+	if got := m.Paths(); !reflect.DeepEqual(got, want) {
+		t.Errorf("scan kept %v, want %v", got, want)
+	}
+	sort.Strings(dropped)
+	if want := []string{"gone", "keep/abs", "out"}; !reflect.DeepEqual(dropped, want) {
+		t.Errorf("dropped %v, want %v", dropped, want)
+	}
+	if m["keep/a.txt"].Hash == (Digest{}) {
+		t.Error("a kept file was not hashed")
+	}
+
+	// the link out becomes a link in: a rescan of it keeps it; a rescan of the dropped tree keeps dropping it
+	if err := os.Remove(filepath.Join(root, "out")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("keep", filepath.Join(root, "out")); err != nil {
+		t.Fatal(err)
+	}
+	dropped = nil
+	if err := f.Rescan(root, m, []string{"out", "gone", "keep"}); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"in", "keep", "keep/a.txt", "out"}
+	if got := m.Paths(); !reflect.DeepEqual(got, want) {
+		t.Errorf("rescan kept %v, want %v", got, want)
+	}
+	sort.Strings(dropped)
+	if want := []string{"gone", "keep/abs"}; !reflect.DeepEqual(dropped, want) {
+		t.Errorf("rescan dropped %v, want %v", dropped, want)
+	}
+}
