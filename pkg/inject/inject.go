@@ -38,7 +38,7 @@ const (
 	syncVolumePrefix = "fastdev-sync-"
 	toolsDir         = "/fastdev"
 	syncletBin       = toolsDir + "/bin/synclet"
-	runDir           = toolsDir + "/run"
+	runDir           = protocol.RunDir // on the tools volume: see TestRunDirOnToolsVolume
 	syncMountPrefix  = "/fastdev-sync/"
 )
 
@@ -62,61 +62,90 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
-		if strings.HasPrefix(c.Name, "fastdev-") {
-			return nil, fmt.Errorf("container %q already exists: the pod template looks injected by another tool version; run `kubectl fastdev down` first", c.Name)
-		}
-	}
-	for _, v := range spec.Volumes {
-		if v.Name == ToolsVolume || strings.HasPrefix(v.Name, syncVolumePrefix) {
-			return nil, fmt.Errorf("volume %q already exists in the pod template: rename it, kubectl-fastdev uses that name", v.Name)
-		}
-	}
-	for _, m := range app.VolumeMounts {
-		for i, s := range r.Sync {
-			if path.Clean(m.MountPath) == s.To {
-				return nil, fmt.Errorf("rules line %d: sync[%d].to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, i, s.To, m.Name, app.Name)
-			}
-		}
+	if err := checkNames(spec, app, r); err != nil {
+		return nil, err
 	}
 
-	sc := securityFor(spec, app)
 	toolsMount := corev1.VolumeMount{Name: ToolsVolume, MountPath: toolsDir}
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: ToolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-	seedArgs := []string{syncletBin, "seed", "--marker", runDir + "/seeded"}
-	serveArgs := []string{syncletBin, "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
-		"--supervisor", runDir + "/supervisor.sock", "--pending", runDir + "/pending.json"}
-	seedMounts := []corev1.VolumeMount{toolsMount}
-	syncletMounts := []corev1.VolumeMount{toolsMount}
+	seed := injected{
+		args:   []string{syncletBin, "seed", "--marker", runDir + "/seeded"},
+		mounts: []corev1.VolumeMount{toolsMount},
+	}
+	side := injected{
+		args: []string{syncletBin, "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
+			"--supervisor", protocol.SupervisorSocket, "--pending", protocol.PendingFile},
+		mounts: []corev1.VolumeMount{toolsMount},
+	}
 	for i, s := range r.Sync {
 		vol := syncVolumePrefix + strconv.Itoa(i)
 		mnt := syncMountPrefix + strconv.Itoa(i)
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium: corev1.StorageMedium(s.Medium), SizeLimit: s.SizeLimit}}})
-		seedMounts = append(seedMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
-		syncletMounts = append(syncletMounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
+		seed.mounts = append(seed.mounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
+		side.mounts = append(side.mounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
 		app.VolumeMounts = append(app.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: s.To})
-		seedArgs = append(seedArgs, s.To+"="+mnt)
-		serveArgs = append(serveArgs, "--root", mnt+"="+s.To)
+		seed.args = append(seed.args, s.To+"="+mnt)
+		side.args = append(side.args, "--root", mnt+"="+s.To)
 	}
 	app.VolumeMounts = append(app.VolumeMounts, toolsMount)
 	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
 	app.Args = nil
+	addContainers(spec, app, opts, toolsMount, seed, side)
+	if t.Annotations == nil {
+		t.Annotations = map[string]string{}
+	}
+	t.Annotations[AnnotationInjected] = opts.SyncletImage
+	return t, nil
+}
 
-	// Only the install step uses the synclet image. Seeding and the synclet itself run the static binary
-	// from the app's image, as the app's user: the files they write belong to whoever the app runs as,
-	// even when only the image's USER says who that is, so in-pod steps can write into the synced tree.
+// checkNames refuses a template that already uses the names injection adds, or that mounts a volume
+// where a sync target goes.
+func checkNames(spec *corev1.PodSpec, app *corev1.Container, r *rules.Rules) error {
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		if strings.HasPrefix(c.Name, "fastdev-") {
+			return fmt.Errorf("container %q already exists: the pod template looks injected by another tool version; run `kubectl fastdev down` first", c.Name)
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.Name == ToolsVolume || strings.HasPrefix(v.Name, syncVolumePrefix) {
+			return fmt.Errorf("volume %q already exists in the pod template: rename it, kubectl-fastdev uses that name", v.Name)
+		}
+	}
+	for _, m := range app.VolumeMounts {
+		for i, s := range r.Sync {
+			if path.Clean(m.MountPath) == s.To {
+				return fmt.Errorf("rules line %d: sync[%d].to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, i, s.To, m.Name, app.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// injected is the command and mounts of one container injection adds.
+type injected struct {
+	args   []string
+	mounts []corev1.VolumeMount
+}
+
+// addContainers adds the install and seed init containers and the synclet sidecar to spec.
+//
+// Only the install step uses the synclet image. Seeding and the synclet itself run the static binary
+// from the app's image, as the app's user: the files they write belong to whoever the app runs as,
+// even when only the image's USER says who that is, so in-pod steps can write into the synced tree.
+func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, toolsMount corev1.VolumeMount, seedIn, sideIn injected) {
+	sc := securityFor(spec, app)
 	install := container(InstallContainer, opts.SyncletImage, sc.install)
 	install.Command = []string{"/synclet", "install", syncletBin, runDir}
 	install.VolumeMounts = []corev1.VolumeMount{toolsMount}
 	seed := container(SeedContainer, app.Image, sc.app)
 	seed.ImagePullPolicy = app.ImagePullPolicy
-	seed.Command = seedArgs
-	seed.VolumeMounts = seedMounts
+	seed.Command = seedIn.args
+	seed.VolumeMounts = seedIn.mounts
 	side := container(SyncletContainer, app.Image, sc.synclet)
 	side.ImagePullPolicy = app.ImagePullPolicy
-	side.Command = serveArgs
-	side.VolumeMounts = syncletMounts
+	side.Command = sideIn.args
+	side.VolumeMounts = sideIn.mounts
 	side.Env = []corev1.EnvVar{{Name: protocol.EnvToken, Value: opts.Token}}
 	side.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
 
@@ -128,11 +157,6 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	} else {
 		spec.Containers = append(spec.Containers, side)
 	}
-	if t.Annotations == nil {
-		t.Annotations = map[string]string{}
-	}
-	t.Annotations[AnnotationInjected] = opts.SyncletImage
-	return t, nil
 }
 
 // appContainer returns the container the rules develop (default: the first).

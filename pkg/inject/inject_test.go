@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
 
@@ -220,5 +221,15 @@ func TestChangedMeanwhileIsRefused(t *testing.T) {
 	injected.Spec.Template.Spec.Containers[1].Image = "example/proxy:2" // someone else's edit
 	if _, err := InjectPatch(injected, r, opts); err == nil || !strings.Contains(err.Error(), "changed since") {
 		t.Errorf("re-inject over a foreign change: %v, want ErrChangedMeanwhile", err)
+	}
+}
+
+// TestRunDirOnToolsVolume: the synclet and the supervisor find the socket and the pending steps only if
+// protocol's run directory lies on the tools volume that injection mounts into both containers.
+func TestRunDirOnToolsVolume(t *testing.T) {
+	for _, p := range []string{runDir, protocol.SupervisorSocket, protocol.PendingFile} {
+		if !strings.HasPrefix(p, toolsDir+"/") {
+			t.Errorf("%s is not under the tools volume's mount %s", p, toolsDir)
+		}
 	}
 }

@@ -4,9 +4,7 @@
 package protocol
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -20,6 +18,18 @@ const DefaultPort = 17220
 
 // EnvToken names the environment variable that carries the per-injection token to the sidecar.
 const EnvToken = "FASTDEV_TOKEN"
+
+// In-pod paths the synclet and the supervisor agree on. RunDir lies on the tools volume that injection
+// mounts into both the sidecar and the app container, so the two reach each other through it.
+const (
+	// RunDir holds the supervisor's socket and the pending steps.
+	RunDir = "/fastdev/run"
+	// SupervisorSocket is the unix socket the supervisor takes run requests on.
+	SupervisorSocket = RunDir + "/supervisor.sock"
+	// PendingFile holds a RunRequest queued while the app container was not running; the supervisor
+	// runs its steps before it next starts the app.
+	PendingFile = RunDir + "/pending.json"
+)
 
 // HTTP paths the synclet serves.
 const (
@@ -59,12 +69,34 @@ type Step struct {
 	Display string `json:"display"`
 }
 
+// Restart says how the app picks up an update once its files have landed and its steps have succeeded.
+type Restart string
+
+const (
+	// RestartProcess restarts the app process under the supervisor; the container and pod keep running.
+	RestartProcess Restart = "process"
+	// RestartContainer ends the app process so the kubelet restarts the container.
+	RestartContainer Restart = "container"
+	// RestartNone leaves the process alone, for apps that reload on their own.
+	RestartNone Restart = "none"
+)
+
+// RestartModes returns every restart mode, in the order messages list them.
+func RestartModes() []Restart { return []Restart{RestartProcess, RestartContainer, RestartNone} }
+
 // UpdateMeta describes an update; the files follow it in the same tar stream.
 type UpdateMeta struct {
 	ID      string   `json:"id"`
 	Deletes []string `json:"deletes,omitempty"` // entry names (see EntryName) to remove
 	Steps   []Step   `json:"steps,omitempty"`
-	Restart string   `json:"restart,omitempty"` // process | container | none; empty: no restart
+	Restart Restart  `json:"restart,omitempty"` // empty: no restart
+}
+
+// RunRequest is what the synclet asks of the supervisor over SupervisorSocket, and what waits in
+// PendingFile while the app container is not running.
+type RunRequest struct {
+	Steps   []Step  `json:"steps,omitempty"`
+	Restart Restart `json:"restart,omitempty"`
 }
 
 // Validate checks what the synclet would act on beyond the files: every step names a program, and the
@@ -77,7 +109,7 @@ func (m UpdateMeta) Validate() error {
 		}
 	}
 	switch m.Restart {
-	case "", "process", "container", "none":
+	case "", RestartProcess, RestartContainer, RestartNone:
 		return nil
 	}
 	return fmt.Errorf("restart %q: want process, container or none", m.Restart)
@@ -106,69 +138,10 @@ func SplitEntryName(name string, roots int) (int, string, error) {
 	return n, rel, nil
 }
 
-// Event types streamed in reply to an update.
-const (
-	EventOutput = "output" // a line a step printed
-	EventStep   = "step"   // a step finished (ExitCode, Millis)
-	EventResult = "result" // the update is done (Timings, Error); always the last event
-)
-
-// Event is one line of an update's reply.
-type Event struct {
-	Type     string   `json:"type"`
-	Step     string   `json:"step,omitempty"`
-	Line     string   `json:"line,omitempty"`
-	ExitCode int      `json:"exitCode,omitempty"`
-	Millis   float64  `json:"ms,omitempty"`
-	Timings  *Timings `json:"timings,omitempty"`
-	Error    string   `json:"error,omitempty"`
-	// Queued is set when the app container was not running: the steps and restart run when it starts.
-	Queued bool `json:"queued,omitempty"`
-	// Free is, on a result, the space left on each root's volume after the update (-1: unknown).
-	Free []int64 `json:"free,omitempty"`
-}
-
-// Timings are the in-pod stages of an update, in milliseconds.
-type Timings struct {
-	Receive float64 `json:"receive"` // reading the request body (transfer)
-	Write   float64 `json:"write"`   // writing and deleting files (included in Receive: both stream)
-	Steps   float64 `json:"steps"`
-	Restart float64 `json:"restart"`
-	Files   int     `json:"files"`
-	Deletes int     `json:"deletes"`
-}
-
 // Status is what the synclet reports at PathStatus.
 type Status struct {
 	Updates     int     `json:"updates"`
 	LastUpdate  string  `json:"lastUpdate,omitempty"` // RFC 3339
 	LastError   string  `json:"lastError,omitempty"`
 	LastTimings Timings `json:"lastTimings"`
-}
-
-// EventWriter writes events as JSON lines and flushes each so the CLI sees step output as it happens.
-type EventWriter struct {
-	enc   *json.Encoder
-	flush func()
-}
-
-// NewEventWriter returns a writer over w; flush (may be nil) is called after every event.
-func NewEventWriter(w io.Writer, flush func()) *EventWriter {
-	if flush == nil {
-		flush = func() {}
-	}
-	return &EventWriter{enc: json.NewEncoder(w), flush: flush}
-}
-
-// Write sends one event. The result, always the last event, is not flushed here: the handler returns
-// right after it, and the HTTP server then writes it together with the end of the reply, so a reply
-// without step output crosses the port-forward as one frame.
-func (w *EventWriter) Write(e Event) error {
-	if err := w.enc.Encode(e); err != nil {
-		return err
-	}
-	if e.Type != EventResult {
-		w.flush()
-	}
-	return nil
 }

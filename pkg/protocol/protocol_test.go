@@ -1,8 +1,6 @@
 package protocol
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -164,26 +162,5 @@ func TestUpdateMetaValidate(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, c.err)
 			}
 		})
-	}
-}
-
-// TestEventWriterFlushesEachEvent: step output is flushed line by line; the result is left to the end
-// of the reply, which the HTTP server writes with it.
-func TestEventWriterFlushesEachEvent(t *testing.T) {
-	var buf bytes.Buffer
-	var flushed []int
-	w := NewEventWriter(&buf, func() { flushed = append(flushed, buf.Len()) })
-	for _, e := range []Event{{Type: EventOutput, Step: "make", Line: "ok"}, {Type: EventResult, Error: "x"}} {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if len(lines) != 2 || len(flushed) != 1 || flushed[0] != len(lines[0])+1 {
-		t.Fatalf("events not written and flushed one line at a time: %q, flushes at %v", buf.String(), flushed)
-	}
-	var e Event
-	if err := json.Unmarshal([]byte(lines[1]), &e); err != nil || e.Type != EventResult || e.Error != "x" {
-		t.Fatalf("second line %q decodes to %+v, %v", lines[1], e, err)
 	}
 }

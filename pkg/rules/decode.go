@@ -9,6 +9,8 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/google/shlex"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
 // field is one key/value pair of a YAML mapping, with its key path.
@@ -246,13 +248,13 @@ func containerName(n *yaml.Node, key string) (string, error) {
 	return s, nil
 }
 
-func parseRestart(n *yaml.Node) (Restart, error) {
+func parseRestart(n *yaml.Node) (protocol.Restart, error) {
 	s, err := str(n, "restart")
 	if err != nil {
 		return "", err
 	}
 	if contains(restartValues, s) {
-		return Restart(s), nil
+		return protocol.Restart(s), nil
 	}
 	msg := fmt.Sprintf("%q is not a restart mode: use one of %s", s, strings.Join(restartValues, ", "))
 	if sg := suggest(s, restartValues); sg != "" {

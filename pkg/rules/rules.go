@@ -16,6 +16,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
 // MediumMemory is the sync volume medium that backs the synced tree with a tmpfs.
@@ -24,21 +26,14 @@ const MediumMemory = "Memory"
 // AnnotationKey is the Deployment annotation that holds the rules YAML.
 const AnnotationKey = "fastdev.dev/rules"
 
-// Restart says what happens after an update's files have landed and its run
-// steps have succeeded.
-type Restart string
-
-const (
-	// RestartProcess restarts the app process under the synclet's supervisor;
-	// the container and pod keep running. It is the default.
-	RestartProcess Restart = "process"
-	// RestartContainer exits the container so the kubelet restarts it.
-	RestartContainer Restart = "container"
-	// RestartNone leaves the process alone, for apps that reload on their own.
-	RestartNone Restart = "none"
-)
-
-var restartValues = []string{string(RestartProcess), string(RestartContainer), string(RestartNone)}
+// restartValues are the restart modes as the annotation spells them.
+var restartValues = func() []string {
+	var v []string
+	for _, r := range protocol.RestartModes() {
+		v = append(v, string(r))
+	}
+	return v
+}()
 
 // Sync maps one local directory onto one in-pod directory.
 type Sync struct {
@@ -79,9 +74,9 @@ type Rules struct {
 	Sync []Sync
 	// Run lists the in-pod steps, in the order they run.
 	Run []Step
-	// Restart is how the app picks up an update; it defaults to RestartProcess.
-	Restart Restart
-	// Command is the argv that RestartProcess restarts when the pod spec has
+	// Restart is how the app picks up an update; it defaults to protocol.RestartProcess.
+	Restart protocol.Restart
+	// Command is the argv that protocol.RestartProcess restarts when the pod spec has
 	// no command of its own; nil means use the pod spec.
 	Command []string
 	// Fallback holds globs of paths whose change needs a real image rebuild;
@@ -137,7 +132,7 @@ func Parse(text string) (*Rules, error) {
 		return nil, err
 	}
 
-	r := &Rules{Restart: RestartProcess}
+	r := &Rules{Restart: protocol.RestartProcess}
 	if f, ok := fields["container"]; ok {
 		if r.Container, err = containerName(f.val, "container"); err != nil {
 			return nil, err

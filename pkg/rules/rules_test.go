@@ -2,10 +2,13 @@ package rules
 
 import (
 	"errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"reflect"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
 // designExample is the annotation shown in DESIGN.md, comments included.
@@ -40,7 +43,7 @@ func TestParseValid(t *testing.T) {
 					{Cmd: "pip install -r requirements.txt", Argv: []string{"pip", "install", "-r", "requirements.txt"}, Trigger: []string{"requirements.txt"}, Line: 7},
 					{Cmd: "go build -o /app/bin/server ./cmd/server", Argv: []string{"go", "build", "-o", "/app/bin/server", "./cmd/server"}, Trigger: []string{"**/*.go", "go.mod", "go.sum"}, Line: 9},
 				},
-				Restart:  RestartProcess,
+				Restart:  protocol.RestartProcess,
 				Command:  []string{"/app/bin/server"},
 				Fallback: []string{"Dockerfile"},
 			},
@@ -48,27 +51,27 @@ func TestParseValid(t *testing.T) {
 		{
 			name: "minimal gets defaults",
 			text: "sync:\n  - from: .\n    to: /app\n",
-			want: &Rules{Sync: []Sync{{From: ".", To: "/app", Line: 2}}, Restart: RestartProcess},
+			want: &Rules{Sync: []Sync{{From: ".", To: "/app", Line: 2}}, Restart: protocol.RestartProcess},
 		},
 		{
 			name: "paths are cleaned and a trailing slash on to is accepted",
 			text: "sync:\n  - {from: ./src/../lib/, to: /app/lib/}\n  - {from: web, to: /srv/web}\nrestart: none\n",
-			want: &Rules{Sync: []Sync{{From: "lib", To: "/app/lib", Line: 2}, {From: "web", To: "/srv/web", Line: 3}}, Restart: RestartNone},
+			want: &Rules{Sync: []Sync{{From: "lib", To: "/app/lib", Line: 2}, {From: "web", To: "/srv/web", Line: 3}}, Restart: protocol.RestartNone},
 		},
 		{
 			name: "sync volume size and medium",
 			text: "sync:\n  - {from: a, to: /app, sizeLimit: 64Mi, medium: Memory}\n",
-			want: &Rules{Sync: []Sync{{From: "a", To: "/app", SizeLimit: ptrQuantity("64Mi"), Medium: MediumMemory, Line: 2}}, Restart: RestartProcess},
+			want: &Rules{Sync: []Sync{{From: "a", To: "/app", SizeLimit: ptrQuantity("64Mi"), Medium: MediumMemory, Line: 2}}, Restart: protocol.RestartProcess},
 		},
 		{
 			name: "sibling to paths that share a prefix do not nest",
 			text: "sync:\n  - {from: a, to: /app}\n  - {from: b, to: /application}\n",
-			want: &Rules{Sync: []Sync{{From: "a", To: "/app", Line: 2}, {From: "b", To: "/application", Line: 3}}, Restart: RestartProcess},
+			want: &Rules{Sync: []Sync{{From: "a", To: "/app", Line: 2}, {From: "b", To: "/application", Line: 3}}, Restart: protocol.RestartProcess},
 		},
 		{
 			name: "empty values read as absent",
 			text: "container:\nsync:\n  - from: src\n    to: /app\n    ignore:\nrun:\nrestart:\n",
-			want: &Rules{Sync: []Sync{{From: "src", To: "/app", Line: 3}}, Restart: RestartProcess},
+			want: &Rules{Sync: []Sync{{From: "src", To: "/app", Line: 3}}, Restart: protocol.RestartProcess},
 		},
 		{
 			name: "quoting and sh -c keep shell syntax away from the step runner",
@@ -78,7 +81,7 @@ func TestParseValid(t *testing.T) {
 				"  - cmd: grep -r 'a|b' \"x;y\" c\\&d\n",
 			want: &Rules{
 				Sync:    []Sync{{From: "src", To: "/app", Line: 1}},
-				Restart: RestartContainer,
+				Restart: protocol.RestartContainer,
 				Run: []Step{
 					{Cmd: "sh -c 'go build ./... && go vet ./...'", Argv: []string{"sh", "-c", "go build ./... && go vet ./..."}, Line: 4},
 					{Cmd: `sh -c "echo $HOME > /tmp/x"`, Argv: []string{"sh", "-c", "echo $HOME > /tmp/x"}, Line: 5},
@@ -89,7 +92,7 @@ func TestParseValid(t *testing.T) {
 		{
 			name: "anchors and aliases are followed",
 			text: "sync:\n  - from: src\n    to: /app\n    ignore: &junk [\"**/*.pyc\"]\nfallback: *junk\n",
-			want: &Rules{Sync: []Sync{{From: "src", To: "/app", Ignore: []string{"**/*.pyc"}, Line: 2}}, Restart: RestartProcess, Fallback: []string{"**/*.pyc"}},
+			want: &Rules{Sync: []Sync{{From: "src", To: "/app", Ignore: []string{"**/*.pyc"}, Line: 2}}, Restart: protocol.RestartProcess, Fallback: []string{"**/*.pyc"}},
 		},
 	}
 	for _, tt := range tests {

@@ -32,11 +32,11 @@ func BenchmarkRestartUpdate(b *testing.B) {
 			break
 		}
 	}
-	sendEdits(b, p, "process")
+	sendEdits(b, p, protocol.RestartProcess)
 }
 
 // sendEdits sends b.N one-file updates with the given restart.
-func sendEdits(b *testing.B, p *pod, restart string) {
+func sendEdits(b *testing.B, p *pod, restart protocol.Restart) {
 	c := p.client(token)
 	local := filepath.Join(b.TempDir(), "index.html")
 	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,9 +20,6 @@ import (
 
 // Version is stamped at build time.
 var Version = "dev"
-
-// EnvToken names the environment variable that carries the per-injection token to the sidecar.
-const EnvToken = protocol.EnvToken
 
 const usage = `synclet: the in-pod half of kubectl-fastdev (injected by 'kubectl fastdev up'; not run by hand)
 
@@ -102,14 +101,14 @@ func serveMain(ctx context.Context, args []string, logger *log.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var roots rootFlag
 	fs.Var(&roots, "root", "DIR=TO: a sync root directory and the in-pod path the app sees it at (repeatable)")
-	listen := fs.String("listen", "127.0.0.1:17220", "loopback address to listen on")
-	super := fs.String("supervisor", "/fastdev/run/supervisor.sock", "the supervisor's socket")
-	pending := fs.String("pending", "/fastdev/run/pending.json", "where steps wait while the app is down")
+	listen := fs.String("listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(protocol.DefaultPort)), "loopback address to listen on")
+	super := fs.String("supervisor", protocol.SupervisorSocket, "the supervisor's socket")
+	pending := fs.String("pending", protocol.PendingFile, "where steps wait while the app is down")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	s, err := NewServer(ServerConfig{
-		Listen: *listen, Roots: roots.dirs, To: roots.to, Token: os.Getenv(EnvToken),
+		Listen: *listen, Roots: roots.dirs, To: roots.to, Token: os.Getenv(protocol.EnvToken),
 		Supervisor: *super, Pending: *pending, Limits: archive.DefaultLimits, Log: logger,
 	})
 	if err != nil {
@@ -120,8 +119,8 @@ func serveMain(ctx context.Context, args []string, logger *log.Logger) error {
 
 func superviseMain(args []string, logger *log.Logger, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise", flag.ContinueOnError)
-	sock := fs.String("socket", "/fastdev/run/supervisor.sock", "unix socket to take run requests on")
-	pending := fs.String("pending", "/fastdev/run/pending.json", "steps queued while the app was down")
+	sock := fs.String("socket", protocol.SupervisorSocket, "unix socket to take run requests on")
+	pending := fs.String("pending", protocol.PendingFile, "steps queued while the app was down")
 	grace := fs.Duration("grace", 5*time.Second, "time between SIGTERM and SIGKILL on restart")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -5,8 +5,6 @@
 package synclet
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -16,7 +14,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -76,7 +73,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // Handler returns the API handler (also used by tests over httptest).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, _ *http.Request) {
+		// a caller that cannot read the answer learns what it needs: the synclet is not reachable
+		_, _ = io.WriteString(w, "ok\n")
+	})
 	mux.HandleFunc("GET "+protocol.PathManifest, s.manifest)
 	mux.HandleFunc("GET "+protocol.PathStatus, s.statusHandler)
 	mux.HandleFunc("POST "+protocol.PathUpdate, s.update)
@@ -90,7 +90,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); srv.Close() }()
+	go func() {
+		<-ctx.Done()
+		// Close makes Serve return ErrServerClosed; closing the listener has nothing left to report
+		_ = srv.Close()
+	}()
 	s.cfg.Log.Printf("synclet serving %d sync root(s) on %s", len(s.cfg.Roots), s.cfg.Listen)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -132,16 +136,23 @@ func (s *Server) manifest(w http.ResponseWriter, _ *http.Request) {
 		}
 		m.Roots = append(m.Roots, rm)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(m)
+	s.reply(w, "manifest", m)
 }
 
 func (s *Server) statusHandler(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()
+	s.reply(w, "status", st)
+}
+
+// reply writes v as the JSON answer to a request; a reply the CLI did not get is only worth a log line,
+// since the CLI asks again when it needs to.
+func (s *Server) reply(w http.ResponseWriter, what string, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(st)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.cfg.Log.Printf("%s reply not delivered: %v", what, err)
+	}
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
@@ -166,7 +177,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		s.finish(ev, t, fmt.Errorf("applying update: %w", err), false)
 		return
 	}
-	if len(meta.Steps) == 0 && (meta.Restart == "" || meta.Restart == "none") {
+	if len(meta.Steps) == 0 && (meta.Restart == "" || meta.Restart == protocol.RestartNone) {
 		s.finish(ev, t, nil, false)
 		return
 	}
@@ -202,85 +213,11 @@ func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error,
 	} else {
 		s.cfg.Log.Printf("update applied: %d file(s), %d deletion(s), steps %.0fms, restart %.0fms", t.Files, t.Deletes, t.Steps, t.Restart)
 	}
-	ev.Write(e)
-}
-
-var errSupervisorDown = errors.New("supervisor not reachable")
-
-// runSteps asks the supervisor to run the steps and restart, relaying every event to the CLI and the
-// step output to the synclet's log. It returns the supervisor's result event.
-func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *protocol.EventWriter) (*protocol.Event, error) {
-	body, _ := json.Marshal(RunRequest{Steps: meta.Steps, Restart: meta.Restart})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://supervisor/run", bytes.NewReader(body))
-	resp, err := s.super.Do(req)
-	if err != nil {
-		var ne *net.OpError
-		if errors.As(err, &ne) && ne.Op == "dial" {
-			return nil, errSupervisorDown
-		}
-		return nil, fmt.Errorf("asking the supervisor to run steps: %w", err)
+	// the update stands whether or not the CLI hears of it: a CLI that missed the result asks for the
+	// manifest again when it reconnects
+	if err := ev.Write(e); err != nil {
+		s.cfg.Log.Printf("update result not delivered to the CLI: %v", err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var e protocol.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("supervisor reply: %w", err)
-		}
-		switch e.Type {
-		case protocol.EventOutput:
-			s.cfg.Log.Printf("[%s] %s", e.Step, e.Line)
-		case protocol.EventStep:
-			if e.ExitCode != 0 {
-				s.cfg.Log.Printf("step failed: %s: exit code %d", e.Step, e.ExitCode)
-			}
-		case protocol.EventResult:
-			if e.Error != "" {
-				return &e, errors.New(e.Error)
-			}
-			return &e, nil
-		}
-		ev.Write(e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("supervisor reply: %w", err)
-	}
-	// the supervisor closes without a result when restart: container ends its process
-	return &protocol.Event{Type: protocol.EventResult, Timings: &protocol.Timings{}}, nil
-}
-
-// RunRequest is what the synclet asks of the supervisor.
-type RunRequest struct {
-	Steps   []protocol.Step `json:"steps,omitempty"`
-	Restart string          `json:"restart,omitempty"`
-}
-
-// queuePending merges steps into the pending file, which the supervisor runs before it next starts
-// the app: an edit that lands while the app container restarts still gets built.
-func queuePending(file string, meta protocol.UpdateMeta) error {
-	var p RunRequest
-	if b, err := os.ReadFile(file); err == nil {
-		_ = json.Unmarshal(b, &p)
-	}
-	seen := map[string]bool{}
-	for _, st := range p.Steps {
-		seen[st.Display] = true
-	}
-	for _, st := range meta.Steps {
-		if !seen[st.Display] {
-			p.Steps = append(p.Steps, st)
-		}
-	}
-	if meta.Restart != "" {
-		p.Restart = meta.Restart
-	}
-	b, _ := json.Marshal(p)
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o666); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

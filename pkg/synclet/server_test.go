@@ -257,7 +257,7 @@ func TestServerQueuesStepsWhileAppDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got RunRequest
+	var got protocol.RunRequest
 	if err := json.Unmarshal(raw, &got); err != nil || len(got.Steps) != 1 || got.Steps[0].Display != "go build ." || got.Restart != "process" {
 		t.Fatalf("pending %s (%v)", raw, err)
 	}

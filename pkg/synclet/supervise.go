@@ -1,7 +1,6 @@
 package synclet
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,13 +71,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		return 127, err
 	}
 	if s.cfg.Socket != "" {
-		os.Remove(s.cfg.Socket)
-		ln, err := net.Listen("unix", s.cfg.Socket)
-		if err != nil {
-			s.cfg.Log.Printf("supervisor: not listening for steps (%v); the app runs without live restarts", err)
-		} else {
-			srv := &http.Server{Handler: http.HandlerFunc(s.serveRun)}
-			go srv.Serve(ln)
+		if srv := s.listen(); srv != nil {
 			defer srv.Close()
 		}
 	}
@@ -89,6 +82,26 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		s.stopChild()
 		return <-s.exit, nil
 	}
+}
+
+// listen serves run requests on the socket, or returns nil (with a log line) when it cannot: the app
+// then runs without live restarts.
+func (s *Supervisor) listen() *http.Server {
+	// a socket left by the container's previous run would fail the listen; a failure to remove it shows
+	// up there
+	_ = os.Remove(s.cfg.Socket)
+	ln, err := net.Listen("unix", s.cfg.Socket)
+	if err != nil {
+		s.cfg.Log.Printf("supervisor: not listening for steps (%v); the app runs without live restarts", err)
+		return nil
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(s.serveRun)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Log.Printf("supervisor: stopped listening for steps (%v); the app runs without live restarts", err)
+		}
+	}()
+	return srv
 }
 
 // signals reaps children on SIGCHLD and forwards every other signal to the app's process group.
@@ -105,7 +118,7 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 				continue
 			}
 			if pid := int(s.pid.Load()); pid > 0 {
-				syscall.Kill(-pid, sig.(syscall.Signal))
+				signalGroup(pid, sig.(syscall.Signal))
 			}
 		case <-tick.C:
 			s.procs.reap()
@@ -129,7 +142,7 @@ func (s *Supervisor) start() error {
 	go func() {
 		ws := <-done
 		close(exited)
-		cmd.Process.Release()
+		release(cmd)
 		s.mu.Lock()
 		deliberate := gen != s.gen
 		s.mu.Unlock()
@@ -142,10 +155,11 @@ func (s *Supervisor) start() error {
 	return nil
 }
 
-// stopChild ends the app: SIGTERM to its process group, SIGKILL after the grace period.
+// stopChild asks the app to end: SIGTERM to its process group, and nothing more. It neither waits nor
+// sends SIGKILL; the app's exit ends Run, and with it the container.
 func (s *Supervisor) stopChild() {
 	if pid := int(s.pid.Load()); pid > 0 {
-		syscall.Kill(-pid, syscall.SIGTERM)
+		signalGroup(pid, syscall.SIGTERM)
 	}
 }
 
@@ -154,24 +168,25 @@ func (s *Supervisor) restartProcess() error {
 	if old := s.child; old != nil {
 		s.gen++
 		pid := old.Process.Pid
-		syscall.Kill(-pid, syscall.SIGTERM)
+		signalGroup(pid, syscall.SIGTERM)
 		// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
 		grace := time.NewTimer(s.cfg.Grace)
 		select {
 		case <-s.exited:
 		case <-grace.C:
-			syscall.Kill(-pid, syscall.SIGKILL)
+			signalGroup(pid, syscall.SIGKILL)
 			<-s.exited
 		}
 		grace.Stop()
 		// the group may outlive its leader (children of the app): do not leave them holding ports
-		syscall.Kill(-pid, syscall.SIGKILL)
+		signalGroup(pid, syscall.SIGKILL)
 	}
 	return s.start()
 }
 
+// serveRun runs one request from the synclet: the steps, then the restart, streaming events back.
 func (s *Supervisor) serveRun(w http.ResponseWriter, r *http.Request) {
-	var req RunRequest
+	var req protocol.RunRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -187,169 +202,32 @@ func (s *Supervisor) serveRun(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if err := s.steps(req.Steps, ev); err != nil {
 		t.Steps = ms(time.Since(start))
-		ev.Write(protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
+		s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
 		return
 	}
 	t.Steps = ms(time.Since(start))
 	start = time.Now()
 	switch req.Restart {
-	case "process":
+	case protocol.RestartProcess:
 		if err := s.restartProcess(); err != nil {
-			ev.Write(protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
+			s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
 			return
 		}
-	case "container":
+	case protocol.RestartContainer:
 		// the kubelet restarts the container; the synced files live on in their emptyDir volumes
-		ev.Write(protocol.Event{Type: protocol.EventResult, Timings: &t})
+		s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t})
 		s.cfg.Log.Printf("supervisor: restarting the container as the rules ask (restart: container)")
 		go func() { time.Sleep(50 * time.Millisecond); s.stopChild() }()
 		return
 	}
 	t.Restart = ms(time.Since(start))
-	ev.Write(protocol.Event{Type: protocol.EventResult, Timings: &t})
+	s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t})
 }
 
-// steps runs each step in order, in the app container's working directory and environment, and stops
-// at the first failure, leaving the running app untouched.
-func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) error {
-	for _, st := range steps {
-		start := time.Now()
-		code, err := s.runStep(st, func(line string) {
-			ev.Write(protocol.Event{Type: protocol.EventOutput, Step: st.Display, Line: line})
-		})
-		ev.Write(protocol.Event{Type: protocol.EventStep, Step: st.Display, ExitCode: code, Millis: ms(time.Since(start))})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// runStep runs one step, sending its combined output line by line to out.
-func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return -1, err
-	}
-	defer pr.Close()
-	cmd := exec.Command(st.Argv[0], st.Argv[1:]...)
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	done, err := s.procs.start(cmd)
-	pw.Close()
-	if err != nil {
-		e := &StepError{Cmd: st.Display, Code: 127, Err: err}
-		out(e.Error())
-		return e.Code, e
-	}
-	lines := make(chan struct{})
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			out(sc.Text())
-		}
-	}()
-	ws := <-done
-	cmd.Process.Release()
-	select { // a step that left a background process holding the pipe must not hang the update
-	case <-lines:
-	case <-time.After(time.Second):
-		pr.Close()
-		<-lines
-	}
-	if code := exitCode(ws); code != 0 {
-		return code, &StepError{Cmd: st.Display, Code: code}
-	}
-	return 0, nil
-}
-
-// runPending runs steps queued while the app container was down.
-func (s *Supervisor) runPending() {
-	if s.cfg.Pending == "" {
-		return
-	}
-	b, err := os.ReadFile(s.cfg.Pending)
-	if err != nil {
-		return
-	}
-	os.Remove(s.cfg.Pending)
-	var req RunRequest
-	if json.Unmarshal(b, &req) != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, st := range req.Steps {
-		s.cfg.Log.Printf("supervisor: running queued step %s", st.Display)
-		if _, err := s.runStep(st, func(l string) { s.cfg.Log.Printf("[%s] %s", st.Display, l) }); err != nil {
-			s.cfg.Log.Printf("supervisor: %v", err)
-			return
-		}
-	}
-}
-
-// StepError is a failed in-pod step: its command and exit code, explained in plain words.
-type StepError struct {
-	Cmd  string
-	Code int
-	Err  error
-}
-
-func (e *StepError) Error() string {
-	msg := fmt.Sprintf("step %q failed with exit code %d", e.Cmd, e.Code)
-	switch {
-	case e.Err != nil:
-		return fmt.Sprintf("step %q could not start: %v (is the command in the app image's PATH?)", e.Cmd, e.Err)
-	case e.Code == 126:
-		return msg + " (the command is not executable: check its mode)"
-	case e.Code == 127:
-		return msg + " (command not found in the app container)"
-	case e.Code == 137:
-		return msg + " (killed, often for exceeding the container's memory limit)"
-	}
-	return msg
-}
-
-func exitCode(ws syscall.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}
-
-// procTable reaps every child of this process and hands each exit status to whoever started it.
-// Start and registration happen under one lock, so a child that exits at once is never mistaken for
-// an orphan; any other reaped process is an orphan the app left behind, reaped and forgotten.
-type procTable struct {
-	mu      sync.Mutex
-	waiting map[int]chan syscall.WaitStatus
-}
-
-func (t *procTable) start(cmd *exec.Cmd) (<-chan syscall.WaitStatus, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	ch := make(chan syscall.WaitStatus, 1)
-	t.waiting[cmd.Process.Pid] = ch
-	return ch, nil
-}
-
-func (t *procTable) reap() {
-	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-		t.mu.Lock()
-		if ch, ok := t.waiting[pid]; ok {
-			ch <- ws
-			delete(t.waiting, pid)
-		}
-		t.mu.Unlock()
+// result ends a run request's reply. The steps and restart have happened whether or not the synclet
+// hears of it, so a lost reply is only logged.
+func (s *Supervisor) result(ev *protocol.EventWriter, e protocol.Event) {
+	if err := ev.Write(e); err != nil {
+		s.cfg.Log.Printf("supervisor: run result not delivered to the synclet: %v", err)
 	}
 }
