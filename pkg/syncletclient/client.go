@@ -3,7 +3,6 @@
 package syncletclient
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -160,22 +159,13 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 
 // events reads an update's reply, passing each event but the last to onEvent, and returns the result.
 func events(body io.Reader, onEvent func(protocol.Event)) (*protocol.Event, error) {
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var e protocol.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("reading synclet reply: %w", err)
-		}
-		if e.Type == protocol.EventResult {
-			return &e, nil
-		}
-		if onEvent != nil {
-			onEvent(e)
-		}
+	res, err := protocol.ReadEvents(body, onEvent)
+	var bad *protocol.MalformedEventError
+	switch {
+	case errors.As(err, &bad):
+		return nil, fmt.Errorf("reading synclet reply: %w", err)
+	case errors.Is(err, protocol.ErrNoResult):
+		return nil, errors.New("synclet closed the update without a result")
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, errors.New("synclet closed the update without a result")
+	return res, err
 }
