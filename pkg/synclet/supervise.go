@@ -165,9 +165,11 @@ func (s *Supervisor) stopChild() {
 
 // restartProcess replaces the app process; s.mu must be held.
 func (s *Supervisor) restartProcess() error {
-	if old := s.child; old != nil {
+	if s.child != nil {
 		s.gen++
-		pid := old.Process.Pid
+		// s.pid, not s.child.Process.Pid: the reaping goroutine's Release may be setting the latter to -1
+		// right now, and -(-1) would signal pid 1
+		pid := int(s.pid.Load())
 		signalGroup(pid, syscall.SIGTERM)
 		// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
 		grace := time.NewTimer(s.cfg.Grace)
