@@ -1,0 +1,141 @@
+package devloop
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
+)
+
+// plan is one update for one pod, worked out from a batch's diffs without any I/O: the entries to put,
+// the deletions, steps and restart the synclet acts on, and how much each sync root grows.
+type plan struct {
+	puts    []archive.Put
+	meta    protocol.UpdateMeta // its ID is set when it is sent
+	deletes [][]string          // per root, the paths meta.Deletes names
+	growth  []int64             // per root, in bytes (negative when the update frees space)
+}
+
+// empty reports an update that would change nothing in the pod: it is not sent.
+func (p *plan) empty() bool { return len(p.puts) == 0 && len(p.meta.Deletes) == 0 }
+
+// planUpdate turns a batch's diffs (per sync root; a zero Diff for a root the batch does not touch) into
+// one update for a pod that holds what view says. dirs are the roots' local directories. When some
+// root's volume has no room for what the update adds, it returns a *noRoomError and no plan: nothing
+// is sent then, so the pod never holds half of a tree.
+func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView) (*plan, error) {
+	p := &plan{deletes: make([][]string, len(diffs)), growth: make([]int64, len(diffs))}
+	for i, d := range diffs {
+		for _, e := range d.Put {
+			p.puts = append(p.puts, archive.Put{Root: i, Local: filepath.Join(dirs[i], filepath.FromSlash(e.Path)), Entry: e})
+		}
+		for _, q := range d.Delete {
+			p.meta.Deletes = append(p.meta.Deletes, protocol.EntryName(i, q))
+		}
+		p.deletes[i] = d.Delete
+	}
+	if p.empty() {
+		return p, nil
+	}
+	for i, d := range diffs {
+		p.growth[i] = growth(d, view.roots[i])
+		if room := view.space[i].room(); room >= 0 && p.growth[i] > room {
+			s := r.Sync[i]
+			return nil, &noRoomError{root: i, dir: dirs[i], to: s.To, need: p.growth[i], room: room, limited: s.SizeLimit != nil}
+		}
+	}
+	p.meta.Steps = triggeredSteps(r.Run, diffs)
+	if r.Restart != protocol.RestartNone {
+		p.meta.Restart = r.Restart
+	}
+	return p, nil
+}
+
+// growth is how many bytes a diff adds to what the pod holds under a root: what it puts minus what it
+// replaces or deletes (a deleted directory frees what is below it).
+func growth(d tree.Diff, remote tree.Manifest) int64 {
+	var n int64
+	for _, e := range d.Put {
+		n += e.Size
+		n -= remote[e.Path].Size
+	}
+	for _, p := range d.Delete {
+		r, ok := remote[p]
+		if !ok {
+			continue
+		}
+		n -= r.Size
+		if r.Kind == tree.Dir {
+			prefix := p + "/"
+			for q, e := range remote {
+				if strings.HasPrefix(q, prefix) {
+					n -= e.Size
+				}
+			}
+		}
+	}
+	return n
+}
+
+// triggeredSteps returns, in rules order, the steps whose trigger matches a path the diffs put or
+// delete, under any root.
+func triggeredSteps(run []rules.Step, diffs []tree.Diff) []protocol.Step {
+	var out []protocol.Step
+	for _, st := range run {
+		if triggeredBy(st, diffs) {
+			out = append(out, protocol.Step{Argv: st.Argv, Display: st.Cmd})
+		}
+	}
+	return out
+}
+
+func triggeredBy(st rules.Step, diffs []tree.Diff) bool {
+	for _, d := range diffs {
+		for _, e := range d.Put {
+			if st.Triggered(e.Path) {
+				return true
+			}
+		}
+		for _, p := range d.Delete {
+			if st.Triggered(p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noRoomError is an update that one sync root's volume has no room for.
+type noRoomError struct {
+	root       int
+	dir, to    string // the root's local directory and its path in the pod
+	need, room int64  // bytes the update adds, bytes the volume has left
+	limited    bool   // the rules set a sizeLimit for the volume
+}
+
+func (e *noRoomError) Error() string {
+	fix := fmt.Sprintf("give the volume a larger sync[%d].sizeLimit in the rules and run `kubectl fastdev up` again", e.root)
+	if !e.limited {
+		fix = fmt.Sprintf("free space on the node, or set a larger sync[%d].sizeLimit for a memory-backed volume", e.root)
+	}
+	return fmt.Sprintf("%s needs %s more under %s but its volume has %s left; nothing was sent to this pod (no half-synced tree). Add large files to sync[%d].ignore, or %s",
+		e.dir, humanBytes(e.need), e.to, humanBytes(e.room), e.root, fix)
+}
+
+// humanBytes renders a byte count for messages, as 12.3 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
