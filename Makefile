@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.Version=$
 CLUSTER := hack/cluster/cluster.sh
 GO_SOURCES := $(shell find cmd pkg synclet -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build deps images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet fmt clean
+.PHONY: all build deps images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet lint fmt clean
 
 all: build
 
@@ -96,6 +96,11 @@ test-e2e: build images
 vet:
 	go vet ./...
 	go -C hack/mkimage vet ./...
+
+# lint: golangci-lint (the version pinned in hack/lint.sh, built into $(CACHE)/tools on first use) with
+# .golangci.yml, over every module of the tree; `make test` runs it after the unit tests
+lint:
+	hack/lint.sh
 
 fmt:
 	gofmt -l -w cmd pkg synclet test hack

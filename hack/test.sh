@@ -1,5 +1,5 @@
 #!/bin/bash
-# `make test`: unit tests, then the end-to-end suite on the real local cluster. The cluster is brought
+# `make test`: unit tests and lint, then the end-to-end suite on the real local cluster. The cluster is brought
 # up if it is not running, and then torn down again (trap) and checked to have left nothing behind.
 # A cluster that was already running is reused and left running. Prints how long each phase took.
 #   hack/test.sh        unit + e2e
@@ -38,6 +38,7 @@ if [ "${1:-all}" != e2e ]; then
   phase "unit tests" go test -short -count=1 ./...
   # the image builder is a module of its own (its dependencies stay out of the plugin's go.mod)
   phase "unit tests (hack/mkimage)" go -C hack/mkimage test -short -count=1 ./...
+  phase "lint" hack/lint.sh
   phase "fuzz (10s per target)" env FUZZTIME=10s hack/fuzz.sh
 fi
 
