@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,14 +31,20 @@ import (
 // the test wrote: kubectl-fastdev never modifies it.
 // FASTDEV_CHAOS_EDITS (default 80; `make test-chaos` uses 240) and FASTDEV_CHAOS_SEED tune it.
 func TestChaos(t *testing.T) {
-	needCluster(t)
-	edits, _ := strconv.Atoi(envOr("FASTDEV_CHAOS_EDITS", "80"))
-	seed, _ := strconv.ParseInt(envOr("FASTDEV_CHAOS_SEED", strconv.FormatInt(time.Now().UnixNano()%1e6, 10)), 10, 64)
+	e := newEnv(t)
+	edits, err := strconv.Atoi(envOr("FASTDEV_CHAOS_EDITS", "80"))
+	if err != nil {
+		t.Fatalf("FASTDEV_CHAOS_EDITS: %v", err)
+	}
+	seed, err := strconv.ParseInt(envOr("FASTDEV_CHAOS_SEED", strconv.FormatInt(time.Now().UnixNano()%1e6, 10)), 10, 64)
+	if err != nil {
+		t.Fatalf("FASTDEV_CHAOS_SEED: %v", err)
+	}
 	t.Logf("chaos: %d edits, seed %d (FASTDEV_CHAOS_SEED=%d reproduces the sequence)", edits, seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
 		d.Annotations["fastdev.dev/rules"] = "container: web\nsync:\n  - from: ./tree\n    to: /www\nrestart: none\n"
 	})
 	dir := t.TempDir()
@@ -47,14 +52,14 @@ func TestChaos(t *testing.T) {
 	m := &chaosTree{root: root, rng: rng, want: map[string]string{}}
 	m.write("index.html", []byte("chaos index\n"), 0o644)
 
-	proxy := newCutProxy(t, "127.0.0.1:6443")
-	cfg := proxy.kubeconfig(t)
+	proxy := e.newCutProxy("127.0.0.1:6443")
+	cfg := proxy.kubeconfig()
 	startUp := func() *proc {
-		p := startWith(t, dir, cfg, "up", "-n", ns, "web-static")
+		p := e.startAs(cfg, dir, "up", "-n", ns, "web-static")
 		return p
 	}
 	up := startUp()
-	waitConnected(t, up, ns, "web-static", 1)
+	e.waitConnected(up, ns, "web-static", 1)
 
 	faults := map[string]int{}
 	faultEvery := max(edits/16, 3)
@@ -67,12 +72,13 @@ func TestChaos(t *testing.T) {
 		}
 		switch f := []string{"kill-synclet", "cut-connections", "delete-pod", "restart-up", "scale"}[(i/faultEvery)%5]; f {
 		case "delete-pod":
-			if ps := pods(t, ns, "web-static"); len(ps) > 0 {
-				_ = cs.CoreV1().Pods(ns).Delete(context.Background(), ps[rng.Intn(len(ps))].Name, metav1.DeleteOptions{})
+			if ps := e.pods(ns, "web-static"); len(ps) > 0 {
+				// a pod already going away is as good a fault: a failed delete is not the test's concern
+				_ = e.cs.CoreV1().Pods(ns).Delete(context.Background(), ps[rng.Intn(len(ps))].Name, metav1.DeleteOptions{})
 				faults[f]++
 			}
 		case "kill-synclet":
-			if killSynclet(t, ns) {
+			if e.killSynclet(ns) {
 				faults[f]++
 			}
 		case "cut-connections":
@@ -80,8 +86,7 @@ func TestChaos(t *testing.T) {
 				faults[f]++
 			}
 		case "restart-up":
-			up.cmd.Process.Signal(syscall.SIGKILL)
-			<-up.done
+			up.kill()
 			m.randomEdit(false) // an edit while no `up` runs
 			up = startUp()
 			faults[f]++
@@ -91,18 +96,18 @@ func TestChaos(t *testing.T) {
 			} else {
 				replicas = 1
 			}
-			scale(t, ns, "web-static", int32(replicas))
+			e.scale(ns, "web-static", int32(replicas))
 			faults[f]++
 		}
 	}
 	want := m.snapshot(t)
-	eventually(t, 4*time.Minute, fmt.Sprintf("all %d replicas equal to the local tree", replicas), func() error {
-		ps := pods(t, ns, "web-static")
+	e.eventually(4*time.Minute, fmt.Sprintf("all %d replicas equal to the local tree", replicas), func() error {
+		ps := e.pods(ns, "web-static")
 		if len(ps) != replicas {
 			return fmt.Errorf("%d running pods, want %d", len(ps), replicas)
 		}
 		for _, p := range ps {
-			got, err := podTree(ns, p.Name)
+			got, err := e.podTree(ns, p.Name)
 			if err != nil {
 				return err
 			}
@@ -160,16 +165,22 @@ func (c *chaosTree) newPath() string {
 
 func (c *chaosTree) write(rel string, data []byte, mode os.FileMode) {
 	p := filepath.Join(c.root, rel)
-	os.MkdirAll(filepath.Dir(p), 0o755)
+	must(os.MkdirAll(filepath.Dir(p), 0o755))
 	os.RemoveAll(p)
-	if err := os.WriteFile(p, data, mode); err != nil {
-		panic(err)
-	}
-	os.Chmod(p, mode)
+	must(os.WriteFile(p, data, mode))
+	must(os.Chmod(p, mode))
 	h := sha256.Sum256(data)
 	c.want[rel] = fmt.Sprintf("F|%o|%s", mode, hex.EncodeToString(h[:]))
 	for d := filepath.ToSlash(filepath.Dir(rel)); d != "."; d = filepath.ToSlash(filepath.Dir(d)) {
 		c.want[d] = "D"
+	}
+}
+
+// must stops the run on a local file system error: the edits are the test's own, on its temp dir,
+// and want would no longer describe the tree.
+func must(err error) {
+	if err != nil {
+		panic(err)
 	}
 }
 
@@ -183,7 +194,7 @@ func (c *chaosTree) remove(rel string) {
 }
 
 func (c *chaosTree) rename(from, to string) {
-	os.MkdirAll(filepath.Dir(filepath.Join(c.root, to)), 0o755)
+	must(os.MkdirAll(filepath.Dir(filepath.Join(c.root, to)), 0o755))
 	if err := os.Rename(filepath.Join(c.root, from), filepath.Join(c.root, to)); err != nil {
 		return
 	}
@@ -239,7 +250,7 @@ func (c *chaosTree) randomEdit(big bool) {
 		}
 	case op == 7:
 		d := c.newPath()
-		os.MkdirAll(filepath.Join(c.root, d), 0o755)
+		must(os.MkdirAll(filepath.Join(c.root, d), 0o755))
 		for x := filepath.ToSlash(d); x != "."; x = filepath.ToSlash(filepath.Dir(x)) {
 			c.want[x] = "D"
 		}
@@ -270,7 +281,10 @@ func (c *chaosTree) snapshot(t *testing.T) map[string]string {
 		if err != nil || p == c.root {
 			return err
 		}
-		rel, _ := filepath.Rel(c.root, p)
+		rel, err := filepath.Rel(c.root, p)
+		if err != nil {
+			return err
+		}
 		rel = filepath.ToSlash(rel)
 		fi, err := os.Lstat(p)
 		if err != nil {
@@ -278,7 +292,10 @@ func (c *chaosTree) snapshot(t *testing.T) map[string]string {
 		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
-			tgt, _ := os.Readlink(p)
+			tgt, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
 			out[rel] = "L|" + tgt
 		case fi.IsDir():
 			out[rel] = "D"
@@ -299,12 +316,12 @@ func (c *chaosTree) snapshot(t *testing.T) map[string]string {
 }
 
 // podTree lists /www in a pod's app container in the snapshot form, using the image's busybox.
-func podTree(ns, pod string) (map[string]string, error) {
+func (e *env) podTree(ns, pod string) (map[string]string, error) {
 	script := `cd /www && find . -mindepth 1 | while IFS= read -r f; do
   if [ -L "$f" ]; then echo "L|$(readlink "$f")|$f"
   elif [ -d "$f" ]; then echo "D||$f"
   else echo "F|$(stat -c %a "$f")|$(sha256sum < "$f" | cut -d' ' -f1)|$f"; fi; done`
-	out, err := exec.Command(kubectlBin, "--kubeconfig", kubeconfig, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/sh", "-c", script).CombinedOutput()
+	out, err := exec.Command(e.kubectlBin, "--kubeconfig", e.kubeconfig, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/sh", "-c", script).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("listing pod %s: %v: %s", pod, err, out)
 	}
@@ -350,25 +367,25 @@ func diffTrees(want, got map[string]string) string {
 }
 
 // killSynclet kills the synclet container of a random pod through the node's containerd.
-func killSynclet(t *testing.T, ns string) bool {
+func (e *env) killSynclet(ns string) bool {
 	// right after another fault there may be no running pod yet: wait for one
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if tryKillSynclet(t, ns) {
+		if e.tryKillSynclet(ns) {
 			return true
 		}
 	}
 	return false
 }
 
-func tryKillSynclet(t *testing.T, ns string) bool {
+func (e *env) tryKillSynclet(ns string) bool {
 	sock := os.Getenv("FASTDEV_CONTAINERD_SOCK")
-	for _, p := range pods(t, ns, "web-static") {
+	for _, p := range e.pods(ns, "web-static") {
 		for _, s := range p.Status.InitContainerStatuses {
 			if s.Name == "fastdev-synclet" && s.State.Running != nil && s.ContainerID != "" {
 				id := strings.TrimPrefix(s.ContainerID, "containerd://")
 				out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id).CombinedOutput()
 				if err != nil {
-					t.Logf("killing synclet of %s: %v: %s", p.Name, err, out)
+					e.t.Logf("killing synclet of %s: %v: %s", p.Name, err, out)
 				}
 				return err == nil
 			}
@@ -380,18 +397,19 @@ func tryKillSynclet(t *testing.T, ns string) bool {
 // cutProxy relays TCP to the API server and can drop every open connection at once: a network
 // fault for the port-forwards of `up`, with no hook in kubectl-fastdev itself.
 type cutProxy struct {
+	e     *env
 	ln    net.Listener
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 }
 
-func newCutProxy(t *testing.T, target string) *cutProxy {
+func (e *env) newCutProxy(target string) *cutProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
+	p := &cutProxy{e: e, ln: ln, conns: map[net.Conn]bool{}}
+	e.t.Cleanup(func() { ln.Close(); p.cut() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -406,8 +424,9 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 			p.mu.Lock()
 			p.conns[c], p.conns[u] = true, true
 			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
+			// each copy ends when either side closes, a cut included: there is nothing to report
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
 	return p
@@ -426,8 +445,9 @@ func (p *cutProxy) cut() int {
 
 // kubeconfig writes a copy of the cluster's kubeconfig whose server is the proxy (the API server's
 // certificate names 127.0.0.1, so TLS still verifies).
-func (p *cutProxy) kubeconfig(t *testing.T) string {
-	b, err := os.ReadFile(kubeconfig)
+func (p *cutProxy) kubeconfig() string {
+	t := p.e.t
+	b, err := os.ReadFile(p.e.kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

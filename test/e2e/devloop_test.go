@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,18 +20,19 @@ import (
 const rollout = 120 * time.Second
 
 // upAndConnect starts `up` for one sample app in ns and waits until every pod is connected.
-func upAndConnect(t *testing.T, ns, app, dir string, replicas int, extra ...string) *proc {
-	t.Helper()
-	p := start(t, dir, append([]string{"up", "-n", ns, app}, extra...)...)
-	waitConnected(t, p, ns, app, replicas)
+func (e *env) upAndConnect(ns, app, dir string, replicas int, extra ...string) *proc {
+	e.t.Helper()
+	p := e.start(dir, append([]string{"up", "-n", ns, app}, extra...)...)
+	e.waitConnected(p, ns, app, replicas)
 	return p
 }
 
-func waitConnected(t *testing.T, p *proc, ns, app string, replicas int) {
-	t.Helper()
-	eventually(t, rollout, fmt.Sprintf("%d injected pod(s) of %s connected", replicas, app), func() error {
+// waitConnected waits until every injected running pod of app is reported connected by p (an `up`).
+func (e *env) waitConnected(p *proc, ns, app string, replicas int) {
+	e.t.Helper()
+	e.eventually(rollout, fmt.Sprintf("%d injected pod(s) of %s connected", replicas, app), func() error {
 		var injected []corev1.Pod
-		for _, pod := range pods(t, ns, app) {
+		for _, pod := range e.pods(ns, app) {
 			if _, ok := pod.Annotations[inject.AnnotationInjected]; ok {
 				injected = append(injected, pod)
 			}
@@ -49,11 +49,12 @@ func waitConnected(t *testing.T, p *proc, ns, app string, replicas int) {
 	})
 }
 
-func status(t *testing.T, ns, app, path string, want int, timeout time.Duration) {
-	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%s %s answering %d", app, path, want), func() error {
-		for _, p := range pods(t, ns, app) {
-			code, body, err := get(p.Name, ns, path)
+// httpStatus waits until every running pod of app answers path with the status code want.
+func (e *env) httpStatus(ns, app, path string, want int, timeout time.Duration) {
+	e.t.Helper()
+	e.eventually(timeout, fmt.Sprintf("%s %s answering %d", app, path, want), func() error {
+		for _, p := range e.pods(ns, app) {
+			code, body, err := e.get(p.Name, ns, path)
 			if err != nil {
 				return err
 			}
@@ -67,45 +68,45 @@ func status(t *testing.T, ns, app, path string, want int, timeout time.Duration)
 
 // TestStaticSite edits, deletes, renames and chmods files of web-static and sees each in the pod.
 func TestStaticSite(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-static", nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
 	www := filepath.Join(dir, "web-static/www")
-	up := upAndConnect(t, ns, "web-static", dir, 1)
-	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	e.serves(ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
 
-	writeFile(t, filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
-	serves(t, ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
-	up.waitOutput(t, "edit->running", 10*time.Second)
+	e.writeFile(filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
+	e.serves(ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
+	up.waitOutput("edit->running", 10*time.Second)
 
 	if err := os.Remove(filepath.Join(www, "about.html")); err != nil {
 		t.Fatal(err)
 	}
-	status(t, ns, "web-static", "/about.html", 404, 20*time.Second)
+	e.httpStatus(ns, "web-static", "/about.html", 404, 20*time.Second)
 
-	writeFile(t, filepath.Join(www, "docs/a.html"), "doc a\n", 0o644)
-	serves(t, ns, "web-static", "/docs/a.html", "doc a", 1, 20*time.Second)
+	e.writeFile(filepath.Join(www, "docs/a.html"), "doc a\n", 0o644)
+	e.serves(ns, "web-static", "/docs/a.html", "doc a", 1, 20*time.Second)
 	if err := os.Rename(filepath.Join(www, "docs"), filepath.Join(www, "guide")); err != nil {
 		t.Fatal(err)
 	}
-	serves(t, ns, "web-static", "/guide/a.html", "doc a", 1, 20*time.Second)
-	status(t, ns, "web-static", "/docs/a.html", 404, 20*time.Second)
+	e.serves(ns, "web-static", "/guide/a.html", "doc a", 1, 20*time.Second)
+	e.httpStatus(ns, "web-static", "/docs/a.html", 404, 20*time.Second)
 
-	writeFile(t, filepath.Join(www, "run.sh"), "#!/bin/sh\necho ran\n", 0o755)
-	pod := pods(t, ns, "web-static")[0].Name
-	eventually(t, 20*time.Second, "executable bit in the pod", func() error {
-		out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "stat", "-c", "%a", "/www/run.sh")
+	e.writeFile(filepath.Join(www, "run.sh"), "#!/bin/sh\necho ran\n", 0o755)
+	pod := e.pods(ns, "web-static")[0].Name
+	e.eventually(20*time.Second, "executable bit in the pod", func() error {
+		out := e.kubectl("-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "stat", "-c", "%a", "/www/run.sh")
 		if strings.TrimSpace(out) != "755" {
 			return fmt.Errorf("mode %q", out)
 		}
 		return nil
 	})
-	if out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/www/run.sh"); strings.TrimSpace(out) != "ran" {
+	if out := e.kubectl("-n", ns, "exec", pod, "-c", "web", "--", "/www/run.sh"); strings.TrimSpace(out) != "ran" {
 		t.Errorf("running the synced script: %q", out)
 	}
 	// the same pod served all of it: files changed in place, no new pod
-	if ps := pods(t, ns, "web-static"); len(ps) != 1 || ps[0].Name != pod {
+	if ps := e.pods(ns, "web-static"); len(ps) != 1 || ps[0].Name != pod {
 		t.Errorf("pods changed during the edits: %v", ps)
 	}
 }
@@ -113,26 +114,26 @@ func TestStaticSite(t *testing.T) {
 // TestGoApp rebuilds web-go inside the pod on a .go edit, and keeps the old process serving when the
 // build fails, reporting the compiler's output.
 func TestGoApp(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-go", nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-go", nil)
+	dir := e.copyExamples()
 	main := filepath.Join(dir, "web-go/src/main.go")
-	up := upAndConnect(t, ns, "web-go", dir, 1)
-	serves(t, ns, "web-go", "/", "hello from web-go v1", 1, 30*time.Second)
+	up := e.upAndConnect(ns, "web-go", dir, 1)
+	e.serves(ns, "web-go", "/", "hello from web-go v1", 1, 30*time.Second)
 
 	src, err := os.ReadFile(main)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v2 := strings.Replace(string(src), "hello from web-go v1", "hello from web-go v2", 1)
-	writeFile(t, main, v2, 0o644)
-	serves(t, ns, "web-go", "/", "hello from web-go v2", 1, 90*time.Second)
-	up.waitOutput(t, `steps: "go build -o /app/bin/server ."`, 10*time.Second)
+	e.writeFile(main, v2, 0o644)
+	e.serves(ns, "web-go", "/", "hello from web-go v2", 1, 90*time.Second)
+	up.waitOutput(`steps: "go build -o /app/bin/server ."`, 10*time.Second)
 
 	broken := strings.Replace(v2, "fmt.Fprintln(w, message)", "fmt.Fprintln(w, messagee)", 1)
-	writeFile(t, main, broken, 0o644)
-	up.waitOutput(t, "FAILED", 90*time.Second)
+	e.writeFile(main, broken, 0o644)
+	up.waitOutput("FAILED", 90*time.Second)
 	out := up.Output()
 	if !strings.Contains(out, "undefined: messagee") {
 		t.Errorf("compiler output missing from up's output:\n%s", out)
@@ -140,56 +141,57 @@ func TestGoApp(t *testing.T) {
 	if !strings.Contains(out, "exit code 1") {
 		t.Errorf("exit code missing from up's output:\n%s", out)
 	}
-	serves(t, ns, "web-go", "/", "hello from web-go v2", 1, 10*time.Second)
+	e.serves(ns, "web-go", "/", "hello from web-go v2", 1, 10*time.Second)
 }
 
 // TestReplicasConverge scales while `up` runs, deletes a pod, and restarts `up` after offline edits:
 // every pod ends up serving the local tree.
 func TestReplicasConverge(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-static", nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
 	index := filepath.Join(dir, "web-static/www/index.html")
-	up := upAndConnect(t, ns, "web-static", dir, 1)
-	writeFile(t, index, "edit two\n", 0o644)
-	serves(t, ns, "web-static", "/", "edit two", 1, 20*time.Second)
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	e.writeFile(index, "edit two\n", 0o644)
+	e.serves(ns, "web-static", "/", "edit two", 1, 20*time.Second)
 
-	scale(t, ns, "web-static", 3)
-	serves(t, ns, "web-static", "/", "edit two", 3, rollout)
+	e.scale(ns, "web-static", 3)
+	e.serves(ns, "web-static", "/", "edit two", 3, rollout)
 
-	victim := pods(t, ns, "web-static")[0].Name
-	if err := cs.CoreV1().Pods(ns).Delete(context.Background(), victim, metav1.DeleteOptions{}); err != nil {
+	victim := e.pods(ns, "web-static")[0].Name
+	if err := e.cs.CoreV1().Pods(ns).Delete(context.Background(), victim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, rollout, "replacement of "+victim, func() error {
-		for _, p := range pods(t, ns, "web-static") {
+	e.eventually(rollout, "replacement of "+victim, func() error {
+		for _, p := range e.pods(ns, "web-static") {
 			if p.Name == victim {
 				return fmt.Errorf("old pod still running")
 			}
 		}
 		return nil
 	})
-	serves(t, ns, "web-static", "/", "edit two", 3, rollout)
+	e.serves(ns, "web-static", "/", "edit two", 3, rollout)
 
 	// kill `up` without a chance to clean up, edit while it is gone, start it again
-	up.cmd.Process.Signal(syscall.SIGKILL)
-	<-up.done
-	writeFile(t, index, "edit three, made while up was down\n", 0o644)
-	writeFile(t, filepath.Join(dir, "web-static/www/new.html"), "new page\n", 0o644)
-	upAndConnect(t, ns, "web-static", dir, 3)
-	serves(t, ns, "web-static", "/", "edit three", 3, 30*time.Second)
-	serves(t, ns, "web-static", "/new.html", "new page", 3, 30*time.Second)
+	up.kill()
+	e.writeFile(index, "edit three, made while up was down\n", 0o644)
+	e.writeFile(filepath.Join(dir, "web-static/www/new.html"), "new page\n", 0o644)
+	e.upAndConnect(ns, "web-static", dir, 3)
+	e.serves(ns, "web-static", "/", "edit three", 3, 30*time.Second)
+	e.serves(ns, "web-static", "/new.html", "new page", 3, 30*time.Second)
 }
 
-func scale(t *testing.T, ns, name string, n int32) {
+// scale sets the replicas of a Deployment through its scale subresource.
+func (e *env) scale(ns, name string, n int32) {
+	t := e.t
 	t.Helper()
-	s, err := cs.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+	s, err := e.cs.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Spec.Replicas = n
-	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -197,22 +199,22 @@ func scale(t *testing.T, ns, name string, n int32) {
 // TestUpTwiceAndDown: a second `up` patches nothing (no new rollout), and `down` puts back exactly the
 // original pod template, after which the pods run without the synclet.
 func TestUpTwiceAndDown(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	orig := applyExample(t, ns, "web-static", nil)
-	orig = waitAvailable(t, ns, "web-static", rollout)
-	dir := copyExamples(t)
-	up := upAndConnect(t, ns, "web-static", dir, 1)
-	injected := waitAvailable(t, ns, "web-static", rollout)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	orig := e.waitAvailable(ns, "web-static", rollout)
+	dir := e.copyExamples()
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	injected := e.waitAvailable(ns, "web-static", rollout)
 	up.stop()
 	if !strings.Contains(up.Output(), "kubectl fastdev down web-static") {
 		t.Errorf("Ctrl-C did not say how to restore:\n%s", up.Output())
 	}
 
-	again := upAndConnect(t, ns, "web-static", dir, 1)
-	again.waitOutput(t, "already injected, unchanged", 5*time.Second)
+	again := e.upAndConnect(ns, "web-static", dir, 1)
+	again.waitOutput("already injected, unchanged", 5*time.Second)
 	again.stop()
-	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
+	d, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +222,11 @@ func TestUpTwiceAndDown(t *testing.T) {
 		t.Errorf("second up changed the Deployment: generation %d -> %d", injected.Generation, d.Generation)
 	}
 
-	out, err := run(t, dir, "down", "-n", ns)
+	out, err := e.run(dir, "down", "-n", ns)
 	if err != nil || !strings.Contains(out, "web-static: restored") {
 		t.Fatalf("down: %v\n%s", err, out)
 	}
-	d = waitAvailable(t, ns, "web-static", rollout)
+	d = e.waitAvailable(ns, "web-static", rollout)
 	if !equality.Semantic.DeepEqual(d.Spec.Template, orig.Spec.Template) {
 		t.Errorf("pod template after down differs from the original:\nwant %+v\ngot  %+v", orig.Spec.Template, d.Spec.Template)
 	}
@@ -233,8 +235,8 @@ func TestUpTwiceAndDown(t *testing.T) {
 			t.Errorf("annotation %s left after down", k)
 		}
 	}
-	eventually(t, rollout, "pods without the synclet", func() error {
-		ps := pods(t, ns, "web-static")
+	e.eventually(rollout, "pods without the synclet", func() error {
+		ps := e.pods(ns, "web-static")
 		if len(ps) != 1 {
 			return fmt.Errorf("%d pods", len(ps))
 		}
@@ -243,8 +245,8 @@ func TestUpTwiceAndDown(t *testing.T) {
 		}
 		return nil
 	})
-	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
-	if out, err := run(t, dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "not injected") {
+	e.serves(ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
+	if out, err := e.run(dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "not injected") {
 		t.Errorf("second down: %v\n%s", err, out)
 	}
 }
@@ -252,31 +254,31 @@ func TestUpTwiceAndDown(t *testing.T) {
 // TestRestrictedNamespace injects into a namespace enforcing the restricted Pod Security Standard,
 // with the app running as a non-root user, and syncs an edit.
 func TestRestrictedNamespace(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
-	applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+	e := newEnv(t)
+	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
 		uid, no, yes := int64(1000), false, true
 		d.Spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid,
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
 		d.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
 	})
-	waitAvailable(t, ns, "web-static", rollout)
-	dir := copyExamples(t)
-	upAndConnect(t, ns, "web-static", dir, 1)
-	writeFile(t, filepath.Join(dir, "web-static/www/index.html"), "restricted edit\n", 0o644)
-	serves(t, ns, "web-static", "/", "restricted edit", 1, 20*time.Second)
-	pod := pods(t, ns, "web-static")[0].Name
-	if out := kubectl(t, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "id", "-u"); strings.TrimSpace(out) != "1000" {
+	e.waitAvailable(ns, "web-static", rollout)
+	dir := e.copyExamples()
+	e.upAndConnect(ns, "web-static", dir, 1)
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "restricted edit\n", 0o644)
+	e.serves(ns, "web-static", "/", "restricted edit", 1, 20*time.Second)
+	pod := e.pods(ns, "web-static")[0].Name
+	if out := e.kubectl("-n", ns, "exec", pod, "-c", "web", "--", "/bin/busybox", "id", "-u"); strings.TrimSpace(out) != "1000" {
 		t.Errorf("app runs as uid %q, want 1000", out)
 	}
 }
 
 // TestBadInputs: each mistake gives an error naming what to fix, and the Deployment is untouched.
 func TestBadInputs(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	dir := e.copyExamples()
 	base := "container: web\nsync:\n  - from: ./web-static/www\n    to: /www\n"
 	cases := []struct {
 		name, rules string
@@ -297,15 +299,16 @@ func TestBadInputs(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.sub(t)
 			name := fmt.Sprintf("bad-%d", i)
-			d := applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+			d := e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
 				d.Name = name
 				d.Annotations["fastdev.dev/rules"] = c.rules
 				if c.mutate != nil {
 					c.mutate(d)
 				}
 			})
-			out, err := run(t, dir, "up", "-n", ns, name)
+			out, err := e.run(dir, "up", "-n", ns, name)
 			if err == nil {
 				t.Fatalf("up succeeded; output:\n%s", out)
 			}
@@ -314,7 +317,7 @@ func TestBadInputs(t *testing.T) {
 					t.Errorf("error does not mention %q:\n%s", w, out)
 				}
 			}
-			after, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+			after, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,12 +338,12 @@ func TestBadInputs(t *testing.T) {
 // numbers and nothing of it is sent, so the pod never serves half of a tree; once the large file is gone
 // locally, the rest is sent with that edit.
 func TestVolumeTooSmall(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
 		d.Annotations["fastdev.dev/rules"] = "container: web\nsync:\n  - from: ./web-static/www\n    to: /www\n    sizeLimit: 2Mi\n    medium: Memory\n"
 	})
-	dir := copyExamples(t)
+	dir := e.copyExamples()
 	www := filepath.Join(dir, "web-static/www")
 	big := make([]byte, 6<<20)
 	for i := range big {
@@ -349,11 +352,11 @@ func TestVolumeTooSmall(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(www, "video.bin"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(www, "new.html"), "new page\n", 0o644)
-	writeFile(t, filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
+	e.writeFile(filepath.Join(www, "new.html"), "new page\n", 0o644)
+	e.writeFile(filepath.Join(www, "index.html"), "hello from web-static v2\n", 0o644)
 
-	up := upAndConnect(t, ns, "web-static", dir, 1)
-	up.waitOutput(t, "nothing was sent to this pod", 30*time.Second)
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	up.waitOutput("nothing was sent to this pod", 30*time.Second)
 	out := up.Output()
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "nothing was sent") {
@@ -367,7 +370,7 @@ func TestVolumeTooSmall(t *testing.T) {
 	}
 	var tmpfs bool
 	var pod corev1.Pod
-	for _, p := range pods(t, ns, "web-static") {
+	for _, p := range e.pods(ns, "web-static") {
 		if _, ok := p.Annotations[inject.AnnotationInjected]; ok {
 			pod = p // the pod before injection may still be listed while it terminates
 		}
@@ -381,13 +384,13 @@ func TestVolumeTooSmall(t *testing.T) {
 		t.Errorf("the sync volume is not the memory-backed emptyDir the rules ask for: %+v", pod.Spec.Volumes)
 	}
 	// nothing of the tree was sent: the page edit and the new page are not there either
-	serves(t, ns, "web-static", "/", "hello from web-static v1", 1, 10*time.Second)
-	status(t, ns, "web-static", "/new.html", 404, 10*time.Second)
+	e.serves(ns, "web-static", "/", "hello from web-static v1", 1, 10*time.Second)
+	e.httpStatus(ns, "web-static", "/new.html", 404, 10*time.Second)
 
 	if err := os.Remove(filepath.Join(www, "video.bin")); err != nil {
 		t.Fatal(err)
 	}
-	serves(t, ns, "web-static", "/new.html", "new page", 1, 20*time.Second)
-	serves(t, ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
-	status(t, ns, "web-static", "/video.bin", 404, 10*time.Second)
+	e.serves(ns, "web-static", "/new.html", "new page", 1, 20*time.Second)
+	e.serves(ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
+	e.httpStatus(ns, "web-static", "/video.bin", 404, 10*time.Second)
 }

@@ -1,11 +1,17 @@
 // Package e2e runs the real kubectl-fastdev binary against the project's real local cluster
 // (hack/cluster/cluster.sh; `make test` brings it up). `go test -short` skips the suite.
+//
+// Every test starts with e := newEnv(t), as krew's integration tests do: the env skips the test under
+// -short, connects to the cluster (once per run, on first use, so a run that selects no test never
+// reaches for it), and carries the helpers a test needs: namespaces, the sample apps, the binary under
+// test (start, run), kubectl, and waiting (eventually, serves).
 package e2e
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,50 +37,70 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 )
 
-var (
+// cluster is what every test shares: the local cluster's clients and the binaries under test.
+type cluster struct {
 	repoRoot   string
 	kubeconfig string
 	restConfig *rest.Config
 	cs         kubernetes.Interface
 	binary     string // the kubectl-fastdev binary under test
 	kubectlBin string
-)
+}
 
-func TestMain(m *testing.M) {
+// connect finds the local cluster and the binary under test, once per run: the first test to need
+// them pays for it, and a failure is every test's (with the command that fixes it).
+var connect = sync.OnceValues(func() (*cluster, error) {
 	_, file, _, _ := runtime.Caller(0)
-	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	for _, a := range os.Args {
-		if a == "-test.short=true" || a == "-test.short" {
-			os.Exit(m.Run()) // every test skips itself
-		}
-	}
-	kubeconfig = os.Getenv("FASTDEV_KUBECONFIG")
-	if kubeconfig == "" {
-		out, err := exec.Command(filepath.Join(repoRoot, "hack/cluster/cluster.sh"), "kubeconfig").Output()
+	c := &cluster{repoRoot: filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))}
+	c.kubeconfig = os.Getenv("FASTDEV_KUBECONFIG")
+	if c.kubeconfig == "" {
+		out, err := exec.Command(filepath.Join(c.repoRoot, "hack/cluster/cluster.sh"), "kubeconfig").Output()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: cannot find the cluster's kubeconfig:", err)
-			os.Exit(1)
+			return nil, fmt.Errorf("e2e: cannot find the cluster's kubeconfig: %w", err)
 		}
-		kubeconfig = strings.TrimSpace(string(out))
+		c.kubeconfig = strings.TrimSpace(string(out))
 	}
 	var err error
-	if restConfig, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: kubeconfig %s: %v (is the cluster up? `make cluster-up`)\n", kubeconfig, err)
-		os.Exit(1)
+	if c.restConfig, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig); err != nil {
+		return nil, fmt.Errorf("e2e: kubeconfig %s: %w (is the cluster up? `make cluster-up`)", c.kubeconfig, err)
 	}
-	restConfig.QPS, restConfig.Burst = 50, 100
-	cs = kubernetes.NewForConfigOrDie(restConfig)
-	if _, err := cs.Discovery().ServerVersion(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: the cluster does not answer (%v): run `make cluster-up` or `make test`\n", err)
-		os.Exit(1)
+	c.restConfig.QPS, c.restConfig.Burst = 50, 100
+	if c.cs, err = kubernetes.NewForConfig(c.restConfig); err != nil {
+		return nil, fmt.Errorf("e2e: a client for %s: %w", c.kubeconfig, err)
 	}
-	binary = envOr("FASTDEV_BIN", filepath.Join(repoRoot, "bin/kubectl-fastdev"))
-	if _, err := os.Stat(binary); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %s missing: run `make build`\n", binary)
-		os.Exit(1)
+	if _, err := c.cs.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("e2e: the cluster does not answer (%w): run `make cluster-up` or `make test`", err)
 	}
-	kubectlBin = envOr("FASTDEV_KUBECTL", "kubectl")
-	os.Exit(m.Run())
+	c.binary = envOr("FASTDEV_BIN", filepath.Join(c.repoRoot, "bin/kubectl-fastdev"))
+	if _, err := os.Stat(c.binary); err != nil {
+		return nil, fmt.Errorf("e2e: %s missing: run `make build`", c.binary)
+	}
+	c.kubectlBin = envOr("FASTDEV_KUBECTL", "kubectl")
+	return c, nil
+})
+
+// env is one test's handle on the cluster: its helpers fail the test they were made for.
+type env struct {
+	t *testing.T
+	*cluster
+}
+
+// newEnv skips the test under -short, and otherwise connects to the local cluster or fails the test.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: needs the local cluster (run without -short)")
+	}
+	c, err := connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, cluster: c}
+}
+
+// sub is the env of a subtest (t.Run): failures and cleanups belong to the subtest.
+func (e *env) sub(t *testing.T) *env {
+	return &env{t: t, cluster: e.cluster}
 }
 
 func envOr(k, def string) string {
@@ -84,31 +110,26 @@ func envOr(k, def string) string {
 	return def
 }
 
-func needCluster(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: needs the local cluster (run without -short)")
-	}
-}
-
 // namespace creates a fresh namespace for a test and deletes it afterwards.
-func namespace(t *testing.T, labels map[string]string) string {
+func (e *env) namespace(labels map[string]string) string {
+	t := e.t
 	t.Helper()
 	name := fmt.Sprintf("e2e-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano()%100000)
 	if len(name) > 60 {
 		name = name[:60]
 	}
 	name = strings.Trim(strings.ReplaceAll(name, "_", "-"), "-")
-	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	_, err := e.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		// best effort: a namespace left behind is removed with the cluster, and must not fail the test
+		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 	// the service account controller must create "default" before pods can be created
-	eventually(t, 30*time.Second, "default service account", func() error {
-		_, err := cs.CoreV1().ServiceAccounts(name).Get(context.Background(), "default", metav1.GetOptions{})
+	e.eventually(30*time.Second, "default service account", func() error {
+		_, err := e.cs.CoreV1().ServiceAccounts(name).Get(context.Background(), "default", metav1.GetOptions{})
 		return err
 	})
 	return name
@@ -116,14 +137,15 @@ func namespace(t *testing.T, labels map[string]string) string {
 
 // applyExample creates the Deployment (and Service) of manifests/examples/<app>/deployment.yaml in ns,
 // after mutate (may be nil) changed the Deployment.
-func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment)) *appsv1.Deployment {
+func (e *env) applyExample(ns, app string, mutate func(*appsv1.Deployment)) *appsv1.Deployment {
+	t := e.t
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "manifests/examples", app, "deployment.yaml"))
+	raw, err := os.ReadFile(filepath.Join(e.repoRoot, "manifests/examples", app, "deployment.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dep *appsv1.Deployment
-	for _, d := range documents(t, raw) {
+	for _, d := range e.documents(raw) {
 		doc := d.raw
 		switch d.kind {
 		case "Deployment":
@@ -134,7 +156,7 @@ func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment))
 			if mutate != nil {
 				mutate(&d)
 			}
-			if dep, err = cs.AppsV1().Deployments(ns).Create(context.Background(), &d, metav1.CreateOptions{}); err != nil {
+			if dep, err = e.cs.AppsV1().Deployments(ns).Create(context.Background(), &d, metav1.CreateOptions{}); err != nil {
 				t.Fatalf("creating deployment: %v", err)
 			}
 		case "Service":
@@ -142,7 +164,7 @@ func applyExample(t *testing.T, ns, app string, mutate func(*appsv1.Deployment))
 			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cs.CoreV1().Services(ns).Create(context.Background(), &s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			if _, err := e.cs.CoreV1().Services(ns).Create(context.Background(), &s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatalf("creating service: %v", err)
 			}
 		}
@@ -160,13 +182,14 @@ type document struct {
 }
 
 // documents splits a multi-document YAML manifest.
-func documents(t *testing.T, raw []byte) []document {
+func (e *env) documents(raw []byte) []document {
+	t := e.t
 	t.Helper()
 	var out []document
 	dec := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	for {
 		doc, err := dec.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
@@ -182,10 +205,11 @@ func documents(t *testing.T, raw []byte) []document {
 
 // copyExamples copies manifests/examples into a temp dir the test may edit; the rules' `from`
 // paths (./web-go/src, ./web-static/www) are relative to it.
-func copyExamples(t *testing.T) string {
+func (e *env) copyExamples() string {
+	t := e.t
 	t.Helper()
 	dst := t.TempDir()
-	out, err := exec.Command("cp", "-a", filepath.Join(repoRoot, "manifests/examples")+"/.", dst).CombinedOutput()
+	out, err := exec.Command("cp", "-a", filepath.Join(e.repoRoot, "manifests/examples")+"/.", dst).CombinedOutput()
 	if err != nil {
 		t.Fatalf("copying examples: %v: %s", err, out)
 	}
@@ -193,12 +217,12 @@ func copyExamples(t *testing.T) string {
 }
 
 // waitAvailable waits until the Deployment's rollout is complete: all replicas updated and available.
-func waitAvailable(t *testing.T, ns, name string, timeout time.Duration) *appsv1.Deployment {
-	t.Helper()
+func (e *env) waitAvailable(ns, name string, timeout time.Duration) *appsv1.Deployment {
+	e.t.Helper()
 	var d *appsv1.Deployment
-	eventually(t, timeout, "deployment "+name+" rolled out", func() error {
+	e.eventually(timeout, "deployment "+name+" rolled out", func() error {
 		var err error
-		d, err = cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		d, err = e.cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -216,11 +240,11 @@ func waitAvailable(t *testing.T, ns, name string, timeout time.Duration) *appsv1
 }
 
 // pods returns the running, non-terminating pods of a Deployment.
-func pods(t *testing.T, ns, app string) []corev1.Pod {
-	t.Helper()
-	l, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
+func (e *env) pods(ns, app string) []corev1.Pod {
+	e.t.Helper()
+	l, err := e.cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	var out []corev1.Pod
 	for _, p := range l.Items {
@@ -231,9 +255,10 @@ func pods(t *testing.T, ns, app string) []corev1.Pod {
 	return out
 }
 
-// get fetches path from port 8080 of a pod through a client-go port-forward.
-func get(pod, ns, path string) (int, string, error) {
-	c, err := kube.New(restConfig, ns)
+// get fetches path from port 8080 of a pod through a client-go port-forward. It does not fail the
+// test, so it may run on any goroutine.
+func (e *env) get(pod, ns, path string) (int, string, error) {
+	c, err := kube.New(e.restConfig, ns)
 	if err != nil {
 		return 0, "", err
 	}
@@ -244,7 +269,10 @@ func get(pod, ns, path string) (int, string, error) {
 		return 0, "", err
 	}
 	defer f.Close()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.Addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.Addr+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
 	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 	if err != nil {
 		return 0, "", err
@@ -255,8 +283,8 @@ func get(pod, ns, path string) (int, string, error) {
 }
 
 // eventually retries f until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
+func (e *env) eventually(timeout time.Duration, what string, f func() error) {
+	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
 	for {
@@ -264,22 +292,22 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+			e.t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 // serves waits until every running pod of app answers path with a body containing want.
-func serves(t *testing.T, ns, app, path, want string, replicas int, timeout time.Duration) {
-	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%d pod(s) of %s serving %q at %s", replicas, app, want, path), func() error {
-		ps := pods(t, ns, app)
+func (e *env) serves(ns, app, path, want string, replicas int, timeout time.Duration) {
+	e.t.Helper()
+	e.eventually(timeout, fmt.Sprintf("%d pod(s) of %s serving %q at %s", replicas, app, want, path), func() error {
+		ps := e.pods(ns, app)
 		if len(ps) != replicas {
 			return fmt.Errorf("%d running pods", len(ps))
 		}
 		for _, p := range ps {
-			code, body, err := get(p.Name, ns, path)
+			code, body, err := e.get(p.Name, ns, path)
 			if err != nil {
 				return fmt.Errorf("pod %s: %v", p.Name, err)
 			}
@@ -291,110 +319,9 @@ func serves(t *testing.T, ns, app, path, want string, replicas int, timeout time
 	})
 }
 
-// proc is a running kubectl-fastdev command whose output the test can wait on.
-type proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-	err  error
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-// Output returns everything the command printed so far (stdout and stderr interleaved).
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// start runs kubectl-fastdev with args in dir, stopping it (SIGINT) when the test ends.
-func start(t *testing.T, dir string, args ...string) *proc {
-	t.Helper()
-	return startWith(t, dir, kubeconfig, args...)
-}
-
-// startWith is start with another kubeconfig.
-func startWith(t *testing.T, dir, config string, args ...string) *proc {
-	t.Helper()
-	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"--kubeconfig", config}, args...)...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("output of kubectl-fastdev %s:\n%s", strings.Join(args, " "), p.Output())
-		}
-	})
-	return p
-}
-
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// waitOutput waits until the output contains want.
-func (p *proc) waitOutput(t *testing.T, want string, timeout time.Duration) {
-	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("output %q", want), func() error {
-		if strings.Contains(p.Output(), want) {
-			return nil
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("kubectl-fastdev exited (%v) before printing %q:\n%s", p.err, want, p.Output())
-		default:
-		}
-		return fmt.Errorf("not yet")
-	})
-}
-
-// run runs kubectl-fastdev to completion and returns its combined output.
-func run(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	return runWith(dir, kubeconfig, args...)
-}
-
-// runWith is run with another kubeconfig.
-func runWith(dir, config string, args ...string) (string, error) {
-	cmd := exec.Command(binary, append([]string{"--kubeconfig", config}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// kubectl runs the cluster's kubectl.
-func kubectl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(kubectlBin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+// writeFile writes a local file with exactly mode (creating its directories), as an editor would.
+func (e *env) writeFile(path, content string, mode os.FileMode) {
+	t := e.t
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

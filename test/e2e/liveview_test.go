@@ -17,18 +17,20 @@ import (
 // terminal is a tmux server of the test's own (its own socket) running one command in a real
 // terminal of a fixed size, read with capture-pane and driven with send-keys.
 type terminal struct {
+	e    *env
 	sock string
 }
 
 // startTerminal runs kubectl-fastdev with args in dir inside a new tmux session. When the command
 // ends the pane shows "EXITED <code>" and stays, so its last words can be read.
-func startTerminal(t *testing.T, dir string, width, height int, args ...string) *terminal {
+func (e *env) startTerminal(dir string, width, height int, args ...string) *terminal {
+	t := e.t
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed to test the live view in a real terminal: apt-get install tmux")
 	}
-	x := &terminal{sock: fmt.Sprintf("fastdev-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)}
-	line := shellQuote(append([]string{binary, "--kubeconfig", kubeconfig}, args...)) + `; echo "EXITED $?"; sleep 600`
+	x := &terminal{e: e, sock: fmt.Sprintf("fastdev-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)}
+	line := shellQuote(append([]string{e.binary, "--kubeconfig", e.kubeconfig}, args...)) + `; echo "EXITED $?"; sleep 600`
 	out, err := exec.Command("tmux", "-L", x.sock, "new-session", "-d", "-s", "main", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height),
 		"-c", dir, "-e", "TERM=xterm-256color", line).CombinedOutput()
 	if err != nil {
@@ -59,7 +61,8 @@ func (x *terminal) screen() string {
 	return string(out)
 }
 
-func (x *terminal) keys(t *testing.T, keys ...string) {
+func (x *terminal) keys(keys ...string) {
+	t := x.e.t
 	t.Helper()
 	if out, err := exec.Command("tmux", append([]string{"-L", x.sock, "send-keys", "-t", "main"}, keys...)...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux send-keys: %v\n%s", err, out)
@@ -67,10 +70,11 @@ func (x *terminal) keys(t *testing.T, keys ...string) {
 }
 
 // waitScreen waits until check accepts what the terminal shows.
-func (x *terminal) waitScreen(t *testing.T, timeout time.Duration, what string, check func(screen string) error) string {
+func (x *terminal) waitScreen(timeout time.Duration, what string, check func(screen string) error) string {
+	t := x.e.t
 	t.Helper()
 	var s string
-	eventually(t, timeout, what, func() error {
+	x.e.eventually(timeout, what, func() error {
 		s = x.screen()
 		if strings.Contains(s, "EXITED") {
 			t.Fatalf("the command exited while waiting for %s:\n%s", what, s)
@@ -83,16 +87,16 @@ func (x *terminal) waitScreen(t *testing.T, timeout time.Duration, what string, 
 // TestLiveView runs `up` in a real terminal: it draws a row per pod (phase, connected), and a compile
 // error becomes the newest error block with the local file; q stops it and restores the terminal.
 func TestLiveView(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-go", func(d *appsv1.Deployment) { two := int32(2); d.Spec.Replicas = &two })
-	dir := copyExamples(t)
-	term := startTerminal(t, dir, 160, 45, "up", "-n", ns, "web-go")
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-go", func(d *appsv1.Deployment) { two := int32(2); d.Spec.Replicas = &two })
+	dir := e.copyExamples()
+	term := e.startTerminal(dir, 160, 45, "up", "-n", ns, "web-go")
 
 	var names []string
-	eventually(t, rollout, "2 injected pods of web-go running", func() error {
+	e.eventually(rollout, "2 injected pods of web-go running", func() error {
 		names = nil
-		for _, p := range pods(t, ns, "web-go") {
+		for _, p := range e.pods(ns, "web-go") {
 			if _, ok := p.Annotations[inject.AnnotationInjected]; ok {
 				names = append(names, p.Name)
 			}
@@ -102,7 +106,7 @@ func TestLiveView(t *testing.T) {
 		}
 		return nil
 	})
-	term.waitScreen(t, 60*time.Second, "a connected, running row per pod", func(s string) error {
+	term.waitScreen(60*time.Second, "a connected, running row per pod", func(s string) error {
 		for _, n := range names {
 			row := screenLine(s, n)
 			if f := strings.Fields(row); len(f) < 4 || f[0] != "web-go" || f[2] != "Running" || f[3] != "yes" {
@@ -122,8 +126,8 @@ func TestLiveView(t *testing.T) {
 	}
 	broken := strings.Replace(string(src), "fmt.Fprintln(w, message)", "fmt.Fprintln(w, messagee)", 1)
 	line, col := position(broken, "messagee")
-	writeFile(t, main, broken, 0o644)
-	s := term.waitScreen(t, 120*time.Second, "the compile error as the newest error", func(s string) error {
+	e.writeFile(main, broken, 0o644)
+	s := term.waitScreen(120*time.Second, "the compile error as the newest error", func(s string) error {
 		_, block, ok := strings.Cut(s, "Newest error")
 		if !ok {
 			return fmt.Errorf("no error section")
@@ -145,8 +149,8 @@ func TestLiveView(t *testing.T) {
 		t.Errorf("raw escape codes on the screen:\n%q", s)
 	}
 
-	term.keys(t, "q")
-	eventually(t, 30*time.Second, "up to stop on q and leave the terminal readable", func() error {
+	term.keys("q")
+	e.eventually(30*time.Second, "up to stop on q and leave the terminal readable", func() error {
 		s := term.screen()
 		if !strings.Contains(s, "EXITED 0") || !strings.Contains(s, "stopped watching") {
 			return fmt.Errorf("screen:\n%s", s)

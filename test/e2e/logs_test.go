@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,7 +37,8 @@ type logItem struct {
 
 // jsonItems parses the output of `logs -o json`: every line must be one object with the fields the
 // contract names.
-func jsonItems(t *testing.T, out string) []logItem {
+func (e *env) jsonItems(out string) []logItem {
+	t := e.t
 	t.Helper()
 	var items []logItem
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -65,20 +65,6 @@ func jsonItems(t *testing.T, out string) []logItem {
 	return items
 }
 
-// runJSON runs kubectl-fastdev and returns its standard output alone (warnings go to stderr).
-func runJSON(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out), fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	return string(out), nil
-}
-
 // position returns the 1-based line and column of the first occurrence of s in text.
 func position(text, s string) (int, int) {
 	i := strings.Index(text, s)
@@ -92,13 +78,13 @@ func position(text, s string) (int, int) {
 // TestLogsCompileError: a compile error introduced into web-go reaches `logs --errors`, followed and
 // read afterwards, with the compiler's message and the local file, line and column; -o json parses.
 func TestLogsCompileError(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-go", nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-go", nil)
+	dir := e.copyExamples()
 	main := filepath.Join(dir, "web-go/src/main.go")
-	up := upAndConnect(t, ns, "web-go", dir, 1)
-	follow := start(t, dir, "logs", "-n", ns, "--errors")
+	up := e.upAndConnect(ns, "web-go", dir, 1)
+	follow := e.start(dir, "logs", "-n", ns, "--errors")
 	time.Sleep(3 * time.Second) // the follower opens its streams
 
 	src, err := os.ReadFile(main)
@@ -107,24 +93,24 @@ func TestLogsCompileError(t *testing.T) {
 	}
 	broken := strings.Replace(string(src), "fmt.Fprintln(w, message)", "fmt.Fprintln(w, messagee)", 1)
 	line, col := position(broken, "messagee")
-	writeFile(t, main, broken, 0o644)
-	up.waitOutput(t, "FAILED", 90*time.Second)
+	e.writeFile(main, broken, 0o644)
+	up.waitOutput("FAILED", 90*time.Second)
 
 	local := fmt.Sprintf("web-go/src/main.go:%d:%d", line, col)
 	for _, want := range []string{"failed step in web-go-", "step failed: go build -o /app/bin/server . (exit code 1)",
 		fmt.Sprintf("./main.go:%d:%d: undefined: messagee  → %s", line, col, local)} {
-		follow.waitOutput(t, want, 30*time.Second)
+		follow.waitOutput(want, 30*time.Second)
 	}
 	if strings.Contains(follow.Output(), "listening on") {
 		t.Errorf("--errors printed plain lines:\n%s", follow.Output())
 	}
 
-	out, err := runJSON(t, dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
+	out, err := e.runJSON(dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
 	if err != nil {
 		t.Fatalf("logs -o json: %v\n%s", err, out)
 	}
 	var found bool
-	for _, it := range jsonItems(t, out) {
+	for _, it := range e.jsonItems(out) {
 		if it.Kind == "log" {
 			t.Errorf("--errors gave a plain line: %+v", it)
 		}
@@ -136,7 +122,7 @@ func TestLogsCompileError(t *testing.T) {
 		t.Errorf("no step failure with local path %s in:\n%s", local, out)
 	}
 	// without --errors the plain lines are there too
-	out, err = run(t, dir, "logs", "-n", ns, "-f=false", "--no-color")
+	out, err = e.run(dir, "logs", "-n", ns, "-f=false", "--no-color")
 	if err != nil || !strings.Contains(out, "| ") || !strings.Contains(out, "web-go listening on :8080") {
 		t.Errorf("logs: %v\n%s", err, out)
 	}
@@ -144,7 +130,8 @@ func TestLogsCompileError(t *testing.T) {
 
 // panicSource adds GET /panic to web-go: it panics on a new goroutine, so the process dies as a
 // real crash does (a panic in the handler itself would be recovered by net/http).
-func panicSource(t *testing.T, src string) string {
+func (e *env) panicSource(src string) string {
+	t := e.t
 	t.Helper()
 	out := strings.Replace(src, `	mux.HandleFunc("GET /healthz"`, `	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) {
 		go crash()
@@ -161,35 +148,36 @@ func panicSource(t *testing.T, src string) string {
 // TestLogsPanicReplicas: the same panic in each of 3 replicas is shown once, ×3, with the local file;
 // the crashed containers are reported with their exit code.
 func TestLogsPanicReplicas(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	applyExample(t, ns, "web-go", func(d *appsv1.Deployment) { three := int32(3); d.Spec.Replicas = &three })
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-go", func(d *appsv1.Deployment) { three := int32(3); d.Spec.Replicas = &three })
+	dir := e.copyExamples()
 	main := filepath.Join(dir, "web-go/src/main.go")
-	upAndConnect(t, ns, "web-go", dir, 3)
+	e.upAndConnect(ns, "web-go", dir, 3)
 	src, err := os.ReadFile(main)
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := panicSource(t, string(src))
-	writeFile(t, main, edited, 0o644)
-	serves(t, ns, "web-go", "/", "hello from web-go v2", 3, 120*time.Second)
+	edited := e.panicSource(string(src))
+	e.writeFile(main, edited, 0o644)
+	e.serves(ns, "web-go", "/", "hello from web-go v2", 3, 120*time.Second)
 	line, _ := position(edited, "func crash()")
 
 	// a loaded machine may take a while to pass the three streams on: a wider window than the default
-	follow := start(t, dir, "logs", "-n", ns, "--errors", "--no-color", "--group-window", "5s")
+	follow := e.start(dir, "logs", "-n", ns, "--errors", "--no-color", "--group-window", "5s")
 	time.Sleep(3 * time.Second) // the follower opens its streams
 	var wg sync.WaitGroup
-	for _, p := range pods(t, ns, "web-go") {
+	for _, p := range e.pods(ns, "web-go") {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			get(p.Name, ns, "/panic") // the process may die before it answers
+			// the process may die before it answers: neither the answer nor an error tells anything
+			_, _, _ = e.get(p.Name, ns, "/panic")
 		}()
 	}
 	wg.Wait()
-	follow.waitOutput(t, "Go panic ×3 in web-go-", 60*time.Second)
-	follow.waitOutput(t, fmt.Sprintf("→ web-go/src/main.go:%d", line), 5*time.Second)
+	follow.waitOutput("Go panic ×3 in web-go-", 60*time.Second)
+	follow.waitOutput(fmt.Sprintf("→ web-go/src/main.go:%d", line), 5*time.Second)
 	time.Sleep(3 * time.Second) // a late copy would show as a second block
 	if n := strings.Count(follow.Output(), "panic: fastdev e2e: boom"); n != 1 {
 		t.Errorf("the panic is shown %d times, want once:\n%s", n, follow.Output())
@@ -197,12 +185,12 @@ func TestLogsPanicReplicas(t *testing.T) {
 
 	// read afterwards, the crashed instances are read as the containers' previous logs
 	var items []logItem
-	eventually(t, 60*time.Second, "the panic ×3 and the exits in logs -f=false -o json", func() error {
-		out, err := runJSON(t, dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
+	e.eventually(60*time.Second, "the panic ×3 and the exits in logs -f=false -o json", func() error {
+		out, err := e.runJSON(dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
 		if err != nil {
 			return err
 		}
-		items = jsonItems(t, out)
+		items = e.jsonItems(out)
 		var panics, exited int
 		for _, it := range items {
 			switch {
@@ -225,8 +213,8 @@ func TestLogsPanicReplicas(t *testing.T) {
 // TestLogsOOMKilled: a container over its memory limit is reported as OOMKilled with exit code 137,
 // in a pod that did not exist yet when `logs` started, and then as crash looping.
 func TestLogsOOMKilled(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
+	e := newEnv(t)
+	ns := e.namespace(nil)
 	labels := map[string]string{"app": "hog"}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "hog"}, Spec: appsv1.DeploymentSpec{
 		Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -237,27 +225,27 @@ func TestLogsOOMKilled(t *testing.T) {
 				Command:   []string{"/bin/busybox", "sh", "-c", "echo allocating 64 MiB; exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1"},
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}}}}}}}}
 	d.Spec.Replicas = new(int32) // no pod yet: `logs` must pick the pod up when it comes
-	if _, err := cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	follow := start(t, dir, "logs", "-n", ns, "hog", "--errors", "--no-color")
+	follow := e.start(dir, "logs", "-n", ns, "hog", "--errors", "--no-color")
 	time.Sleep(2 * time.Second)
-	scale(t, ns, "hog", 1)
-	follow.waitOutput(t, "OOMKilled, exit code 137", rollout)
-	follow.waitOutput(t, "CrashLoopBackOff", rollout)
+	e.scale(ns, "hog", 1)
+	follow.waitOutput("OOMKilled, exit code 137", rollout)
+	follow.waitOutput("CrashLoopBackOff", rollout)
 	if !strings.Contains(follow.Output(), "container exited in hog-") {
 		t.Errorf("the exit does not name the pod and container:\n%s", follow.Output())
 	}
 
 	// read at once, from the pod's status (which names the last two instances' ends) and its log
-	eventually(t, 30*time.Second, "the OOMKilled exit and the container's line in logs -f=false -o json", func() error {
-		out, err := runJSON(t, dir, "logs", "-n", ns, "hog", "-f=false", "-o", "json")
+	e.eventually(30*time.Second, "the OOMKilled exit and the container's line in logs -f=false -o json", func() error {
+		out, err := e.runJSON(dir, "logs", "-n", ns, "hog", "-f=false", "-o", "json")
 		if err != nil {
 			return err
 		}
 		var oom, line bool
-		for _, it := range jsonItems(t, out) {
+		for _, it := range e.jsonItems(out) {
 			oom = oom || (it.Kind == "exit" && it.Type == "OOMKilled" && it.ExitCode == 137 && it.Container == "hog")
 			line = line || (it.Kind == "log" && it.Text == "allocating 64 MiB")
 		}

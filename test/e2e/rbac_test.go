@@ -24,40 +24,40 @@ import (
 // injected pod's containers run as the app's non-root user with no capabilities, the synclet with a
 // read-only root file system.
 func TestRBAC(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
-	user, kc := newUser(t)
-	bindRole(t, ns, user, developerRole(t))
-	canExactly(t, kc, ns)
+	e := newEnv(t)
+	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	user, kc := e.newUser()
+	e.bindRole(ns, user, e.developerRole())
+	e.canExactly(kc, ns)
 
-	applyExample(t, ns, "web-static", nonRoot)
-	waitAvailable(t, ns, "web-static", rollout)
-	dir := copyExamples(t)
-	up := startAs(t, kc, dir, "up", "-n", ns, "web-static")
-	waitConnected(t, up, ns, "web-static", 1)
-	writeFile(t, filepath.Join(dir, "web-static/www/index.html"), "edit by a developer with the fastdev Role\n", 0o644)
-	serves(t, ns, "web-static", "/", "edit by a developer", 1, 20*time.Second)
+	e.applyExample(ns, "web-static", nonRoot)
+	e.waitAvailable(ns, "web-static", rollout)
+	dir := e.copyExamples()
+	up := e.startAs(kc, dir, "up", "-n", ns, "web-static")
+	e.waitConnected(up, ns, "web-static", 1)
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "edit by a developer with the fastdev Role\n", 0o644)
+	e.serves(ns, "web-static", "/", "edit by a developer", 1, 20*time.Second)
 
-	pod := pods(t, ns, "web-static")[0]
-	checkPodSecurity(t, ns, &pod)
+	pod := e.pods(ns, "web-static")[0]
+	e.checkPodSecurity(ns, &pod)
 
-	out, err := runAs(t, kc, dir, "status", "-n", ns, "-o", "json")
+	out, err := e.runAs(kc, dir, "status", "-n", ns, "-o", "json")
 	if err != nil || !strings.Contains(out, `"name": "web-static"`) || !strings.Contains(out, `"injected": true`) || !strings.Contains(out, pod.Name) {
 		t.Errorf("status as the developer: %v\n%s", err, out)
 	}
-	if out, err := runAs(t, kc, dir, "logs", "-n", ns, "web-static", "-f=false"); err != nil || strings.Contains(out, "forbidden") {
+	if out, err := e.runAs(kc, dir, "logs", "-n", ns, "web-static", "-f=false"); err != nil || strings.Contains(out, "forbidden") {
 		t.Errorf("logs as the developer: %v\n%s", err, out)
 	}
 	up.stop()
 	// up gives its dev lease back on exit, so another `up` need not wait for it to expire
-	if _, err := cs.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseName("web-static"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := e.cs.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseName("web-static"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the dev lease outlived up: %v", err)
 	}
-	out, err = runAs(t, kc, dir, "down", "-n", ns)
+	out, err = e.runAs(kc, dir, "down", "-n", ns)
 	if err != nil || !strings.Contains(out, "web-static: restored") {
 		t.Fatalf("down as the developer: %v\n%s", err, out)
 	}
-	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
+	d, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRBAC(t *testing.T) {
 		t.Error("down as the developer left the injection in place")
 	}
 	// the commands above ran as the developer, not as the admin: elsewhere the same user is refused
-	if out, err := runAs(t, kc, dir, "status", "-n", "default"); err == nil || !strings.Contains(out, "forbidden") {
+	if out, err := e.runAs(kc, dir, "status", "-n", "default"); err == nil || !strings.Contains(out, "forbidden") {
 		t.Errorf("status in a namespace without the Role succeeded: the test is not running as the developer:\n%s", out)
 	}
 }
@@ -73,9 +73,9 @@ func TestRBAC(t *testing.T) {
 // TestRBACMissingPermission: with one rule of the Role taken away, the command that needs it fails
 // (or, for a long-running `up`, reports) with a message naming the verb and the resource to grant.
 func TestRBACMissingPermission(t *testing.T) {
-	needCluster(t)
-	ns := namespace(t, nil)
-	dir := copyExamples(t)
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	dir := e.copyExamples()
 	cases := []struct {
 		name            string
 		group, resource string
@@ -102,17 +102,18 @@ func TestRBACMissingPermission(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.sub(t)
 			name := fmt.Sprintf("rbac-%d", i)
-			d := applyExample(t, ns, "web-static", func(d *appsv1.Deployment) {
+			d := e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
 				d.Name = name // its own pods: a rollout of one case must not touch another's
 				d.Spec.Selector.MatchLabels["app"] = name
 				d.Spec.Template.Labels["app"] = name
 			})
 			if c.running || c.resource == "pods/log" {
-				waitAvailable(t, ns, name, rollout)
+				e.waitAvailable(ns, name, rollout)
 			}
-			user, kc := newUser(t)
-			bindRole(t, ns, user, without(t, developerRole(t), c.group, c.resource, c.verb))
+			user, kc := e.newUser()
+			e.bindRole(ns, user, e.without(e.developerRole(), c.group, c.resource, c.verb))
 			args := []string{"-n", ns}
 			for _, a := range c.args {
 				args = append(args, strings.ReplaceAll(a, "DEP", name))
@@ -125,15 +126,15 @@ func TestRBACMissingPermission(t *testing.T) {
 			}
 			var out string
 			if c.running {
-				p := startAs(t, kc, dir, args...)
+				p := e.startAs(kc, dir, args...)
 				for _, w := range want {
-					p.waitOutput(t, w, rollout)
+					p.waitOutput(w, rollout)
 				}
 				p.stop()
 				out = p.Output()
 			} else {
 				var err error
-				if out, err = runAs(t, kc, dir, args...); c.fails && err == nil {
+				if out, err = e.runAs(kc, dir, args...); c.fails && err == nil {
 					t.Fatalf("succeeded without %s on %s:\n%s", c.verb, c.resource, out)
 				}
 			}
@@ -144,7 +145,7 @@ func TestRBACMissingPermission(t *testing.T) {
 				}
 			}
 			if c.verb == "patch" {
-				after, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+				after, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 				if err != nil || after.Generation != d.Generation {
 					t.Errorf("deployment changed without the patch permission: %v", err)
 				}
@@ -164,7 +165,8 @@ func nonRoot(d *appsv1.Deployment) {
 
 // checkPodSecurity checks, in the spec and in the running containers, that the injected pod runs as
 // uid 1000 with no capabilities and no privilege escalation, the synclet on a read-only root.
-func checkPodSecurity(t *testing.T, ns string, pod *corev1.Pod) {
+func (e *env) checkPodSecurity(ns string, pod *corev1.Pod) {
+	t := e.t
 	t.Helper()
 	all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
 	var synclet *corev1.Container
@@ -189,7 +191,7 @@ func checkPodSecurity(t *testing.T, ns string, pod *corev1.Pod) {
 	}
 	for _, c := range []string{inject.SyncletContainer, "web"} {
 		inPod := func(args ...string) (string, error) {
-			cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kubeconfig, "-n", ns, "exec", pod.Name, "-c", c, "--", "/bin/busybox"}, args...)...)
+			cmd := exec.Command(e.kubectlBin, append([]string{"--kubeconfig", e.kubeconfig, "-n", ns, "exec", pod.Name, "-c", c, "--", "/bin/busybox"}, args...)...)
 			out, err := cmd.CombinedOutput()
 			return string(out), err
 		}

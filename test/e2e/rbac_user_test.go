@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 	"time"
 
 	authv1 "k8s.io/api/authorization/v1"
@@ -26,15 +25,16 @@ import (
 )
 
 // developerRole is the Role in manifests/rbac.yaml; the file's RoleBinding must bind it.
-func developerRole(t *testing.T) *rbacv1.Role {
+func (e *env) developerRole() *rbacv1.Role {
+	t := e.t
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "manifests/rbac.yaml"))
+	raw, err := os.ReadFile(filepath.Join(e.repoRoot, "manifests/rbac.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var role *rbacv1.Role
 	var binding *rbacv1.RoleBinding
-	for _, d := range documents(t, raw) {
+	for _, d := range e.documents(raw) {
 		doc := d.raw
 		var err error
 		switch d.kind {
@@ -58,7 +58,8 @@ func developerRole(t *testing.T) *rbacv1.Role {
 }
 
 // without returns a copy of role with verb taken away from resource (and the rule dropped if empty).
-func without(t *testing.T, role *rbacv1.Role, group, resource, verb string) *rbacv1.Role {
+func (e *env) without(role *rbacv1.Role, group, resource, verb string) *rbacv1.Role {
+	t := e.t
 	t.Helper()
 	out := role.DeepCopy()
 	out.Rules = nil
@@ -87,17 +88,18 @@ func without(t *testing.T, role *rbacv1.Role, group, resource, verb string) *rba
 }
 
 // bindRole creates role (renamed for the user) in ns and binds it to user alone.
-func bindRole(t *testing.T, ns, user string, role *rbacv1.Role) {
+func (e *env) bindRole(ns, user string, role *rbacv1.Role) {
+	t := e.t
 	t.Helper()
 	ctx := context.Background()
 	r := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "fastdev-" + user, Namespace: ns}, Rules: role.Rules}
-	if _, err := cs.RbacV1().Roles(ns).Create(ctx, r, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cs.RbacV1().Roles(ns).Create(ctx, r, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns},
 		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name}}
-	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, b, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cs.RbacV1().RoleBindings(ns).Create(ctx, b, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,19 +107,23 @@ func bindRole(t *testing.T, ns, user string, role *rbacv1.Role) {
 // newUser makes a client certificate for a new non-admin user (no groups but system:authenticated),
 // signed by the local cluster's CA, and a kubeconfig for it in a temp dir. It returns the user name
 // and the kubeconfig's path.
-func newUser(t *testing.T) (string, string) {
+func (e *env) newUser() (string, string) {
+	t := e.t
 	t.Helper()
 	pki := os.Getenv("FASTDEV_PKI")
 	if pki == "" {
-		pki = clusterEnv(t)["FASTDEV_PKI"]
+		pki = e.clusterEnv()["FASTDEV_PKI"]
 	}
-	caCert, caKey := loadCA(t, pki)
+	caCert, caKey := e.loadCA(pki)
 	user := fmt.Sprintf("fastdev-dev-%d", time.Now().UnixNano()%1_000_000_000)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: user},
@@ -135,7 +141,7 @@ func newUser(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: restConfig.Host, CertificateAuthority: filepath.Join(pki, "ca.crt")}
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: e.restConfig.Host, CertificateAuthority: filepath.Join(pki, "ca.crt")}
 	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{
 		ClientCertificateData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		ClientKeyData:         pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
@@ -149,7 +155,8 @@ func newUser(t *testing.T) (string, string) {
 	return user, path
 }
 
-func loadCA(t *testing.T, pki string) (*x509.Certificate, any) {
+func (e *env) loadCA(pki string) (*x509.Certificate, any) {
+	t := e.t
 	t.Helper()
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(pki, name))
@@ -177,7 +184,8 @@ func loadCA(t *testing.T, pki string) (*x509.Certificate, any) {
 }
 
 // canExactly asks the API server, as the user, about what the Role must and must not allow in ns.
-func canExactly(t *testing.T, kc, ns string) {
+func (e *env) canExactly(kc, ns string) {
+	t := e.t
 	t.Helper()
 	config, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
@@ -222,16 +230,4 @@ func canExactly(t *testing.T, kc, ns string) {
 			t.Errorf("the Role allows %s %s/%s %s, which kubectl-fastdev never needs", a.verb, a.group, a.resource, a.sub)
 		}
 	}
-}
-
-// runAs runs kubectl-fastdev with the given kubeconfig to completion and returns its combined output.
-func runAs(t *testing.T, kc, dir string, args ...string) (string, error) {
-	t.Helper()
-	return runWith(dir, kc, args...)
-}
-
-// startAs starts kubectl-fastdev with the given kubeconfig, stopping it (SIGINT) when the test ends.
-func startAs(t *testing.T, kc, dir string, args ...string) *proc {
-	t.Helper()
-	return startWith(t, dir, kc, args...)
 }
