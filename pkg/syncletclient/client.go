@@ -43,7 +43,7 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("building the request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set(protocol.VersionHeader, protocol.Version)
@@ -53,7 +53,10 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if err != nil {
+			msg = fmt.Appendf(msg, " (reply cut short: %v)", err)
+		}
 		return nil, &StatusError{Code: resp.StatusCode, Msg: string(msg)}
 	}
 	return resp, nil
@@ -75,8 +78,11 @@ func (c *Client) Health(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("synclet not answering: %w", err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	return resp.Body.Close()
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return fmt.Errorf("synclet not answering: %w", err)
+	}
+	return nil
 }
 
 // Manifest asks what the pod holds under each sync root.
@@ -101,7 +107,10 @@ func (c *Client) Status(ctx context.Context) (*protocol.Status, error) {
 	}
 	defer resp.Body.Close()
 	var s protocol.Status
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	return &s, nil
 }
 
 // smallUpdate is the size below which an update is built in memory and sent with a Content-Length:
@@ -121,7 +130,7 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 		var buf bytes.Buffer
 		sent, err := archive.Write(&buf, meta, puts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("building the update: %w", err)
 		}
 		resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, bytes.NewReader(buf.Bytes()))
 		if err != nil {
