@@ -132,7 +132,7 @@ func TestWriteApplyRoundTrip(t *testing.T) {
 }
 
 // TestApplyRefuses: every entry that could land outside a root, or is not a file, directory or symlink,
-// is refused, and nothing outside the roots changes.
+// is refused, and nothing outside the roots changes. Its length is the table's: one row per refusal.
 func TestApplyRefuses(t *testing.T) {
 	type setup func(t *testing.T, root string)
 	appLink := func(name, target string) setup { // a link the app (not the synclet) made in the tree

@@ -233,3 +233,25 @@ func TestRunDirOnToolsVolume(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectedPort: a re-run keeps the port recorded at injection, and ignores one that is not a number.
+func TestInjectedPort(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		port  int
+		ok    bool
+	}{
+		{"", 0, false},
+		{"17221", 17221, true},
+		{"17221 ", 17221, true},
+		{"port", 0, false},
+	} {
+		port, ok := injectedPort(map[string]string{AnnotationPort: c.value})
+		if port != c.port || ok != c.ok {
+			t.Errorf("%q: %d, %v; want %d, %v", c.value, port, ok, c.port, c.ok)
+		}
+	}
+	if _, ok := injectedPort(nil); ok {
+		t.Error("no annotations: a port was found")
+	}
+}

@@ -55,8 +55,8 @@ func InjectPatch(d *appsv1.Deployment, r *rules.Rules, opts Options) (*Plan, err
 			plan.Token = t
 		}
 		// the port stays as injected so that pods keep the address the CLI dials
-		if p := d.Annotations[AnnotationPort]; p != "" {
-			fmt.Sscanf(p, "%d", &plan.Port)
+		if p, ok := injectedPort(d.Annotations); ok {
+			plan.Port = p
 		}
 		if !equality.Semantic.DeepEqual(Strip(&d.Spec.Template, orig), orig) {
 			return nil, fmt.Errorf("deployment %q: %w (someone edited or re-applied it during development): "+
@@ -92,6 +92,21 @@ func InjectPatch(d *appsv1.Deployment, r *rules.Rules, opts Options) (*Plan, err
 	ops = append(ops, op{Op: "replace", Path: "/spec/template", Value: want})
 	plan.Patch, err = json.Marshal(ops)
 	return plan, err
+}
+
+// injectedPort reads the port recorded at injection. A value that does not start with a number (edited
+// by hand) is not used: the template then gets opts.Port, which is also the port the CLI dials.
+func injectedPort(annotations map[string]string) (int, bool) {
+	v := annotations[AnnotationPort]
+	if v == "" {
+		return 0, false
+	}
+	var port int
+	// Sscanf, not Atoi: a value with trailing text has always counted by its leading number
+	if _, err := fmt.Sscanf(v, "%d", &port); err != nil {
+		return 0, false
+	}
+	return port, true
 }
 
 // Strip removes from an injected template everything injection added, using the recorded original to

@@ -27,6 +27,8 @@ command: ["/app/bin/server"]   # what ` + "`process`" + ` restarts, when the pod
 fallback: ["Dockerfile"]       # a change here needs a real image rebuild: say so, do not sync it
 `
 
+// TestParseValid: each accepted annotation parses to exactly the rules it says. Its length is the
+// table's: one row per accepted form.
 func TestParseValid(t *testing.T) {
 	tests := []struct {
 		name string
@@ -119,6 +121,8 @@ func TestErrorString(t *testing.T) {
 // sync0 prefixes a valid sync list so a case can focus on one later key.
 const sync0 = "sync: [{from: src, to: /app}]\n"
 
+// TestParseErrors: each mistake is reported with its line, its key and a hint. Its length is the
+// table's: one row per mistake a user can make.
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -53,7 +53,7 @@ func TestNewServerRefuses(t *testing.T) {
 }
 
 // TestServerAuth: every request but the health check needs the injection token (401), then the
-// protocol version (409), before any handler runs.
+// protocol version (409), before any handler runs. Its length is the table's: one row per rule.
 func TestServerAuth(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
 	update := func() io.Reader {
@@ -106,8 +106,11 @@ func TestServerAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := io.ReadAll(resp.Body)
+			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
 				t.Fatalf("%d %q, want %d with %q", resp.StatusCode, b, c.code, c.want)
 			}
@@ -119,7 +122,12 @@ func TestServerAuth(t *testing.T) {
 			}
 		})
 	}
-	// the session client reports a refusal with its code, so the CLI can tell a stale token apart
+}
+
+// TestClientReportsRefusalCode: the client reports a refusal with its code, so the CLI can tell a stale
+// token apart.
+func TestClientReportsRefusalCode(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
 	_, err := p.client("stale-token").Manifest(context.Background())
 	var se *syncletclient.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {

@@ -73,91 +73,105 @@ func (p *pod) checkOutside(t *testing.T) {
 	}
 }
 
-// TestClientServerUpdate sends a tree with the real client, then edits, then entries that try to
-// escape the root: the pod ends equal to the local tree and nothing outside the root changes.
+// localTree is a local directory synced into a pod's first root with the real client.
+type localTree struct {
+	t   *testing.T
+	dir string
+	c   *syncletclient.Client
+}
+
+func newLocalTree(t *testing.T, p *pod) *localTree {
+	c := p.client(token)
+	t.Cleanup(c.Close)
+	return &localTree{t: t, dir: t.TempDir(), c: c}
+}
+
+// write creates or replaces the file rel, and the directories above it.
+func (l *localTree) write(rel, body string, mode os.FileMode) {
+	l.t.Helper()
+	full := filepath.Join(l.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(body), mode); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// remote returns what the pod holds under its first root, as the synclet reports it.
+func (l *localTree) remote() tree.Manifest {
+	l.t.Helper()
+	man, err := l.c.Manifest(context.Background())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	remote := tree.Manifest{}
+	for _, e := range man.Roots[0].Entries {
+		remote[e.Path] = e
+	}
+	return remote
+}
+
+// converge sends the difference between the local tree and the pod, then checks that none is left.
+func (l *localTree) converge() {
+	l.t.Helper()
+	m, err := tree.Scan(l.dir, nil)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	d := tree.Compare(m, l.remote(), nil, nil)
+	if d.Empty() {
+		return
+	}
+	var meta protocol.UpdateMeta
+	for _, p := range d.Delete {
+		meta.Deletes = append(meta.Deletes, protocol.EntryName(0, p))
+	}
+	var puts []archive.Put
+	for _, e := range d.Put {
+		puts = append(puts, archive.Put{Root: 0, Local: filepath.Join(l.dir, filepath.FromSlash(e.Path)), Entry: m[e.Path]})
+	}
+	res, _, err := l.c.Update(context.Background(), meta, puts, nil)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if res.Error != "" {
+		l.t.Fatalf("update failed: %s", res.Error)
+	}
+	if d := tree.Compare(m, l.remote(), nil, nil); !d.Empty() {
+		l.t.Fatalf("pod still differs from the local tree: %+v", d)
+	}
+}
+
+// TestClientServerUpdate sends a tree with the real client, then edits: the pod ends equal to the local
+// tree each time.
 func TestClientServerUpdate(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
-	c := p.client(token)
-	defer c.Close()
-	ctx := context.Background()
-	local := t.TempDir()
-	write := func(rel, body string, mode os.FileMode) {
-		full := filepath.Join(local, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("index.html", "v1\n", 0o644)
-	write("a b/ç.txt", "accent\n", 0o644)
-	write("run.sh", "#!/bin/sh\n", 0o755)
-	if err := os.Symlink("a b/ç.txt", filepath.Join(local, "link")); err != nil {
+	l := newLocalTree(t, p)
+	l.write("index.html", "v1\n", 0o644)
+	l.write("a b/ç.txt", "accent\n", 0o644)
+	l.write("run.sh", "#!/bin/sh\n", 0o755)
+	if err := os.Symlink("a b/ç.txt", filepath.Join(l.dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	send := func(meta protocol.UpdateMeta, m tree.Manifest, paths ...string) *protocol.Event {
-		t.Helper()
-		var puts []archive.Put
-		for _, rel := range paths {
-			puts = append(puts, archive.Put{Root: 0, Local: filepath.Join(local, filepath.FromSlash(rel)), Entry: m[rel]})
-		}
-		res, _, err := c.Update(ctx, meta, puts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	converge := func() {
-		t.Helper()
-		m, err := tree.Scan(local, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		man, err := c.Manifest(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		remote := tree.Manifest{}
-		for _, e := range man.Roots[0].Entries {
-			remote[e.Path] = e
-		}
-		d := tree.Compare(m, remote, nil, nil)
-		if d.Empty() {
-			return
-		}
-		var del []string
-		for _, p := range d.Delete {
-			del = append(del, protocol.EntryName(0, p))
-		}
-		var paths []string
-		for _, e := range d.Put {
-			paths = append(paths, e.Path)
-		}
-		if res := send(protocol.UpdateMeta{Deletes: del}, m, paths...); res.Error != "" {
-			t.Fatalf("update failed: %s", res.Error)
-		}
-		if man, err = c.Manifest(ctx); err != nil {
-			t.Fatal(err)
-		}
-		remote = tree.Manifest{}
-		for _, e := range man.Roots[0].Entries {
-			remote[e.Path] = e
-		}
-		if d := tree.Compare(m, remote, nil, nil); !d.Empty() {
-			t.Fatalf("pod still differs from the local tree: %+v", d)
-		}
-	}
-	converge()
-	write("index.html", "v2\n", 0o600)
-	if err := os.RemoveAll(filepath.Join(local, "a b")); err != nil {
+	l.converge()
+	l.write("index.html", "v2\n", 0o600)
+	if err := os.RemoveAll(filepath.Join(l.dir, "a b")); err != nil {
 		t.Fatal(err)
 	}
-	converge()
+	l.converge()
 	if b, err := os.ReadFile(filepath.Join(p.root, "index.html")); err != nil || string(b) != "v2\n" {
 		t.Fatalf("index.html in the pod: %q %v", b, err)
 	}
+}
 
+// TestClientServerRefusesEscapes sends, after a first sync, entries that try to escape the root: each
+// is refused with a message the status repeats, and nothing outside the root changes.
+func TestClientServerRefusesEscapes(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
+	l := newLocalTree(t, p)
+	l.write("index.html", "v1\n", 0o644)
+	l.converge()
 	escapes := []struct {
 		name  string
 		entry tree.Entry
@@ -168,11 +182,11 @@ func TestClientServerUpdate(t *testing.T) {
 		{"absolute link", tree.Entry{Path: "etc", Kind: tree.Symlink, Target: "/etc"}, "points outside"},
 		{"link out", tree.Entry{Path: "up", Kind: tree.Symlink, Target: "../outside"}, "points outside"},
 	}
-	write("payload", "pwned\n", 0o644)
+	l.write("payload", "pwned\n", 0o644)
 	for _, e := range escapes {
 		t.Run(e.name, func(t *testing.T) {
-			put := archive.Put{Root: 0, Local: filepath.Join(local, "payload"), Entry: e.entry}
-			res, _, err := c.Update(ctx, protocol.UpdateMeta{}, []archive.Put{put}, nil)
+			put := archive.Put{Root: 0, Local: filepath.Join(l.dir, "payload"), Entry: e.entry}
+			res, _, err := l.c.Update(context.Background(), protocol.UpdateMeta{}, []archive.Put{put}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +194,7 @@ func TestClientServerUpdate(t *testing.T) {
 				t.Fatalf("result error %q, want %q", res.Error, e.want)
 			}
 			p.checkOutside(t)
-			st, err := c.Status(ctx)
+			st, err := l.c.Status(context.Background())
 			if err != nil || !strings.Contains(st.LastError, e.want) {
 				t.Fatalf("status does not report the refusal: %+v %v", st, err)
 			}
