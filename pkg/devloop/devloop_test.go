@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
@@ -30,24 +29,18 @@ type fakePods struct {
 	addr     string
 	mu       sync.Mutex
 	forwards int
-	w        *watch.FakeWatcher
 }
 
 var _ PodAPI = (*fakePods)(nil)
 
-func (f *fakePods) ListPods(context.Context, string) ([]corev1.Pod, string, error) {
-	return []corev1.Pod{{
+func (f *fakePods) SubscribePods(ctx context.Context, _ string, onPod func(*corev1.Pod, bool), _ func(error)) error {
+	onPod(&corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Annotations: map[string]string{inject.AnnotationInjected: "img"}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, InitContainerStatuses: []corev1.ContainerStatus{
 			{Name: inject.SyncletContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
-	}}, "1", nil
-}
-
-func (f *fakePods) WatchPods(context.Context, string, string) (watch.Interface, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.w = watch.NewFake()
-	return f.w, nil
+	}, false)
+	<-ctx.Done()
+	return nil
 }
 
 func (f *fakePods) PortForward(context.Context, string, int) (*kube.Forward, error) {
@@ -75,6 +68,7 @@ func (r *recorder) PodGone(string, string)        {}
 func (r *recorder) StepLine(_, _, _, line string) {}
 func (r *recorder) Updated(u Update)              { r.mu.Lock(); r.updates = append(r.updates, u); r.mu.Unlock() }
 func (r *recorder) Warn(string)                   {}
+func (r *recorder) Info(string)                   {}
 func (r *recorder) connected() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
