@@ -231,7 +231,7 @@ type batch struct {
 
 func newBatch(roots []*os.Root) *batch {
 	var b [6]byte
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
 	return &batch{roots: roots, dirs: map[string]*os.Root{}, prefix: ".fastdev-" + hex.EncodeToString(b[:]) + "-"}
 }
 
@@ -284,6 +284,8 @@ func (u *batch) replace(i int, rel string, create func(dir *os.Root, tmp string)
 	u.n++
 	tmp := u.prefix + strconv.Itoa(u.n) + ".tmp"
 	name := path.Base(rel)
+	// on failure the temporary file is removed as well as may be: the first error is the one to report,
+	// and a temporary file left behind is removed by the next ScanRoot
 	if err := create(dir, tmp); err != nil {
 		_ = dir.Remove(tmp)
 		return err
@@ -321,6 +323,7 @@ func (a *Applier) ScanRoot(i int) (tree.Manifest, error) {
 		return false
 	})
 	for _, rel := range stale {
+		// best effort: a file that cannot be removed stays out of the manifest and is tried again next time
 		_ = a.roots[i].Remove(rel)
 	}
 	return m, err

@@ -78,7 +78,7 @@ func InjectPatch(d *appsv1.Deployment, r *rules.Rules, opts Options) (*Plan, err
 	if !plan.Already {
 		origJSON, err := json.Marshal(orig)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("recording the original pod template: %w", err)
 		}
 		notes := map[string]string{AnnotationOriginal: string(origJSON), AnnotationToken: plan.Token, AnnotationPort: fmt.Sprint(plan.Port)}
 		if d.Annotations == nil {

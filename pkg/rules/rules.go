@@ -199,7 +199,7 @@ func syntaxError(text string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
+		line, _ = strconv.Atoi(m[1]) // digits by the pattern: only an overflow fails, which no line number reaches
 		msg = m[2]
 	}
 	hint := "check the indentation, and quote values that contain \": \" or \" #\""

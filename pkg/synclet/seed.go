@@ -14,7 +14,7 @@ import (
 func Install(dest, runDir string) error {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return fmt.Errorf("finding the synclet binary to install: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err

@@ -87,7 +87,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (if the app uses this port, run `kubectl fastdev up` with another --synclet-port)", err)
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

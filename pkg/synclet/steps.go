@@ -39,7 +39,7 @@ func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) erro
 func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("step %q: %w", st.Display, err)
 	}
 	defer pr.Close()
 	cmd := exec.Command(st.Argv[0], st.Argv[1:]...)
