@@ -7,10 +7,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
@@ -20,12 +18,17 @@ import (
 
 // PodAPI is what the loop needs of the cluster.
 type PodAPI interface {
-	ListPods(ctx context.Context, selector string) ([]corev1.Pod, string, error)
-	WatchPods(ctx context.Context, selector, resourceVersion string) (watch.Interface, error)
+	// SubscribePods calls onPod with every state of every pod matching selector (gone once it is
+	// deleted) and onErr with every failure to list or watch them (retried), until ctx ends; it
+	// returns once no call is running or will follow.
+	SubscribePods(ctx context.Context, selector string, onPod func(pod *corev1.Pod, gone bool), onErr func(error)) error
 	PortForward(ctx context.Context, pod string, port int) (*kube.Forward, error)
 }
 
-var _ PodAPI = (*kube.Client)(nil)
+var (
+	_ PodAPI = (*kube.Client)(nil)
+	_ PodAPI = (*kube.SharingClient)(nil)
+)
 
 // Target is one injected Deployment to develop.
 type Target struct {
@@ -53,15 +56,8 @@ type deployment struct {
 
 	mu      sync.Mutex
 	workers map[string]*workerHandle
-	warned  sync.Map      // messages already shown once
-	scanned chan struct{} // closed once the local manifest is complete: pods are compared only after
-}
-
-// warnOnce shows a warning the first time only (every pod and every update would repeat it).
-func (d *deployment) warnOnce(msg string) {
-	if _, seen := d.warned.LoadOrStore(msg, true); !seen {
-		d.report.Warn(msg)
-	}
+	running sync.WaitGroup // every worker's goroutine, so the loop ends after its workers
+	scanned chan struct{}  // closed once the local manifest is complete: pods are compared only after
 }
 
 type workerHandle struct {
@@ -71,11 +67,16 @@ type workerHandle struct {
 
 // Run develops the targets until ctx ends. It returns an error only for what stops the whole loop
 // (a local tree that cannot be read or watched); pod and connection problems are reported and retried.
+// It returns only once every goroutine it started (file watches, pod subscriptions, pod workers) has
+// ended.
 func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 2*len(cfg.Targets))
 	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	errs := make(chan error, 2*len(cfg.Targets)) // each target sends at most two: its watch and its scan
 	for _, t := range cfg.Targets {
 		l, err := newLocal(cfg.Dir, t.Rules)
 		if err != nil {
@@ -83,46 +84,48 @@ func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 		}
 		d := &deployment{name: t.Name, token: t.Token, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{},
 			scanned: make(chan struct{})}
-		changes := make(chan Change, 64)
-		ready := make(chan struct{})
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			if err := l.watch(ctx, cfg.Watch, changes, report.Warn, ready); err != nil {
-				errs <- fmt.Errorf("watching files of deployment %q: %w", t.Name, err)
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ready:
-			case <-ctx.Done():
-				return
-			}
-			// pods are followed (port-forwards opened, their files listed) while the tree is scanned,
-			// but compared only once the local manifest is complete: comparing a pod with a partial
-			// manifest would delete its files
-			wg.Add(1) // this goroutine still counts, so the group cannot reach zero meanwhile
-			go func() { defer wg.Done(); d.followPods(ctx, t.Selector) }()
-			// scanning after the watch is in place: an edit during the scan is seen by both, never by neither
-			if err := l.scan(); err != nil {
-				errs <- err
-				return
-			}
-			report.Warn(fmt.Sprintf("%s: watching %s", t.Name, rootsList(l)))
-			close(d.scanned)
-			d.fanOut(ctx, changes)
-		}()
+		d.start(ctx, &wg, cfg.Watch, t.Selector, errs)
 	}
 	select {
 	case <-ctx.Done():
+		return nil
 	case err := <-errs:
-		cancel()
-		wg.Wait()
 		return err
 	}
-	wg.Wait()
-	return nil
+}
+
+// start runs the deployment's file watch and, once the watch is in place, its pods and local scan.
+func (d *deployment) start(ctx context.Context, wg *sync.WaitGroup, opts fswatch.Options, selector string, errs chan<- error) {
+	changes := make(chan Change, 64)
+	ready := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := d.local.watch(ctx, opts, changes, d.report.Warn, ready); err != nil {
+			errs <- fmt.Errorf("watching files of deployment %q: %w", d.name, err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return
+		}
+		// pods are followed (port-forwards opened, their files listed) while the tree is scanned,
+		// but compared only once the local manifest is complete: comparing a pod with a partial
+		// manifest would delete its files
+		wg.Add(1) // this goroutine still counts, so the group cannot reach zero meanwhile
+		go func() { defer wg.Done(); d.followPods(ctx, selector) }()
+		// scanning after the watch is in place: an edit during the scan is seen by both, never by neither
+		if err := d.local.scan(); err != nil {
+			errs <- err
+			return
+		}
+		d.report.Info(fmt.Sprintf("%s: watching %s", d.name, rootsList(d.local)))
+		close(d.scanned)
+		d.fanOut(ctx, changes)
+	}()
 }
 
 func rootsList(l *local) string {
@@ -152,38 +155,22 @@ func (d *deployment) fanOut(ctx context.Context, changes <-chan Change) {
 	}
 }
 
-// followPods lists and watches the Deployment's pods, starting a worker for each pod whose synclet
-// runs and stopping it when the pod goes away. New replicas, rollouts and deleted pods are all
-// handled here, while `up` runs.
+// followPods follows the Deployment's pods until ctx ends, starting a worker for each pod whose
+// synclet runs and stopping it when the pod goes away. New replicas, rollouts and deleted pods are
+// all handled here, while `up` runs; a dropped watch is re-established by the pod source. It returns
+// once every worker it started has ended.
 func (d *deployment) followPods(ctx context.Context, selector string) {
-	for ctx.Err() == nil {
-		pods, rv, err := d.api.ListPods(ctx, selector)
-		if err != nil {
-			d.report.Warn(fmt.Sprintf("%s: listing pods: %v", d.name, err))
-			sleep(ctx, time.Second)
-			continue
+	err := d.api.SubscribePods(ctx, selector, func(pod *corev1.Pod, gone bool) {
+		if gone {
+			d.stop(pod.Name)
+			return
 		}
-		live := map[string]bool{}
-		for i := range pods {
-			d.observe(ctx, &pods[i])
-			live[pods[i].Name] = true
-		}
-		d.mu.Lock()
-		for name, h := range d.workers {
-			if !live[name] {
-				h.cancel()
-				delete(d.workers, name)
-			}
-		}
-		d.mu.Unlock()
-		w, err := d.api.WatchPods(ctx, selector, rv)
-		if err != nil {
-			d.report.Warn(fmt.Sprintf("%s: watching pods: %v", d.name, err))
-			sleep(ctx, time.Second)
-			continue
-		}
-		d.watchPods(ctx, w)
-		w.Stop()
+		d.observe(ctx, pod)
+	}, func(err error) {
+		d.report.Warn(fmt.Sprintf("%s: watching pods: %v", d.name, err))
+	})
+	if err != nil {
+		d.report.Warn(fmt.Sprintf("%s: watching pods: %v", d.name, err))
 	}
 	d.mu.Lock()
 	for name, h := range d.workers {
@@ -191,29 +178,8 @@ func (d *deployment) followPods(ctx context.Context, selector string) {
 		delete(d.workers, name)
 	}
 	d.mu.Unlock()
-}
-
-// watchPods handles pod events until the watch ends (the caller lists again) or ctx ends.
-func (d *deployment) watchPods(ctx context.Context, w watch.Interface) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, open := <-w.ResultChan():
-			if !open {
-				return
-			}
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				return // an error event (e.g. resource version too old): list again
-			}
-			if ev.Type == watch.Deleted {
-				d.stop(pod.Name)
-				continue
-			}
-			d.observe(ctx, pod)
-		}
-	}
+	// SubscribePods has returned, so observe starts no worker any more: the count only goes down
+	d.running.Wait()
 }
 
 // observe starts or stops the worker of one pod according to its state.
@@ -233,7 +199,11 @@ func (d *deployment) observe(ctx context.Context, pod *corev1.Pod) {
 	wctx, cancel := context.WithCancel(ctx)
 	w := newPodWorker(d, pod.Name)
 	d.workers[pod.Name] = &workerHandle{w: w, cancel: cancel}
-	go w.run(wctx)
+	d.running.Add(1)
+	go func() {
+		defer d.running.Done()
+		w.run(wctx)
+	}()
 }
 
 func (d *deployment) stop(pod string) {
@@ -243,12 +213,5 @@ func (d *deployment) stop(pod string) {
 		h.cancel()
 		delete(d.workers, pod)
 		d.report.PodGone(d.name, pod)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }

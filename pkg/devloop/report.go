@@ -15,6 +15,9 @@ type Reporter interface {
 	PodGone(deployment, pod string)
 	StepLine(deployment, pod, step, line string)
 	Updated(u Update)
+	// Info tells what `up` is doing (the trees it watches), where nothing is wrong.
+	Info(msg string)
+	// Warn tells about a problem that does not stop `up`: something not synced, a retried failure.
 	Warn(msg string)
 }
 
@@ -127,8 +130,14 @@ func (r *LineReporter) Updated(u Update) {
 	fmt.Fprintln(r.Out, u.Line())
 }
 
+// Info implements Reporter.
+func (r *LineReporter) Info(msg string) { r.line(msg) }
+
 // Warn implements Reporter.
-func (r *LineReporter) Warn(msg string) {
+func (r *LineReporter) Warn(msg string) { r.line(msg) }
+
+// line prints msg as it is: diagnostics and information alike go to errOut, results only to out.
+func (r *LineReporter) line(msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fmt.Fprintln(r.ErrOut, msg)
