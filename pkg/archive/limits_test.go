@@ -65,15 +65,23 @@ func TestApplyMalformed(t *testing.T) {
 	noMeta := func() []byte {
 		var b bytes.Buffer
 		tw := tar.NewWriter(&b)
-		tw.WriteHeader(&tar.Header{Name: "0/x", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644})
-		tw.Write([]byte("x"))
-		tw.Close()
+		if err := tw.WriteHeader(&tar.Header{Name: "0/x", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return b.Bytes()
 	}()
 	bigMeta := func() []byte {
 		var b bytes.Buffer
 		tw := tar.NewWriter(&b)
-		tw.WriteHeader(&tar.Header{Name: protocol.MetaEntry, Typeflag: tar.TypeReg, Size: maxMeta + 1, Mode: 0o644})
+		if err := tw.WriteHeader(&tar.Header{Name: protocol.MetaEntry, Typeflag: tar.TypeReg, Size: maxMeta + 1, Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
 		return b.Bytes()
 	}()
 	cases := []struct {

@@ -88,8 +88,10 @@ type MalformedEventError struct {
 	Err error
 }
 
+// Error returns the decoder's message.
 func (e *MalformedEventError) Error() string { return e.Err.Error() }
 
+// Unwrap returns the decoder's error.
 func (e *MalformedEventError) Unwrap() error { return e.Err }
 
 // ReadEvents reads the newline-delimited events of a reply written by an EventWriter, passes each one

@@ -14,18 +14,23 @@ import (
 // BenchmarkSmallUpdate is one edited file sent to the synclet, without steps or restart: the per-pod
 // cost of the common edit, on both ends of the connection.
 func BenchmarkSmallUpdate(b *testing.B) {
-	sendEdits(b, newPod(&testing.T{}, archive.DefaultLimits), "")
+	sendEdits(b, newPod(b, archive.DefaultLimits), "")
 }
 
 // BenchmarkRestartUpdate is the same edit with `restart: process`: the synclet asks the supervisor to
 // replace the app's process (here `sleep`), as for web-static.
 func BenchmarkRestartUpdate(b *testing.B) {
-	p := newPod(&testing.T{}, archive.DefaultLimits)
+	p := newPod(b, archive.DefaultLimits)
 	sup := NewSupervisor(SupervisorConfig{Argv: []string{"sleep", "1000"}, Socket: p.srv.cfg.Supervisor, Pending: p.pending,
 		Log: p.srv.cfg.Log})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	go func() { sup.Run(ctx); close(stopped) }()
+	go func() {
+		defer close(stopped)
+		if _, err := sup.Run(ctx); err != nil {
+			b.Error(err)
+		}
+	}()
 	defer func() { cancel(); <-stopped }()
 	for {
 		if _, err := os.Stat(p.srv.cfg.Supervisor); err == nil {

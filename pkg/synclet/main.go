@@ -87,7 +87,10 @@ func seedMain(args []string) error {
 
 type rootFlag struct{ dirs, to []string }
 
+// String lists the root directories, for flag's help text.
 func (r *rootFlag) String() string { return strings.Join(r.dirs, ",") }
+
+// Set adds one DIR=TO pair.
 func (r *rootFlag) Set(v string) error {
 	dir, to, ok := strings.Cut(v, "=")
 	if !ok {

@@ -30,7 +30,7 @@ type pod struct {
 	http                   *httptest.Server
 }
 
-func newPod(t *testing.T, limits archive.Limits) *pod {
+func newPod(t testing.TB, limits archive.Limits) *pod {
 	t.Helper()
 	base := t.TempDir()
 	p := &pod{root: filepath.Join(base, "root"), outside: filepath.Join(base, "outside"), pending: filepath.Join(base, "run", "pending.json")}
