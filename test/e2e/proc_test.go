@@ -20,6 +20,7 @@ type proc struct {
 	err  error
 }
 
+// Write collects the command's output: p is both its stdout and its stderr.
 func (p *proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
