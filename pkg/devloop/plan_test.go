@@ -129,19 +129,26 @@ func twoRoots(t *testing.T, restart string) *rules.Rules {
 	return r
 }
 
-func TestPlanUpdate(t *testing.T) {
-	dirs := []string{"/src/web", "/src/api"}
-	view := func(free0, free1 int64) *podView {
-		return &podView{
-			roots: []tree.Manifest{manifest(file("old.html", 300)), manifest(file("main.go", 100))},
-			space: []space{{free: free0, limit: -1, used: 300}, {free: free1, limit: 1024, used: 100}},
-		}
+// planDirs, planView and planDiffs are a batch over two roots: root 0 grows by -260 bytes, root 1 by 800
+// (it has a sizeLimit of 1 KiB and 100 bytes used).
+var planDirs = []string{"/src/web", "/src/api"}
+
+func planView(free0, free1 int64) *podView {
+	return &podView{
+		roots: []tree.Manifest{manifest(file("old.html", 300)), manifest(file("main.go", 100))},
+		space: []space{{free: free0, limit: -1, used: 300}, {free: free1, limit: 1024, used: 100}},
 	}
-	diffs := []tree.Diff{
+}
+
+func planDiffs() []tree.Diff {
+	return []tree.Diff{
 		{Put: []tree.Entry{dir("css"), file("css/a.css", 40)}, Delete: []string{"old.html"}},
 		{Put: []tree.Entry{file("main.go", 900)}},
 	}
+}
 
+func TestPlanUpdate(t *testing.T) {
+	dirs, view, diffs := planDirs, planView, planDiffs()
 	p, err := planUpdate(twoRoots(t, "process"), dirs, diffs, view(-1, -1))
 	if err != nil {
 		t.Fatal(err)
@@ -169,12 +176,15 @@ func TestPlanUpdate(t *testing.T) {
 	if p, err := planUpdate(twoRoots(t, "process"), dirs, make([]tree.Diff, 2), view(0, 0)); err != nil || !p.empty() {
 		t.Errorf("nothing to do is an empty plan, whatever the room: %+v, %v", p, err)
 	}
+}
 
+func TestPlanUpdateNoRoom(t *testing.T) {
+	dirs, view, diffs := planDirs, planView, planDiffs()
 	// root 1 grows by 800 with a sizeLimit of 1 KiB, 100 B used: fits; with 500 B free on its file system it does not
 	if _, err := planUpdate(twoRoots(t, "process"), dirs, diffs, view(-1, 924)); err != nil {
 		t.Errorf("an update that fits was refused: %v", err)
 	}
-	_, err = planUpdate(twoRoots(t, "process"), dirs, diffs, view(10, 500))
+	_, err := planUpdate(twoRoots(t, "process"), dirs, diffs, view(10, 500))
 	var nr *noRoomError
 	if !errors.As(err, &nr) {
 		t.Fatalf("want a *noRoomError, got %v", err)

@@ -75,17 +75,24 @@ func testWorker(t *testing.T, files map[string]string, rulesText string) (*podWo
 
 const buildRules = "sync:\n  - from: ./src\n    to: /www\nrun:\n  - cmd: go build\n    trigger: [\"**/*.go\"]\nrestart: process\n"
 
-// TestWorkerSendsThePlan: the update a worker sends for a batch is the plan for that batch, and what
-// the pod holds afterwards (the worker's view) is the local tree.
-func TestWorkerSendsThePlan(t *testing.T) {
-	ctx := context.Background()
-	w, rep, src := testWorker(t, map[string]string{"index.html": "v1", "main.go": "package main", "sub/a.txt": "a"}, buildRules)
-	fake := &fakeSynclet{
+// pod holds stale.html and an old index.html, and answers every update with its step's output.
+func buildPod() *fakeSynclet {
+	return &fakeSynclet{
 		manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/www", Entries: []tree.Entry{
 			file("index.html", 2), file("stale.html", 3)}}}},
 		events: []protocol.Event{{Type: protocol.EventOutput, Step: "go build", Line: "ok"}, {Type: protocol.EventStep, Step: "go build", Millis: 5}},
 		result: protocol.Event{Type: protocol.EventResult, Free: []int64{1 << 20}},
 	}
+}
+
+var buildFiles = map[string]string{"index.html": "v1", "main.go": "package main", "sub/a.txt": "a"}
+
+// TestWorkerSendsThePlan: the update a worker sends for a batch is the plan for that batch, and what
+// the pod holds afterwards (the worker's view) is the local tree.
+func TestWorkerSendsThePlan(t *testing.T) {
+	ctx := context.Background()
+	w, rep, src := testWorker(t, buildFiles, buildRules)
+	fake := buildPod()
 	view, err := w.fetch(ctx, fake)
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +139,21 @@ func TestWorkerSendsThePlan(t *testing.T) {
 		len(rep.updates[0].Steps) != 1 || rep.updates[0].Steps[0].Duration != 5*time.Millisecond {
 		t.Errorf("reported %+v", rep.updates)
 	}
+}
 
-	// an edit: only that file, no step (index.html does not trigger go build), timed against the edit
+// TestWorkerSendsAnEditAlone: after a convergence, an edit sends that file only, with no step it does
+// not trigger, timed against the edit; a batch with nothing left to change sends nothing.
+func TestWorkerSendsAnEditAlone(t *testing.T) {
+	ctx := context.Background()
+	w, rep, src := testWorker(t, buildFiles, buildRules)
+	fake := buildPod()
+	view, err := w.fetch(ctx, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"."}}}); err != nil {
+		t.Fatal(err)
+	}
 	write(t, filepath.Join(src, "index.html"), "v2", 0o644)
 	if err := w.dep.local.rescan(0, []string{"index.html"}); err != nil {
 		t.Fatal(err)
@@ -148,7 +168,6 @@ func TestWorkerSendsThePlan(t *testing.T) {
 	if u := rep.updates[1]; u.Convergence || u.Latency <= 0 {
 		t.Errorf("an edit's update is reported as %+v", u)
 	}
-	// nothing left to send: no update at all
 	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"."}}}); err != nil || len(fake.updates) != 2 {
 		t.Errorf("an empty plan was sent (%d updates, %v)", len(fake.updates), err)
 	}
