@@ -135,5 +135,8 @@ func (v *View) StepLine(dep, pod, step, line string) {
 // Updated implements devloop.Reporter.
 func (v *View) Updated(u devloop.Update) { v.p.Send(updatedMsg(u)) }
 
+// Info implements devloop.Reporter.
+func (v *View) Info(msg string) { v.p.Send(noteMsg(msg)) }
+
 // Warn implements devloop.Reporter.
 func (v *View) Warn(msg string) { v.p.Send(noteMsg(msg)) }

@@ -18,10 +18,14 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
 
-// Pods finds and watches the pods of a Deployment.
+// Pods finds and follows the pods of a Deployment.
 type Pods interface {
+	// ListPods returns the pods matching selector now (a read that does not follow).
 	ListPods(ctx context.Context, selector string) ([]corev1.Pod, string, error)
-	WatchPods(ctx context.Context, selector, resourceVersion string) (watch.Interface, error)
+	// SubscribePods calls onPod with every state of every pod matching selector (gone once it is
+	// deleted) and onErr with every failure to list or watch them (retried), until ctx ends; it
+	// returns once no call is running or will follow. In `up` it shares the dev loop's watch.
+	SubscribePods(ctx context.Context, selector string, onPod func(pod *corev1.Pod, gone bool), onErr func(error)) error
 }
 
 // Streams reads container logs and events.

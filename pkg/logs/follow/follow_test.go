@@ -20,13 +20,21 @@ import (
 
 // fakeAPI is a recording fake of the cluster: pods and events as given, logs from strings or pipes.
 type fakeAPI struct {
-	mu       sync.Mutex
-	pods     []corev1.Pod
-	events   []corev1.Event
-	logs     map[string]string         // pod/container[/previous] -> log text
-	pipes    map[string]*io.PipeReader // pod/container -> a log that is still being written (follow)
-	podWatch *watch.FakeWatcher
-	calls    []string
+	mu     sync.Mutex
+	pods   []corev1.Pod
+	events []corev1.Event
+	logs   map[string]string         // pod/container[/previous] -> log text
+	pipes  map[string]*io.PipeReader // pod/container -> a log that is still being written (follow)
+	// subscribed receives the handlers of each pod subscription, for the test to drive; nil: there
+	// is no pod source in this test
+	subscribed chan podHandlers
+	calls      []string
+}
+
+// podHandlers are what a pod subscription is told through.
+type podHandlers struct {
+	onPod func(*corev1.Pod, bool)
+	onErr func(error)
 }
 
 var _ API = (*fakeAPI)(nil)
@@ -42,12 +50,14 @@ func (f *fakeAPI) ListPods(_ context.Context, selector string) ([]corev1.Pod, st
 	return f.pods, "1", nil
 }
 
-func (f *fakeAPI) WatchPods(_ context.Context, selector, rv string) (watch.Interface, error) {
-	f.record("watch pods %s from %s", selector, rv)
-	if f.podWatch == nil {
-		return nil, errors.New("no pod watch in this test")
+func (f *fakeAPI) SubscribePods(ctx context.Context, selector string, onPod func(*corev1.Pod, bool), onErr func(error)) error {
+	f.record("subscribe pods %s", selector)
+	if f.subscribed == nil {
+		return errors.New("no pod source in this test")
 	}
-	return f.podWatch, nil
+	f.subscribed <- podHandlers{onPod: onPod, onErr: onErr}
+	<-ctx.Done()
+	return nil
 }
 
 func (f *fakeAPI) StreamLogs(_ context.Context, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
@@ -193,28 +203,37 @@ func TestReadAll(t *testing.T) {
 	}
 	// a crash-looping container's current instance is the one that crashed: read as current
 	if !api.called("logs web-3/web/previous follow=false timestamps=true") || !api.called("logs web-2/sidecar follow=false") ||
-		api.called("logs web-2/sidecar/previous") || api.called("watch") {
+		api.called("logs web-2/sidecar/previous") || api.called("watch") || api.called("subscribe") {
 		t.Errorf("calls: %q", api.calls)
 	}
 }
 
 // TestFollow: a pod that appears is read as its log is written, its panic comes out once the stream
-// goes quiet and the window passes, and its restart is reported and its new instance read.
+// goes quiet and the window passes, and its restart is reported and its new instance read; a failure
+// of the pod watch is a warning, and a deleted pod is told as gone.
 func TestFollow(t *testing.T) {
 	pr, pw := io.Pipe()
 	pr2, pw2 := io.Pipe()
-	api := &fakeAPI{podWatch: watch.NewFake(), pipes: map[string]*io.PipeReader{"web-1/web": pr}}
+	api := &fakeAPI{subscribed: make(chan podHandlers, 1), pipes: map[string]*io.PipeReader{"web-1/web": pr}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	items := make(chan logs.Item, 100)
 	phases := make(chan string, 100)
+	warnings := make(chan string, 100)
 	cfg := Config{Targets: []Target{target}, Follow: true, Window: 100 * time.Millisecond, Quiet: 50 * time.Millisecond,
-		OnPod: func(_ string, p *corev1.Pod, gone bool) { phases <- fmt.Sprintf("%s %s %v", p.Name, Phase(p), gone) }}
+		OnPod: func(_ string, p *corev1.Pod, gone bool) { phases <- fmt.Sprintf("%s %s %v", p.Name, Phase(p), gone) },
+		Warn:  func(msg string) { warnings <- msg }}
 	done := make(chan error)
 	go func() { done <- Run(ctx, api, cfg, func(it logs.Item) { items <- it }) }()
 
+	pods := <-api.subscribed
+	if !api.called("subscribe pods app=web") {
+		t.Fatalf("calls: %q", api.calls)
+	}
+	pods.onErr(errors.New("connection refused"))
+	expect(t, warnings, "web: watching pods: connection refused (retrying)")
 	p := pod("web-1", running("containerd://a"))
-	api.podWatch.Add(&p)
+	pods.onPod(&p, false)
 	expect(t, phases, "web-1 Running false")
 	fmt.Fprint(pw, stamp(0, "listening"))
 	if it := next(t, items); it.Kind != logs.KindLog || it.Text != "listening" || !it.Time.Equal(t0) {
@@ -233,7 +252,7 @@ func TestFollow(t *testing.T) {
 	restarted.RestartCount = 1
 	restarted.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", ContainerID: "containerd://a", FinishedAt: metav1.NewTime(t0.Add(2 * time.Second))}
 	p2 := pod("web-1", restarted)
-	api.podWatch.Modify(&p2)
+	pods.onPod(&p2, false)
 	expect(t, phases, "web-1 Running false")
 	if it := next(t, items); it.Kind != logs.KindExit || it.ExitCode != 2 || !strings.Contains(it.Text, "a Go panic") {
 		t.Fatalf("exit: %+v", it)
@@ -242,7 +261,7 @@ func TestFollow(t *testing.T) {
 	if it := next(t, items); it.Text != "listening again" {
 		t.Fatalf("restarted container's line: %+v", it)
 	}
-	api.podWatch.Delete(&p2)
+	pods.onPod(&p2, true)
 	expect(t, phases, "web-1 Running true")
 	cancel()
 	if err := <-done; err != nil {

@@ -8,63 +8,36 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
 )
 
-// followPods lists the target's pods and, when following, watches them: each pod state seen starts
-// the log streams of containers not read yet and reports failed exits and stuck starts.
+// followPods reads the target's pods once or, when following, subscribes to them: each pod state
+// seen starts the log streams of containers not read yet and reports failed exits and stuck starts.
+// A dropped watch is re-established by the pod source.
 func (f *follower) followPods(ctx context.Context, t *Target, wg *sync.WaitGroup) {
-	for ctx.Err() == nil {
-		pods, rv, err := f.api.ListPods(ctx, t.Selector)
+	if !f.cfg.Follow {
+		pods, _, err := f.api.ListPods(ctx, t.Selector)
 		if err != nil {
-			if !f.cfg.Follow {
-				f.warn(fmt.Sprintf("%s: listing pods: %v", t.Name, err))
-				return
-			}
-			f.warn(fmt.Sprintf("%s: listing pods: %v (retrying)", t.Name, err))
-			sleep(ctx, 2*time.Second)
-			continue
+			f.warn(fmt.Sprintf("%s: listing pods: %v", t.Name, err))
+			return
 		}
 		for i := range pods {
 			f.observe(ctx, t, &pods[i], wg)
 		}
-		if !f.cfg.Follow {
-			return
-		}
-		w, err := f.api.WatchPods(ctx, t.Selector, rv)
-		if err != nil {
-			f.warn(fmt.Sprintf("%s: watching pods: %v (retrying)", t.Name, err))
-			sleep(ctx, 2*time.Second)
-			continue
-		}
-		f.watchPods(ctx, t, w, wg)
+		return
 	}
-}
-
-func (f *follower) watchPods(ctx context.Context, t *Target, w watch.Interface, wg *sync.WaitGroup) {
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return
-			}
-			pod, isPod := ev.Object.(*corev1.Pod)
-			if !isPod {
-				return // an error event (say, a too old resource version): list again
-			}
-			if ev.Type == watch.Deleted {
-				if f.cfg.OnPod != nil {
-					f.cfg.OnPod(t.Name, pod, true)
-				}
-				continue
-			}
+	err := f.api.SubscribePods(ctx, t.Selector, func(pod *corev1.Pod, gone bool) {
+		if !gone {
 			f.observe(ctx, t, pod, wg)
+		} else if f.cfg.OnPod != nil {
+			f.cfg.OnPod(t.Name, pod, true)
 		}
+	}, func(err error) {
+		f.warn(fmt.Sprintf("%s: watching pods: %v (retrying)", t.Name, err))
+	})
+	if err != nil {
+		f.warn(fmt.Sprintf("%s: watching pods: %v", t.Name, err))
 	}
 }
 
