@@ -83,7 +83,9 @@ func write(t *testing.T, p, content string, mode os.FileMode) {
 	if err := os.WriteFile(p, []byte(content), mode); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(p, mode)
+	if err := os.Chmod(p, mode); err != nil { // WriteFile leaves an existing file's mode as it was
+		t.Fatal(err)
+	}
 }
 
 // equalTrees waits until the pod's root equals the local one apart from ignored paths.

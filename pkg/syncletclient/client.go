@@ -144,12 +144,12 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 	done := make(chan []archive.Put, 1)
 	go func() {
 		s, err := archive.Write(pw, meta, puts)
-		pw.CloseWithError(err)
+		_ = pw.CloseWithError(err) // a pipe's Close never fails; the reader sees err
 		done <- s
 	}()
 	// finished unblocks the writer if the synclet answered before reading everything, then waits for it
 	finished := func() []archive.Put {
-		pr.CloseWithError(io.ErrClosedPipe)
+		_ = pr.CloseWithError(io.ErrClosedPipe) // a pipe's Close never fails
 		return <-done
 	}
 	resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, pr)

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -129,20 +130,21 @@ func TestRescanMatchesScan(t *testing.T) {
 		if throughLink(root, rel) {
 			continue // writing through a link would change another path than rel
 		}
+		// a random change may be impossible (a directory where a file sits on the path, a write
+		// through a dangling link): it then changes less or nothing, which the rescan must see too,
+		// so its error is no failure
 		switch rng.Intn(4) {
 		case 0:
-			os.RemoveAll(p)
+			_ = os.RemoveAll(p)
 		case 1:
-			os.MkdirAll(p, 0o755)
+			_ = os.MkdirAll(p, 0o755)
 		case 2:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
-				os.RemoveAll(p)
-				os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644)
+			if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+				_ = errors.Join(os.RemoveAll(p), os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644))
 			}
 		case 3:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
-				os.RemoveAll(p)
-				os.Symlink("a", p)
+			if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+				_ = errors.Join(os.RemoveAll(p), os.Symlink("a", p))
 			}
 		}
 		// a parent that had to be created (or replaced a file) changed too: report the top-most one
