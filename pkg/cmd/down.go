@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
@@ -29,9 +29,14 @@ type DownOptions struct {
 	targets []*appsv1.Deployment
 }
 
+// NewDownOptions returns the defaults.
+func NewDownOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *DownOptions {
+	return &DownOptions{IOStreams: streams, flags: flags}
+}
+
 // NewCmdDown returns the down command.
 func NewCmdDown(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &DownOptions{IOStreams: streams, flags: flags}
+	o := NewDownOptions(flags, streams)
 	cmd := &cobra.Command{
 		Use:   "down [DEPLOYMENT...]",
 		Short: "Remove the injection: the Deployments are back exactly as they were",
@@ -45,6 +50,9 @@ still running, including after it was killed.`),
 			// and the usage text would only bury it
 			cmd.SilenceUsage = true
 			if err := o.Complete(cmd.Context(), args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -66,6 +74,11 @@ func (o *DownOptions) Complete(ctx context.Context, args []string) error {
 	return err
 }
 
+// Validate checks the flags: down has none that can be wrong (names with --selector is refused while
+// resolving the Deployments, as for every command).
+func (o *DownOptions) Validate() error { return nil }
+
+// isInjected picks the default set of `down`: Deployments with a recorded original.
 func isInjected(d *appsv1.Deployment) bool {
 	_, ok := d.Annotations[inject.AnnotationOriginal]
 	return ok
@@ -82,32 +95,33 @@ func (o *DownOptions) Run(ctx context.Context) error {
 	return errors.Join(failed...)
 }
 
+// restore puts one Deployment's recorded pod template back, planning again if it changed meanwhile.
 func (o *DownOptions) restore(ctx context.Context, d *appsv1.Deployment) error {
-	for attempt := 0; ; attempt++ {
+	injected := false
+	_, err := o.client.PatchPlanned(ctx, d, "restoring", func(d *appsv1.Deployment) ([]byte, error) {
 		orig, err := inject.Original(d.Annotations)
 		if err != nil {
-			return fmt.Errorf("deployment %q: %w", d.Name, err)
+			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
-		if orig == nil {
-			fmt.Fprintf(o.ErrOut, "%s: not injected, nothing to do\n", d.Name)
-			return nil
+		if injected = orig != nil; !injected {
+			return nil, nil
 		}
 		if !o.Force && !equality.Semantic.DeepEqual(inject.Strip(&d.Spec.Template, orig), orig) {
-			return fmt.Errorf("deployment %q: %w; restoring would drop that change: re-run with --force to restore the original anyway", d.Name, inject.ErrChangedMeanwhile)
+			return nil, fmt.Errorf("deployment %q: %w; restoring would drop that change: re-run with --force to restore the original anyway", d.Name, inject.ErrChangedMeanwhile)
 		}
 		patch, err := inject.RestorePatch(d)
 		if err != nil {
-			return fmt.Errorf("deployment %q: %w", d.Name, err)
+			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
-		if _, err := o.client.PatchDeployment(ctx, d.Name, patch); err != nil {
-			if attempt < 3 && isStale(err) {
-				if d, err = o.client.GetDeployment(ctx, d.Name); err == nil {
-					continue
-				}
-			}
-			return fmt.Errorf("restoring deployment %q: %w", d.Name, err)
-		}
+		return patch, nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !injected:
+		fmt.Fprintf(o.ErrOut, "%s: not injected, nothing to do\n", d.Name)
+	default:
 		fmt.Fprintf(o.Out, "%s: restored\n", d.Name)
-		return nil
 	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"k8s.io/kubectl/pkg/util/templates"
 	"os"
 	"os/signal"
 	"sync"
@@ -14,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
@@ -70,10 +69,10 @@ report is shown once with ×N. --errors leaves out everything else.`),
   kubectl fastdev logs -l team=payments --since 10m -f=false -o json`),
 		ValidArgsFunction: completeDeployments(flags),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
-			if err := o.Complete(cmd.Context(), args); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			cmd.SilenceUsage = true
@@ -94,7 +93,7 @@ report is shown once with ×N. --errors leaves out everything else.`),
 	return cmd
 }
 
-// Validate checks the flags (before Complete, so a typo costs no API call).
+// Validate checks the flags.
 func (o *LogsOptions) Validate() error {
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf("--output %q: want json, or no --output for text", o.Output)
@@ -126,10 +125,7 @@ func (o *LogsOptions) Complete(ctx context.Context, args []string) error {
 
 // resolve finds the Deployments to follow and their rules (for local paths).
 func (o *LogsOptions) resolve(ctx context.Context, c *kube.Client) error {
-	ds, err := findDeployments(ctx, c, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
-		_, ok := d.Annotations[rules.AnnotationKey]
-		return ok
-	}, "annotated ("+rules.AnnotationKey+")")
+	ds, err := findAnnotated(ctx, c, o.Names, o.Selector)
 	if err != nil {
 		return err
 	}

@@ -4,18 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
 )
 
@@ -28,93 +29,94 @@ type StatusOptions struct {
 	Selector string
 	Output   string
 
-	client  *kube.Client
-	targets []*appsv1.Deployment
+	client *kube.Client
+	store  state.Store
+	server string
 }
 
 // DeploymentStatus is one row of `status` (and one object of `-o json`).
 type DeploymentStatus struct {
-	Name     string      `json:"name"`
-	Injected bool        `json:"injected"`
-	UpActive bool        `json:"upRunning"`
-	Pods     []PodStatus `json:"pods"`
+	Name      string      `json:"name"`
+	Injected  bool        `json:"injected"`
+	UpRunning bool        `json:"upRunning"`
+	Pods      []PodStatus `json:"pods"`
 }
 
 // PodStatus is one pod of a dev Deployment.
 type PodStatus struct {
-	Name          string  `json:"name"`
-	Phase         string  `json:"phase"`
-	Synclet       bool    `json:"syncletRunning"`
-	Connected     bool    `json:"connected"`
-	LastSync      string  `json:"lastSync,omitempty"`
-	LastLatencyMs float64 `json:"lastLatencyMs,omitempty"`
-	LastError     string  `json:"lastError,omitempty"`
+	Name           string  `json:"name"`
+	Phase          string  `json:"phase"`
+	SyncletRunning bool    `json:"syncletRunning"`
+	Connected      bool    `json:"connected"`
+	LastSync       string  `json:"lastSync,omitempty"`
+	LastLatencyMs  float64 `json:"lastLatencyMs,omitempty"`
+	LastError      string  `json:"lastError,omitempty"`
+	// Node and LastFiles are shown by -o wide; they are left out of -o json, whose fields scripts read.
+	Node      string `json:"-"`
+	LastFiles int    `json:"-"`
+}
+
+// NewStatusOptions returns the defaults.
+func NewStatusOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *StatusOptions {
+	return &StatusOptions{IOStreams: streams, flags: flags, store: state.DefaultStore()}
 }
 
 // NewCmdStatus returns the status command.
 func NewCmdStatus(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &StatusOptions{IOStreams: streams, flags: flags}
+	o := NewStatusOptions(flags, streams)
 	cmd := &cobra.Command{
 		Use:   "status [DEPLOYMENT...]",
 		Short: "Show what is injected, connected, last sync, last edit->running latency and last error",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names = args
-			if o.Output != "" && o.Output != "json" && o.Output != "wide" {
-				return fmt.Errorf("--output %q: want json or wide", o.Output)
+			if err := o.Complete(args); err != nil {
+				return err
 			}
-			var err error
-			if o.client, err = client(o.flags); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			cmd.SilenceUsage = true
-			o.targets, err = findDeployments(cmd.Context(), o.client, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
-				_, annotated := d.Annotations[rules.AnnotationKey]
-				return annotated || isInjected(d)
-			}, "annotated or injected")
-			if err != nil {
-				return err
-			}
 			return o.Run(cmd.Context())
 		},
 		ValidArgsFunction: completeDeployments(flags),
 	}
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json, or wide (adds each pod's node and the files of its last sync)")
 	return cmd
 }
 
-// Run prints the status of each target.
+// Complete resolves the cluster. The Deployments are resolved by Run: a failure there is about the
+// cluster, not the command line.
+func (o *StatusOptions) Complete(args []string) error {
+	o.Names = args
+	var err error
+	if o.client, err = client(o.flags); err != nil {
+		return err
+	}
+	o.server = serverOf(o.flags)
+	return nil
+}
+
+// Validate checks the output format.
+func (o *StatusOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" && o.Output != "wide" {
+		return fmt.Errorf("--output %q: want json or wide", o.Output)
+	}
+	return nil
+}
+
+// Run prints the status of each annotated or injected Deployment.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	store := state.DefaultStore()
-	server := serverOf(o.flags)
+	targets, err := findDeployments(ctx, o.client, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
+		return isAnnotated(d) || isInjected(d)
+	}, "annotated or injected")
+	if err != nil {
+		return err
+	}
 	var out []DeploymentStatus
-	for _, d := range o.targets {
-		ds := DeploymentStatus{Name: d.Name, Injected: isInjected(d)}
-		rec, _ := store.Read(server, o.client.Namespace, d.Name)
-		ds.UpActive = rec.Live()
-		sel, err := selectorOf(d)
+	for _, d := range targets {
+		ds, err := o.status(ctx, d)
 		if err != nil {
 			return err
-		}
-		pods, _, err := o.client.ListPods(ctx, sel)
-		if err != nil {
-			return err
-		}
-		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-		for _, p := range pods {
-			ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Synclet: inject.SyncletRunning(&p)}
-			if p.DeletionTimestamp != nil {
-				ps.Phase = "Terminating"
-			}
-			if rec != nil && rec.Pods[p.Name] != nil {
-				r := rec.Pods[p.Name]
-				ps.Connected = r.Connected && ds.UpActive
-				if !r.LastSync.IsZero() {
-					ps.LastSync = r.LastSync.Format(time.RFC3339)
-				}
-				ps.LastLatencyMs, ps.LastError = r.LastLatency, r.LastError
-			}
-			ds.Pods = append(ds.Pods, ps)
 		}
 		out = append(out, ds)
 	}
@@ -123,11 +125,62 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEPLOYMENT\tINJECTED\tUP\tPOD\tPHASE\tSYNCLET\tCONNECTED\tLAST SYNC\tLATENCY\tLAST ERROR")
+	return printStatus(o.Out, out, o.Output == "wide")
+}
+
+// status gathers one Deployment's pods and what the `up` serving it recorded.
+func (o *StatusOptions) status(ctx context.Context, d *appsv1.Deployment) (DeploymentStatus, error) {
+	ds := DeploymentStatus{Name: d.Name, Injected: isInjected(d)}
+	rec, err := o.store.Read(o.server, o.client.Namespace, d.Name)
+	if err != nil {
+		// the cluster's view is still worth showing; the record is as good as missing
+		fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
+	}
+	ds.UpRunning = rec.Live()
+	sel, err := selectorOf(d)
+	if err != nil {
+		return ds, err
+	}
+	pods, _, err := o.client.ListPods(ctx, sel)
+	if err != nil {
+		return ds, err
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	for i := range pods {
+		ds.Pods = append(ds.Pods, podStatus(&pods[i], rec, ds.UpRunning))
+	}
+	return ds, nil
+}
+
+// podStatus is one pod as the cluster sees it, with what a running `up` recorded about it.
+func podStatus(p *corev1.Pod, rec *state.Record, upRunning bool) PodStatus {
+	ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), SyncletRunning: inject.SyncletRunning(p), Node: p.Spec.NodeName}
+	if p.DeletionTimestamp != nil {
+		ps.Phase = "Terminating"
+	}
+	if rec == nil || rec.Pods[p.Name] == nil {
+		return ps
+	}
+	r := rec.Pods[p.Name]
+	ps.Connected = r.Connected && upRunning
+	if !r.LastSync.IsZero() {
+		ps.LastSync = r.LastSync.Format(time.RFC3339)
+	}
+	ps.LastLatencyMs, ps.LastError, ps.LastFiles = r.LastLatency, r.LastError, r.LastFiles
+	return ps
+}
+
+// printStatus prints the table of `status`; wide adds each pod's node and the files of its last sync.
+func printStatus(w io.Writer, out []DeploymentStatus, wide bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	extraHead, extraNone := "", ""
+	if wide {
+		extraHead, extraNone = "\tNODE\tFILES", "\t-\t-"
+	}
+	fmt.Fprintln(tw, "DEPLOYMENT\tINJECTED\tUP\tPOD\tPHASE\tSYNCLET\tCONNECTED\tLAST SYNC\tLATENCY"+extraHead+"\tLAST ERROR")
 	for _, ds := range out {
 		if len(ds.Pods) == 0 {
-			fmt.Fprintf(tw, "%s\t%v\t%v\t-\t-\t-\t-\t-\t-\t-\n", ds.Name, ds.Injected, ds.UpActive)
+			fmt.Fprintf(tw, "%s\t%v\t%v\t-\t-\t-\t-\t-\t-%s\t-\n", ds.Name, ds.Injected, ds.UpRunning, extraNone)
 		}
 		for _, p := range ds.Pods {
 			last, lat, lerr := "-", "-", "-"
@@ -140,7 +193,18 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 			if p.LastError != "" {
 				lerr = p.LastError
 			}
-			fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%v\t%v\t%s\t%s\t%s\n", ds.Name, ds.Injected, ds.UpActive, p.Name, p.Phase, p.Synclet, p.Connected, last, lat, lerr)
+			extra := ""
+			if wide {
+				node, files := "-", "-"
+				if p.Node != "" {
+					node = p.Node
+				}
+				if p.LastSync != "" {
+					files = fmt.Sprint(p.LastFiles)
+				}
+				extra = "\t" + node + "\t" + files
+			}
+			fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%v\t%v\t%s\t%s%s\t%s\n", ds.Name, ds.Injected, ds.UpRunning, p.Name, p.Phase, p.SyncletRunning, p.Connected, last, lat, extra, lerr)
 		}
 	}
 	return tw.Flush()

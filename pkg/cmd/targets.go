@@ -8,11 +8,23 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
+
+// isAnnotated picks the default set of `up` and `logs`: Deployments with rules.
+func isAnnotated(d *appsv1.Deployment) bool {
+	_, ok := d.Annotations[rules.AnnotationKey]
+	return ok
+}
+
+// findAnnotated resolves the Deployments of `up` and `logs`: the named ones, those matching the
+// selector, or by default every Deployment in the namespace with rules.
+func findAnnotated(ctx context.Context, c *kube.Client, names []string, selector string) ([]*appsv1.Deployment, error) {
+	return findDeployments(ctx, c, names, selector, isAnnotated, "annotated ("+rules.AnnotationKey+")")
+}
 
 // findDeployments resolves the Deployments a command acts on: the named ones, those matching the
 // selector, or by default every Deployment in the namespace for which want is true.
@@ -65,10 +77,4 @@ func names(ds []*appsv1.Deployment) string {
 		n = append(n, d.Name)
 	}
 	return strings.Join(n, " ")
-}
-
-// isStale reports a patch that failed because the object changed after we read it (the JSON patch's
-// resourceVersion test failed, or the server reports a conflict).
-func isStale(err error) bool {
-	return apierrors.IsConflict(err) || apierrors.IsInvalid(err) || strings.Contains(err.Error(), "test operation")
 }

@@ -2,11 +2,8 @@ package cmd
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"k8s.io/kubectl/pkg/util/templates"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,10 +16,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/lease"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
@@ -42,12 +40,14 @@ type UpOptions struct {
 	SyncletPort  int
 	Quiet        time.Duration
 	Poll         bool
+	// PollInterval is --poll-interval: zero rescans every watch.DefaultPollInterval, slower on a huge
+	// tree; a value given rescans at exactly that period.
 	PollInterval time.Duration
-	PollFixed    bool // --poll-interval was given: poll at exactly that period
 	Plain        bool
 	TakeOver     bool
 
 	client  *kube.Client
+	absDir  string
 	targets []*appsv1.Deployment
 	rules   map[string]*rules.Rules
 	warnMu  sync.Mutex
@@ -57,7 +57,7 @@ type UpOptions struct {
 // NewUpOptions returns the defaults.
 func NewUpOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *UpOptions {
 	return &UpOptions{IOStreams: streams, flags: flags, Dir: ".", SyncletImage: DefaultSyncletImage(),
-		SyncletPort: protocol.DefaultPort, Quiet: watch.DefaultQuiet, PollInterval: watch.DefaultPollInterval}
+		SyncletPort: protocol.DefaultPort, Quiet: watch.DefaultQuiet}
 }
 
 // NewCmdUp returns the up command.
@@ -79,7 +79,6 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 			// arguments are free-form names: from here on an error is about the cluster or the rules,
 			// and the usage text would only bury it
 			cmd.SilenceUsage = true
-			o.PollFixed = cmd.Flags().Changed("poll-interval")
 			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
@@ -104,18 +103,17 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	return cmd
 }
 
-// Complete resolves the cluster, the Deployments and their rules.
+// Complete resolves the cluster, the local directory, the Deployments and their rules.
 func (o *UpOptions) Complete(ctx context.Context, args []string) error {
 	o.Names = args
 	var err error
+	if o.absDir, err = filepath.Abs(o.Dir); err != nil {
+		return fmt.Errorf("--dir %s: %w", o.Dir, err)
+	}
 	if o.client, err = client(o.flags); err != nil {
 		return err
 	}
-	o.targets, err = findDeployments(ctx, o.client, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
-		_, ok := d.Annotations[rules.AnnotationKey]
-		return ok
-	}, "annotated ("+rules.AnnotationKey+")")
-	if err != nil {
+	if o.targets, err = findAnnotated(ctx, o.client, o.Names, o.Selector); err != nil {
 		return err
 	}
 	o.rules = map[string]*rules.Rules{}
@@ -149,8 +147,11 @@ func (o *UpOptions) Validate() error {
 	if o.SyncletPort <= 0 || o.SyncletPort > 65535 {
 		return fmt.Errorf("--synclet-port %d: want 1-65535", o.SyncletPort)
 	}
-	if o.Quiet < 0 || o.PollInterval <= 0 {
-		return errors.New("--quiet must be >= 0 and --poll-interval > 0")
+	if o.Quiet <= 0 {
+		return fmt.Errorf("--quiet %s: want a positive window such as %s (edits closer together than this are sent as one update)", o.Quiet, watch.DefaultQuiet)
+	}
+	if o.PollInterval < 0 {
+		return fmt.Errorf("--poll-interval %s: want a positive period such as 1s, or leave it out for the adaptive default", o.PollInterval)
 	}
 	if o.SyncletImage == "" {
 		return errors.New("--synclet-image is empty")
@@ -160,28 +161,21 @@ func (o *UpOptions) Validate() error {
 
 // Run injects every target, then runs the dev loop until ctx ends.
 func (o *UpOptions) Run(ctx context.Context) error {
-	minor, err := o.client.ServerMinor()
+	opts, err := o.plan()
 	if err != nil {
 		return err
-	}
-	opts := inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, NativeSidecar: minor >= 29}
-	// plan every Deployment before patching any: a mistake in one leaves all of them untouched
-	var problems []string
-	for _, d := range o.targets {
-		if _, err := inject.InjectPatch(d, o.rules[d.Name], withToken(opts)); err != nil {
-			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("nothing was changed:\n  %s", strings.Join(problems, "\n  "))
 	}
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
-	release, err := o.claim(ctx, stopAll)
+	claim, err := lease.Acquire(ctx, o.client, o.targetNames(), lease.Options{TakeOver: o.TakeOver, Warn: o.warn, TakenOver: stopAll})
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer func() {
+		if err := claim.Release(); err != nil {
+			o.warn(err.Error())
+		}
+	}()
 	var targets []devloop.Target
 	for _, d := range o.targets {
 		t, err := o.inject(ctx, d, opts)
@@ -190,27 +184,18 @@ func (o *UpOptions) Run(ctx context.Context) error {
 		}
 		targets = append(targets, *t)
 	}
-	rec := newRecorder(o.flags, o.client.Namespace, targets)
-	var view devloop.Reporter = &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}
-	stopView := func() error { return nil }
-	if !o.Plain && tui.IsTerminal(o.Out) {
-		var quit context.CancelFunc
-		ctx, quit = context.WithCancel(ctx)
-		defer quit()
-		live := tui.Start(ctx, tui.Config{In: o.In, Out: o.Out, Title: "kubectl fastdev up · namespace " + o.client.Namespace,
-			API: o.client, Targets: targets, Dir: o.Dir, OnQuit: quit})
-		view, stopView = live, live.Stop
-	}
+	rec := state.NewRecorder(state.DefaultStore(), serverOf(o.flags), o.client.Namespace, o.targetNames(), os.Getpid(), o.warn)
+	// one pod informer per Deployment, shared by the dev loop, the live view and its log follower
+	cluster := o.client.Sharing()
+	ctx, view, stopView := o.startView(ctx, cluster, targets)
 	o.setWarn(view.Warn)
 	defer o.setWarn(nil)
-	report := recordingReporter{Reporter: view, rec: rec}
-	abs, _ := filepath.Abs(o.Dir)
-	err = devloop.Run(ctx, o.client, devloop.Config{Dir: abs, Targets: targets,
-		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval, PollFixed: o.PollFixed}}, report)
+	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets,
+		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
 	if verr := stopView(); verr != nil && err == nil {
 		err = fmt.Errorf("live view: %w (--plain prints plain lines instead)", verr)
 	}
-	rec.stop()
+	rec.Stop()
 	if err != nil {
 		return err
 	}
@@ -218,38 +203,28 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// inject patches one Deployment (or finds it already injected) and returns its dev loop target.
-func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts inject.Options) (*devloop.Target, error) {
-	r := o.rules[d.Name]
-	for attempt := 0; ; attempt++ {
-		plan, err := inject.InjectPatch(d, r, withToken(opts))
-		if err != nil {
-			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
-		}
-		switch {
-		case plan.Patch == nil:
-			fmt.Fprintf(o.ErrOut, "%s: already injected, unchanged\n", d.Name)
-		default:
-			if _, err := o.client.PatchDeployment(ctx, d.Name, plan.Patch); err != nil {
-				if attempt < 3 && isStale(err) { // changed between our read and our patch: read again, plan again
-					if d, err = o.client.GetDeployment(ctx, d.Name); err == nil {
-						continue
-					}
-				}
-				return nil, fmt.Errorf("patching deployment %q: %w", d.Name, err)
-			}
-			verb := "injected"
-			if plan.Already {
-				verb = "re-injected (rules or synclet changed)"
-			}
-			fmt.Fprintf(o.ErrOut, "%s: %s, rolling out\n", d.Name, verb)
-		}
-		sel, err := selectorOf(d)
-		if err != nil {
-			return nil, err
-		}
-		return &devloop.Target{Name: d.Name, Selector: sel, Rules: r, Token: plan.Token, Port: plan.Port}, nil
+// startView starts the live view on a terminal (unless --plain), else plain lines; the returned ctx
+// ends when the user quits the live view, and stop ends the view.
+func (o *UpOptions) startView(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target) (context.Context, devloop.Reporter, func() error) {
+	if o.Plain || !tui.IsTerminal(o.Out) {
+		return ctx, &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}, func() error { return nil }
 	}
+	ctx, quit := context.WithCancel(ctx)
+	live := tui.Start(ctx, tui.Config{In: o.In, Out: o.Out, Title: "kubectl fastdev up · namespace " + o.client.Namespace,
+		API: cluster, Targets: targets, Dir: o.Dir, OnQuit: quit})
+	return ctx, live, func() error {
+		defer quit()
+		return live.Stop()
+	}
+}
+
+// targetNames returns the names of the target Deployments.
+func (o *UpOptions) targetNames() []string {
+	var n []string
+	for _, d := range o.targets {
+		n = append(n, d.Name)
+	}
+	return n
 }
 
 // warn shows a diagnostic through the current view (plain lines or the live view, which plain writes
@@ -269,227 +244,4 @@ func (o *UpOptions) setWarn(f func(string)) {
 	o.warnMu.Lock()
 	o.warnTo = f
 	o.warnMu.Unlock()
-}
-
-// leaseDuration is how long a dev lease outlives its last renewal: a killed `up` blocks a new one on
-// another machine for at most this long (on the same machine a dead holder is detected at once).
-const leaseDuration = 30 * time.Second
-
-// claim takes each Deployment's dev lease, refusing (without --take-over) one that another live `up`
-// holds, and keeps renewing them; the returned func releases them.
-func (o *UpOptions) claim(ctx context.Context, takenOver func()) (func(), error) {
-	host, _ := os.Hostname()
-	me := fmt.Sprintf("%s/%d", host, os.Getpid())
-	for _, d := range o.targets {
-		h, err := o.client.GetLease(ctx, d.Name)
-		if err != nil {
-			return nil, err
-		}
-		if h != nil && h.Identity != me && !h.Expired(time.Now()) && !o.TakeOver && !deadLocalHolder(h.Identity, host) {
-			return nil, fmt.Errorf("deployment %q is served by another `kubectl fastdev up` (%s, renewed %s ago): stop that one, or run with --take-over",
-				d.Name, h.Identity, time.Since(h.Renewed).Round(time.Second))
-		}
-	}
-	first := true
-	renew := func() error {
-		for _, d := range o.targets {
-			if !first {
-				if h, err := o.client.GetLease(ctx, d.Name); err == nil && h != nil && h.Identity != me {
-					o.warn(fmt.Sprintf("%s: taken over by another `kubectl fastdev up` (%s); stopping", d.Name, h.Identity))
-					takenOver()
-					return nil
-				}
-			}
-			if err := o.client.AcquireLease(ctx, d.Name, me, leaseDuration); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := renew(); err != nil {
-		return nil, err
-	}
-	first = false
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(leaseDuration / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := renew(); err != nil && ctx.Err() == nil {
-					o.warn(fmt.Sprintf("renewing the dev lease: %v", err))
-				}
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, d := range o.targets {
-			_ = o.client.ReleaseLease(rctx, d.Name, me)
-		}
-	}, nil
-}
-
-// deadLocalHolder reports a holder on this host whose process is gone (an `up` killed with SIGKILL).
-func deadLocalHolder(identity, host string) bool {
-	h, pid, ok := strings.Cut(identity, "/")
-	if !ok || h != host {
-		return false
-	}
-	var n int
-	if _, err := fmt.Sscanf(pid, "%d", &n); err != nil || n <= 0 {
-		return false
-	}
-	return !state.ProcessAlive(n)
-}
-
-// withToken gives a new injection its own random token (an existing injection keeps its own).
-func withToken(o inject.Options) inject.Options {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	o.Token = hex.EncodeToString(b)
-	return o
-}
-
-// recordingReporter records pod states and updates for `status` before passing them on.
-type recordingReporter struct {
-	devloop.Reporter
-	rec *recorder
-}
-
-func (r recordingReporter) PodState(dep, pod string, ok bool, err error) {
-	r.rec.connected(dep, pod, ok, err)
-	r.Reporter.PodState(dep, pod, ok, err)
-}
-
-func (r recordingReporter) PodGone(dep, pod string) {
-	r.rec.gone(dep, pod)
-	r.Reporter.PodGone(dep, pod)
-}
-
-func (r recordingReporter) Updated(u devloop.Update) {
-	r.rec.updated(u)
-	r.Reporter.Updated(u)
-}
-
-// recorder keeps the state file `status` reads up to date. Changes are written at most every
-// recordEvery, off the pod workers' path: a write per update and pod (a temporary file and a rename)
-// was a quarter of `up`'s CPU time when one edit went to ten replicas.
-type recorder struct {
-	mu      sync.Mutex
-	store   state.Store
-	deps    map[string]*state.Deployment
-	dirty   map[string]bool
-	pending *time.Timer
-}
-
-const recordEvery = 250 * time.Millisecond
-
-// changed marks a Deployment's record for the next write; r.mu is held.
-func (r *recorder) changed(dep string) {
-	r.dirty[dep] = true
-	if r.pending == nil {
-		r.pending = time.AfterFunc(recordEvery, r.flush)
-	}
-}
-
-func (r *recorder) flush() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending = nil
-	for dep := range r.dirty {
-		if d := r.deps[dep]; d != nil {
-			_ = r.store.Write(d)
-		}
-	}
-	clear(r.dirty)
-}
-
-func newRecorder(flags *genericclioptions.ConfigFlags, ns string, targets []devloop.Target) *recorder {
-	r := &recorder{store: state.DefaultStore(), deps: map[string]*state.Deployment{}, dirty: map[string]bool{}}
-	server := serverOf(flags)
-	for _, t := range targets {
-		d := &state.Deployment{Server: server, Namespace: ns, Name: t.Name, PID: os.Getpid(), Started: time.Now(), Pods: map[string]*state.Pod{}}
-		r.deps[t.Name] = d
-		_ = r.store.Write(d)
-	}
-	return r
-}
-
-func serverOf(flags *genericclioptions.ConfigFlags) string {
-	if c, err := flags.ToRESTConfig(); err == nil {
-		return c.Host
-	}
-	return ""
-}
-
-func (r *recorder) pod(dep, pod string) *state.Pod {
-	d := r.deps[dep]
-	if d == nil {
-		return nil
-	}
-	if d.Pods[pod] == nil {
-		d.Pods[pod] = &state.Pod{}
-	}
-	return d.Pods[pod]
-}
-
-func (r *recorder) updated(u devloop.Update) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p := r.pod(u.Deployment, u.Pod)
-	if p == nil {
-		return
-	}
-	p.Connected, p.LastSync, p.LastFiles, p.LastError = true, time.Now(), u.Files+u.Deletes, u.Err
-	if u.Latency > 0 {
-		p.LastLatency = float64(u.Latency.Microseconds()) / 1000
-	}
-	r.changed(u.Deployment)
-}
-
-func (r *recorder) connected(dep, pod string, ok bool, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p := r.pod(dep, pod)
-	if p == nil {
-		return
-	}
-	p.Connected = ok
-	if err != nil {
-		p.LastError = err.Error()
-	}
-	r.changed(dep)
-}
-
-func (r *recorder) gone(dep, pod string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if d := r.deps[dep]; d != nil {
-		delete(d.Pods, pod)
-		r.changed(dep)
-	}
-}
-
-// stop marks the records as no longer served.
-func (r *recorder) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pending != nil {
-		r.pending.Stop()
-		r.pending = nil
-	}
-	clear(r.dirty)
-	for _, d := range r.deps {
-		d.PID = 0
-		for _, p := range d.Pods {
-			p.Connected = false
-		}
-		_ = r.store.Write(d)
-	}
 }

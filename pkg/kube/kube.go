@@ -128,10 +128,11 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 		return nil, errors.New("port-forward needs a REST config")
 	}
 	u := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
-	dialer, err := dialerFor(c.config, u)
+	fallback, err := dialerFor(c.config, u)
 	if err != nil {
 		return nil, err
 	}
+	dialer := &typedDialer{Dialer: fallback}
 	stop, ready := make(chan struct{}), make(chan struct{})
 	errOut := &lastLine{}
 	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, errOut)
@@ -153,8 +154,7 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 	select {
 	case <-ready:
 	case err := <-done:
-		if err != nil && strings.Contains(strings.ToLower(err.Error()), "forbidden") {
-			// the upgrade's refusal arrives as text, not as a typed API error
+		if err != nil && forbidden(dialer.lastErr()) {
 			return nil, fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)
 		}
 		return nil, fmt.Errorf("port-forward to pod %s: %w", pod, err)
@@ -188,6 +188,38 @@ func dialerFor(config *rest.Config, u *url.URL) (httpstream.Dialer, error) {
 	return portforward.NewFallbackDialer(ws, spdyDialer, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	}), nil
+}
+
+// typedDialer keeps the error of its last Dial: ForwardPorts reports a refused upgrade as text
+// ("error upgrading connection: %s"), and the typed error is only seen here.
+type typedDialer struct {
+	httpstream.Dialer
+	mu  sync.Mutex
+	err error
+}
+
+func (d *typedDialer) Dial(protocols ...string) (httpstream.Connection, string, error) {
+	conn, protocol, err := d.Dialer.Dial(protocols...)
+	d.mu.Lock()
+	d.err = err
+	d.mu.Unlock()
+	return conn, protocol, err
+}
+
+func (d *typedDialer) lastErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// forbidden reports an upgrade the API server refused with 403: as a Status error (the SPDY dialer),
+// or as the cause of an upgrade failure (the websocket dialer, whose error does not unwrap).
+func forbidden(err error) bool {
+	if apierrors.IsForbidden(err) {
+		return true
+	}
+	var up *httpstream.UpgradeFailureError
+	return errors.As(err, &up) && apierrors.IsForbidden(up.Cause)
 }
 
 // lastLine keeps the last line written to it (port-forward's error output).

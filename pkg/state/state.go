@@ -7,14 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 )
 
-// Pod is the CLI's view of one pod.
-type Pod struct {
+// PodRecord is the CLI's view of one pod.
+type PodRecord struct {
 	Connected   bool      `json:"connected"`
 	LastSync    time.Time `json:"lastSync,omitempty"`
 	LastLatency float64   `json:"lastLatencyMs,omitempty"`
@@ -22,14 +23,14 @@ type Pod struct {
 	LastError   string    `json:"lastError,omitempty"`
 }
 
-// Deployment is the record of one Deployment served by one `up` process.
-type Deployment struct {
-	Server    string          `json:"server"`
-	Namespace string          `json:"namespace"`
-	Name      string          `json:"name"`
-	PID       int             `json:"pid"`
-	Started   time.Time       `json:"started"`
-	Pods      map[string]*Pod `json:"pods"`
+// Record is what one `up` process records about one Deployment it serves.
+type Record struct {
+	Server    string                `json:"server"`
+	Namespace string                `json:"namespace"`
+	Name      string                `json:"name"`
+	PID       int                   `json:"pid"`
+	Started   time.Time             `json:"started"`
+	Pods      map[string]*PodRecord `json:"pods"`
 }
 
 // Store keeps records as small JSON files in a directory.
@@ -50,36 +51,43 @@ func (s Store) path(server, ns, name string) string {
 }
 
 // Write replaces the record atomically.
-func (s Store) Write(d *Deployment) error {
+func (s Store) Write(d *Record) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("creating the state directory: %w", err)
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding the record of %s: %w", d.Name, err)
 	}
 	p := s.path(d.Server, d.Namespace, d.Name)
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
+		return fmt.Errorf("writing the record of %s: %w", d.Name, err)
 	}
-	return os.Rename(tmp, p)
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("writing the record of %s: %w", d.Name, err)
+	}
+	return nil
 }
 
 // Read returns the record, or nil when there is none.
-func (s Store) Read(server, ns, name string) (*Deployment, error) {
-	b, err := os.ReadFile(s.path(server, ns, name))
+func (s Store) Read(server, ns, name string) (*Record, error) {
+	p := s.path(server, ns, name)
+	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the status record of %s: %w", name, err)
 	}
-	var d Deployment
-	return &d, json.Unmarshal(b, &d)
+	var d Record
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("reading the status record of %s (%s): %w", name, p, err)
+	}
+	return &d, nil
 }
 
 // Live reports whether the `up` process that wrote the record still runs.
-func (d *Deployment) Live() bool {
+func (d *Record) Live() bool {
 	return d != nil && ProcessAlive(d.PID)
 }

@@ -163,7 +163,7 @@ func (w *Watcher) onNotifyError(err error) {
 // for path. The fsnotify watcher keeps reporting for retireDelay so no event is lost in between.
 func (w *Watcher) fallBack(path string, err error) error {
 	w.warn("cannot watch %s for changes (%v): %s. Until then, every change is found by rescanning "+
-		"the tree every %s, which is slower and uses more CPU.", path, err, limitHint(err), w.opts.PollInterval)
+		"the tree every %s, which is slower and uses more CPU.", path, err, limitHint(err), w.pollIntervalHint())
 	if err := w.startPoll(); err != nil {
 		return err
 	}
@@ -171,6 +171,15 @@ func (w *Watcher) fallBack(path string, err error) error {
 		w.retire = time.After(retireDelay)
 	}
 	return nil
+}
+
+// pollIntervalHint is the rescan period to announce before a rescan has been timed: the one given,
+// or the default a small tree gets.
+func (w *Watcher) pollIntervalHint() time.Duration {
+	if w.opts.PollInterval > 0 {
+		return w.opts.PollInterval
+	}
+	return DefaultPollInterval
 }
 
 // closeNotify releases the inotify instance and its watches.

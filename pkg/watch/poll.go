@@ -34,18 +34,16 @@ func (w *Watcher) startPoll() error {
 	if err := pw.AddRecursive(w.root); err != nil {
 		return fmt.Errorf("polling %s: %w", w.root, err)
 	}
-	interval := w.opts.PollInterval
-	if pass := time.Since(start); !w.opts.PollFixed {
-		if iv := pollPeriod(pass, interval); iv > interval {
-			w.warn("polling %s: one pass over its %d entries takes %s, so it is rescanned every %s to keep `up` near %d%% of a core; file events (without --poll) see edits at once, or set --poll-interval",
-				w.root, len(pw.WatchedFiles()), pass.Round(time.Millisecond), iv, int(pollShare*100))
-			interval = iv
-		}
+	pass := time.Since(start)
+	interval, slowed := pollEvery(w.opts.PollInterval, pass)
+	if slowed {
+		w.warn("polling %s: one pass over its %d entries takes %s, so it is rescanned every %s to keep `up` near %d%% of a core; file events (without --poll) see edits at once, or set --poll-interval",
+			w.root, len(pw.WatchedFiles()), pass.Round(time.Millisecond), interval, int(pollShare*100))
 	}
 	p := &poller{pw: pw, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		_ = pw.Start(interval) // fails only for a non-positive interval, which New prevents
+		_ = pw.Start(interval) // fails only for a non-positive interval, which pollEvery never returns
 	}()
 	w.poll = p
 	return nil
@@ -54,6 +52,17 @@ func (w *Watcher) startPoll() error {
 // pollShare is the share of one core that rescanning may take: a 100,000-file tree rescanned every
 // 100 ms kept a core 91% busy.
 const pollShare = 0.05
+
+// pollEvery returns the rescan period for a tree whose pass takes pass, and whether it is longer than
+// the default because the tree is large: a period given (non-zero) is kept as it is; zero is
+// DefaultPollInterval, or the period pollPeriod gives when that is longer.
+func pollEvery(given, pass time.Duration) (time.Duration, bool) {
+	if given > 0 {
+		return given, false
+	}
+	iv := pollPeriod(pass, DefaultPollInterval)
+	return iv, iv > DefaultPollInterval
+}
 
 // pollPeriod returns the rescan period for a tree whose pass takes pass: at least interval, and long
 // enough that rescanning takes at most pollShare of the time, rounded up to a tenth of a second.

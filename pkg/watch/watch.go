@@ -21,7 +21,7 @@ const (
 	DefaultQuiet = 20 * time.Millisecond
 
 	// DefaultPollInterval is how often the polling watcher rescans the tree when
-	// Options.PollInterval is zero.
+	// Options.PollInterval is zero (and the tree is small enough: see pollShare).
 	DefaultPollInterval = 100 * time.Millisecond
 
 	// defaultMaxDelay bounds how long a batch is held when the tree never goes quiet, such as a log
@@ -36,10 +36,10 @@ type Options struct {
 	// Poll rescans the tree every PollInterval instead of using file system events, for file systems
 	// that deliver none (some network and VM-shared mounts).
 	Poll bool
-	// PollInterval is the rescan period when polling (default DefaultPollInterval). Unless PollFixed,
-	// it is lengthened on a tree whose rescan would otherwise take more than pollShare of the time.
+	// PollInterval is the rescan period when polling. Zero means DefaultPollInterval, lengthened on a
+	// tree whose rescan would otherwise take more than pollShare of the time; a period given is kept
+	// as it is, however long a rescan takes.
 	PollInterval time.Duration
-	PollFixed    bool
 	// Ignore reports paths not to watch or report; rel is a slash path relative to the root. It may
 	// be called from several goroutines at once.
 	Ignore func(rel string, isDir bool) bool
@@ -95,8 +95,8 @@ func New(root string, opts Options) (*Watcher, error) {
 	if opts.Quiet <= 0 {
 		opts.Quiet = DefaultQuiet
 	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = DefaultPollInterval
+	if opts.PollInterval < 0 {
+		return nil, fmt.Errorf("watching %s: negative poll interval %s", root, opts.PollInterval)
 	}
 	return &Watcher{
 		root:     filepath.Clean(abs),

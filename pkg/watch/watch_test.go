@@ -335,6 +335,9 @@ func TestNewErrors(t *testing.T) {
 			t.Errorf("New(%q) succeeded, want an error", p)
 		}
 	}
+	if _, err := New(root, Options{PollInterval: -time.Second}); err == nil {
+		t.Error("New with a negative poll interval succeeded, want an error")
+	}
 }
 
 // TestPollPeriod: a rescan may take at most 5% of the time; small trees keep the requested period.
@@ -349,6 +352,24 @@ func TestPollPeriod(t *testing.T) {
 	} {
 		if got := pollPeriod(c.pass, c.interval); got != c.want {
 			t.Errorf("pollPeriod(%s, %s) = %s, want %s", c.pass, c.interval, got, c.want)
+		}
+	}
+}
+
+// TestPollEvery: without a period given, polling starts at the default and slows down on a tree whose
+// rescan is long (saying so); a period given is kept however long a rescan takes.
+func TestPollEvery(t *testing.T) {
+	for _, c := range []struct {
+		given, pass, want time.Duration
+		slowed            bool
+	}{
+		{0, 2 * time.Millisecond, DefaultPollInterval, false},
+		{0, 450 * time.Millisecond, 9 * time.Second, true},
+		{20 * time.Millisecond, 2 * time.Millisecond, 20 * time.Millisecond, false},
+		{100 * time.Millisecond, 450 * time.Millisecond, 100 * time.Millisecond, false},
+	} {
+		if got, slowed := pollEvery(c.given, c.pass); got != c.want || slowed != c.slowed {
+			t.Errorf("pollEvery(%s, %s) = %s, %v; want %s, %v", c.given, c.pass, got, slowed, c.want, c.slowed)
 		}
 	}
 }

@@ -1,0 +1,40 @@
+package cmd
+
+import (
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
+)
+
+// recordingReporter records pod states and updates for `status` before passing them on to the view.
+type recordingReporter struct {
+	devloop.Reporter
+	rec *state.Recorder
+}
+
+var _ devloop.Reporter = recordingReporter{}
+
+func (r recordingReporter) PodState(dep, pod string, ok bool, err error) {
+	r.rec.PodState(dep, pod, ok, err)
+	r.Reporter.PodState(dep, pod, ok, err)
+}
+
+func (r recordingReporter) PodGone(dep, pod string) {
+	r.rec.PodGone(dep, pod)
+	r.Reporter.PodGone(dep, pod)
+}
+
+func (r recordingReporter) Updated(u devloop.Update) {
+	r.rec.Synced(u.Deployment, u.Pod, u.Files+u.Deletes, u.Latency, u.Err)
+	r.Reporter.Updated(u)
+}
+
+// serverOf names the cluster in the status records: its API server's address. The error is not
+// reported: the callers built their client from the same flags, which already loaded this config.
+func serverOf(flags *genericclioptions.ConfigFlags) string {
+	if c, err := flags.ToRESTConfig(); err == nil {
+		return c.Host
+	}
+	return ""
+}
