@@ -126,9 +126,10 @@ func running(id string) corev1.ContainerStatus {
 
 var target = Target{Name: "web", Selector: "app=web", Rules: &rules.Rules{Sync: []rules.Sync{{From: "web/src", To: "/app/src"}}}}
 
-// TestReadAll: every replica's identical panic is one item ×3 with the local path, a previous
-// instance killed for memory is read and reported, and only the targets' pods' events are shown.
-func TestReadAll(t *testing.T) {
+// replicasAPI is the cluster of TestReadAll: four replicas of web, one running, one restarted with a
+// crash-looping sidecar, one restarted after an OOM kill, one being deleted; one event about web-2
+// and one about another app's pod.
+func replicasAPI() *fakeAPI {
 	oom := running("containerd://web-3b")
 	oom.RestartCount = 1
 	oom.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled", ContainerID: "containerd://web-3a",
@@ -141,7 +142,7 @@ func TestReadAll(t *testing.T) {
 	deleting := pod("web-4", corev1.ContainerStatus{Name: "web", ContainerID: "containerd://web-4",
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error", ContainerID: "containerd://web-4"}}})
 	deleting.DeletionTimestamp = &metav1.Time{Time: t0}
-	api := &fakeAPI{
+	return &fakeAPI{
 		pods: []corev1.Pod{pod("web-1", running("containerd://web-1")), pod("web-2", restarted, crashLoop), pod("web-3", oom), deleting},
 		logs: map[string]string{
 			"web-1/web":          stamp(0, append([]string{"GET / 200"}, goPanic(7, "0xc000012000")...)...),
@@ -160,6 +161,12 @@ func TestReadAll(t *testing.T) {
 				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "other-1"}, LastTimestamp: metav1.NewTime(t0)},
 		},
 	}
+}
+
+// TestReadAll: every replica's identical panic is one item ×3 with the local path, a previous
+// instance killed for memory is read and reported, and only the targets' pods' events are shown.
+func TestReadAll(t *testing.T) {
+	api := replicasAPI()
 	var got []logs.Item
 	var warnings []string
 	var mu sync.Mutex
