@@ -28,7 +28,8 @@ type Config struct {
 	Out io.Writer // the terminal
 	// Title is the first line, e.g. "kubectl fastdev up · namespace dev".
 	Title string
-	// API, when set, is read for the pods' phases and their logs' error blocks.
+	// API, when set, is read for the pods' phases and their logs' error blocks. In `up` it is the
+	// client the dev loop follows its pods with, so both share one watch per Deployment.
 	API     follow.API
 	Targets []devloop.Target
 	Dir     string // the local directory of the rules, for local file paths
@@ -98,11 +99,14 @@ func (v *View) follow(ctx context.Context, cfg Config) {
 			v.p.Send(phaseMsg{dep: dep, pod: pod.Name, phase: follow.Phase(pod), gone: gone})
 		},
 		Warn: v.Warn}
-	_ = follow.Run(ctx, cfg.API, fc, func(it logs.Item) {
+	err := follow.Run(ctx, cfg.API, fc, func(it logs.Item) {
 		if it.Kind.IsError() {
 			v.p.Send(itemMsg(it))
 		}
 	})
+	if err != nil && ctx.Err() == nil {
+		v.Warn(fmt.Sprintf("following the pods' logs: %v", err))
+	}
 }
 
 // Stop ends the view and restores the terminal. It returns an
