@@ -73,6 +73,16 @@ func testWorker(t *testing.T, files map[string]string, rulesText string) (*podWo
 	return newPodWorker(&deployment{name: "web", local: l, report: rep}, "web-1"), rep, src
 }
 
+// fetchView is the worker's view of what fake holds.
+func fetchView(t *testing.T, w *podWorker, fake *fakeSynclet) *podView {
+	t.Helper()
+	view, err := w.fetch(context.Background(), fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return view
+}
+
 const buildRules = "sync:\n  - from: ./src\n    to: /www\nrun:\n  - cmd: go build\n    trigger: [\"**/*.go\"]\nrestart: process\n"
 
 // pod holds stale.html and an old index.html, and answers every update with its step's output.
@@ -93,10 +103,7 @@ func TestWorkerSendsThePlan(t *testing.T) {
 	ctx := context.Background()
 	w, rep, src := testWorker(t, buildFiles, buildRules)
 	fake := buildPod()
-	view, err := w.fetch(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	view := fetchView(t, w, fake)
 	converge := batch{paths: [][]string{{"."}}}
 	want, err := w.plan(view, converge.paths)
 	if err != nil {
@@ -147,10 +154,7 @@ func TestWorkerSendsAnEditAlone(t *testing.T) {
 	ctx := context.Background()
 	w, rep, src := testWorker(t, buildFiles, buildRules)
 	fake := buildPod()
-	view, err := w.fetch(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	view := fetchView(t, w, fake)
 	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"."}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +184,7 @@ func TestWorkerHoldsWhatHasNoRoom(t *testing.T) {
 	w, rep, _ := testWorker(t, map[string]string{"big.bin": strings.Repeat("x", 100)}, "sync:\n  - {from: ./src, to: /www}\nrestart: none\n")
 	free := int64(10)
 	fake := &fakeSynclet{manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/www", Free: &free}}}}
-	view, err := w.fetch(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	view := fetchView(t, w, fake)
 	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"big.bin"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +211,7 @@ func TestWorkerRereadsAfterFailure(t *testing.T) {
 	w, rep, _ := testWorker(t, map[string]string{"main.go": "package main"}, buildRules)
 	fake := &fakeSynclet{result: protocol.Event{Type: protocol.EventResult, Error: "go build exited with 1"},
 		manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/www"}}}}
-	view, err := w.fetch(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	view := fetchView(t, w, fake)
 	fake.manifest.Roots[0].Entries = []tree.Entry{file("partly.go", 1)}
 	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"."}}}); err != nil {
 		t.Fatal(err)

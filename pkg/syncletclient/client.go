@@ -87,30 +87,33 @@ func (c *Client) Health(ctx context.Context, timeout time.Duration) error {
 
 // Manifest asks what the pod holds under each sync root.
 func (c *Client) Manifest(ctx context.Context) (*protocol.Manifest, error) {
-	resp, err := c.request(ctx, http.MethodGet, protocol.PathManifest, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var m protocol.Manifest
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		return nil, fmt.Errorf("reading manifest: %w", err)
+	if err := c.get(ctx, protocol.PathManifest, "manifest", &m); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }
 
 // Status asks the synclet for its counters.
 func (c *Client) Status(ctx context.Context) (*protocol.Status, error) {
-	resp, err := c.request(ctx, http.MethodGet, protocol.PathStatus, nil)
-	if err != nil {
+	var s protocol.Status
+	if err := c.get(ctx, protocol.PathStatus, "status", &s); err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var s protocol.Status
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return nil, fmt.Errorf("reading status: %w", err)
-	}
 	return &s, nil
+}
+
+// get decodes the JSON reply to a GET of path into v; what names the reply in errors.
+func (c *Client) get(ctx context.Context, path, what string, v any) error {
+	resp, err := c.request(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("reading %s: %w", what, err)
+	}
+	return nil
 }
 
 // smallUpdate is the size below which an update is built in memory and sent with a Content-Length:
