@@ -180,3 +180,43 @@ func TestTombstone(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestPodInformerRewatches: a watch the API server drops is re-established by the informer, and the
+// pods created after it are seen.
+func TestPodInformerRewatches(t *testing.T) {
+	cs := fake.NewSimpleClientset(webPod("web-1"))
+	first := watch.NewFake()
+	var mu sync.Mutex
+	dropped := false
+	again := make(chan struct{})
+	cs.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !dropped {
+			dropped = true
+			return true, first, nil
+		}
+		w, err := cs.Tracker().Watch(a.GetResource(), a.GetNamespace())
+		close(again)
+		return true, w, err
+	})
+	l := &podLog{}
+	stop := subscribe(NewForClientset(cs, "dev"), l)
+	l.waitFor(t, "web-1 gone=false")
+	first.Stop() // the connection drops
+	select {
+	case <-again:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch was not re-established within 10s")
+	}
+	if _, err := cs.CoreV1().Pods("dev").Create(context.Background(), webPod("web-2"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.waitFor(t, "web-2 gone=false")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.errs) != 0 {
+		t.Errorf("a dropped watch was reported as a failure: %v", l.errs)
+	}
+}
