@@ -127,7 +127,7 @@ func startLoop(t *testing.T, pods PodAPI, rep Reporter) (stop func() error) {
 			select {
 			case runErr = <-done:
 			case <-time.After(10 * time.Second):
-				runErr = errors.New("Run did not return within 10s of its context ending")
+				runErr = errors.New("the loop did not return within 10s of its context ending")
 			}
 		})
 		return runErr
