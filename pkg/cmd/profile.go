@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -19,8 +20,10 @@ type profiling struct {
 func (p *profiling) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.name, "profile", "none", "profile to capture: none, cpu or heap")
 	fs.StringVar(&p.output, "profile-output", "profile.pprof", "file the profile is written to")
-	fs.MarkHidden("profile")
-	fs.MarkHidden("profile-output")
+	for _, name := range []string{"profile", "profile-output"} {
+		// MarkHidden fails only for a flag that is not defined, and both are, just above
+		_ = fs.MarkHidden(name)
+	}
 }
 
 func (p *profiling) start() error {
@@ -31,11 +34,10 @@ func (p *profiling) start() error {
 	case "cpu":
 		f, err := os.Create(p.output)
 		if err != nil {
-			return err
+			return fmt.Errorf("--profile-output: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return err
+			return errors.Join(fmt.Errorf("starting the CPU profile: %w", err), f.Close())
 		}
 		p.stop = func() error { pprof.StopCPUProfile(); return f.Close() }
 		return nil
@@ -43,11 +45,13 @@ func (p *profiling) start() error {
 		p.stop = func() error {
 			f, err := os.Create(p.output)
 			if err != nil {
-				return err
+				return fmt.Errorf("--profile-output: %w", err)
 			}
-			defer f.Close()
 			runtime.GC()
-			return pprof.Lookup("heap").WriteTo(f, 0)
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				return errors.Join(fmt.Errorf("writing the heap profile: %w", err), f.Close())
+			}
+			return f.Close()
 		}
 		return nil
 	}

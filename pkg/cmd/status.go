@@ -166,7 +166,7 @@ func podStatus(p *corev1.Pod, rec *state.Record, upRunning bool) PodStatus {
 	if !r.LastSync.IsZero() {
 		ps.LastSync = r.LastSync.Format(time.RFC3339)
 	}
-	ps.LastLatencyMs, ps.LastError, ps.LastFiles = r.LastLatency, r.LastError, r.LastFiles
+	ps.LastLatencyMs, ps.LastError, ps.LastFiles = r.LastLatencyMs, r.LastError, r.LastFiles
 	return ps
 }
 

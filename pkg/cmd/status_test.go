@@ -25,7 +25,7 @@ func statusTest(t *testing.T, output string) (*StatusOptions, *strings.Builder) 
 	store := state.Store{Dir: t.TempDir()}
 	synced := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	err := store.Write(&state.Record{Server: "https://api", Namespace: "dev", Name: "web", PID: os.Getpid(),
-		Pods: map[string]*state.PodRecord{"web-a": {Connected: true, LastSync: synced, LastLatency: 42, LastFiles: 3, LastError: "exit 1"}}})
+		Pods: map[string]*state.PodRecord{"web-a": {Connected: true, LastSync: synced, LastLatencyMs: 42, LastFiles: 3, LastError: "exit 1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

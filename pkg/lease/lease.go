@@ -93,7 +93,7 @@ func Acquire(ctx context.Context, s Store, deployments []string, opts Options) (
 	for _, d := range deployments {
 		h, err := s.GetLease(ctx, d)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the dev lease of deployment %q: %w", d, err)
 		}
 		if h != nil && h.Identity != c.me && !h.Expired(time.Now()) && !opts.TakeOver && !c.deadLocal(h.Identity) {
 			return nil, &HeldError{Deployment: d, Holder: *h, Age: time.Since(h.Renewed)}
@@ -101,7 +101,7 @@ func Acquire(ctx context.Context, s Store, deployments []string, opts Options) (
 	}
 	for _, d := range deployments {
 		if err := s.AcquireLease(ctx, d, c.me, Duration); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("claiming the dev lease of deployment %q: %w", d, err)
 		}
 	}
 	rctx, cancel := context.WithCancel(ctx)

@@ -291,3 +291,17 @@ func TestRenewError(t *testing.T) {
 		t.Errorf("warning %q", msg)
 	}
 }
+
+// TestClaimError: a lease that cannot be read is an error naming the Deployment, wrapping the cause.
+func TestClaimError(t *testing.T) {
+	s := newFakeStore()
+	s.getErr = errors.New("not allowed to get leases")
+	var w warnings
+	_, err := Acquire(context.Background(), s, []string{"web"}, opts(&w))
+	if !errors.Is(err, s.getErr) || !strings.Contains(err.Error(), `reading the dev lease of deployment "web"`) {
+		t.Errorf("err %v", err)
+	}
+	if s.count("acquire") != 0 {
+		t.Errorf("acquired after a failed read: %q", s.calls)
+	}
+}

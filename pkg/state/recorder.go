@@ -89,7 +89,7 @@ func (r *Recorder) Synced(dep, pod string, files int, latency time.Duration, err
 	}
 	p.Connected, p.LastSync, p.LastFiles, p.LastError = true, time.Now(), files, errText
 	if latency > 0 {
-		p.LastLatency = float64(latency.Microseconds()) / 1000
+		p.LastLatencyMs = float64(latency.Microseconds()) / 1000
 	}
 	r.changed(dep)
 }

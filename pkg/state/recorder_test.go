@@ -86,7 +86,7 @@ func TestRecorderThrottles(t *testing.T) {
 		t.Errorf("writes %v, want one more each for web and api", w.writes)
 	}
 	got := w.record("web")
-	if a := got.Pods["web-a"]; a == nil || !a.Connected || a.LastFiles != 3 || a.LastLatency != 40 || got.PID != 42 {
+	if a := got.Pods["web-a"]; a == nil || !a.Connected || a.LastFiles != 3 || a.LastLatencyMs != 40 || got.PID != 42 {
 		t.Errorf("web-a: %+v (record %+v)", a, got)
 	}
 	if b := got.Pods["web-b"]; b == nil || b.LastError != "boom" {

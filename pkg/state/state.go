@@ -16,11 +16,11 @@ import (
 
 // PodRecord is the CLI's view of one pod.
 type PodRecord struct {
-	Connected   bool      `json:"connected"`
-	LastSync    time.Time `json:"lastSync,omitempty"`
-	LastLatency float64   `json:"lastLatencyMs,omitempty"`
-	LastFiles   int       `json:"lastFiles,omitempty"`
-	LastError   string    `json:"lastError,omitempty"`
+	Connected     bool      `json:"connected"`
+	LastSync      time.Time `json:"lastSync,omitempty"`
+	LastLatencyMs float64   `json:"lastLatencyMs,omitempty"`
+	LastFiles     int       `json:"lastFiles,omitempty"`
+	LastError     string    `json:"lastError,omitempty"`
 }
 
 // Record is what one `up` process records about one Deployment it serves.
