@@ -44,7 +44,7 @@ type Client struct {
 func New(config *rest.Config, ns string) (*Client, error) {
 	cs, err := kubernetes.NewForConfig(config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the API client: %w", err)
 	}
 	return &Client{cs: cs, config: config, Namespace: ns}, nil
 }
@@ -100,7 +100,11 @@ func (c *Client) ServerMinor() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("asking the API server for its version: %w", err)
 	}
-	return strconv.Atoi(strings.TrimRight(v.Minor, "+"))
+	minor, err := strconv.Atoi(strings.TrimRight(v.Minor, "+"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the API server's minor version %q: %w", v.Minor, err)
+	}
+	return minor, nil
 }
 
 // ServerVersion returns the API server's git version.
