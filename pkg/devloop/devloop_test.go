@@ -69,11 +69,6 @@ func (r *recorder) StepLine(_, _, _, line string) {}
 func (r *recorder) Updated(u Update)              { r.mu.Lock(); r.updates = append(r.updates, u); r.mu.Unlock() }
 func (r *recorder) Warn(string)                   {}
 func (r *recorder) Info(string)                   {}
-func (r *recorder) connected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.lines) > 0
-}
 
 func write(t *testing.T, p, content string, mode os.FileMode) {
 	t.Helper()
@@ -129,7 +124,13 @@ func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
 			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
 			Watch:   fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
 	}()
-	t.Cleanup(func() { cancel(); <-done; hs.Close() })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("devloop.Run: %v", err)
+		}
+		hs.Close()
+	})
 	return rep
 }
 

@@ -177,7 +177,7 @@ func TestClaimRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Release()
+			defer release(t, c)
 			if h, _ := s.holder("api"); h.Identity != "here/100" {
 				t.Errorf("after --take-over: holder %q", h.Identity)
 			}
@@ -195,7 +195,7 @@ func TestDeadLocalHolder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a dead local holder blocks the claim: %v", err)
 	}
-	defer c.Release()
+	defer release(t, c)
 	if h, _ := s.holder("web"); h.Identity != "here/100" {
 		t.Errorf("holder %q", h.Identity)
 	}
@@ -282,7 +282,7 @@ func TestRenewError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Release()
+	defer release(t, c)
 	s.mu.Lock()
 	s.acqErr = errors.New("connection refused")
 	s.mu.Unlock()
@@ -303,5 +303,13 @@ func TestClaimError(t *testing.T) {
 	}
 	if s.count("acquire") != 0 {
 		t.Errorf("acquired after a failed read: %q", s.calls)
+	}
+}
+
+// release ends a claim at the end of a test, failing it if the leases could not be released.
+func release(t *testing.T, c *Claim) {
+	t.Helper()
+	if err := c.Release(); err != nil {
+		t.Errorf("release: %v", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -30,7 +29,7 @@ func detectAll(text string, m *Mapper) string {
 	th := NewTheme(&b, false)
 	for _, it := range items {
 		m.Map(&it)
-		th.Render(&b, it)
+		_ = th.Render(&b, it) // a bytes.Buffer does not fail
 	}
 	return b.String()
 }
@@ -112,9 +111,9 @@ func main() {
 `
 
 // scrub takes out what differs between machines and runs, so the golden file is stable.
-func scrub(s, work string) string {
+func scrub(t *testing.T, s, work string) string {
 	s = strings.ReplaceAll(s, work, "$WORK")
-	s = strings.ReplaceAll(s, runtime.GOROOT(), "$GOROOT")
+	s = strings.ReplaceAll(s, goRoot(t), "$GOROOT")
 	for _, r := range []struct{ re, with string }{
 		{`\+0x[0-9a-f]+`, "+0x?"},
 		{`(\$GOROOT\S*?):\d+`, "$1:N"},
@@ -130,11 +129,21 @@ func scrub(s, work string) string {
 
 func goTool(t *testing.T) string {
 	t.Helper()
-	g := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(g); err != nil {
-		t.Skipf("no go command at %s to build the test programs", g)
+	g, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command to build the test programs: %v", err)
 	}
 	return g
+}
+
+// goRoot is the GOROOT of the go command that builds the test programs: their stack traces name it.
+func goRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(goTool(t), "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func goCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
@@ -156,7 +165,7 @@ func TestGoPanics(t *testing.T) {
 	for _, mode := range []string{"goroutine", "nil", "http", "stack"} {
 		t.Run(mode, func(t *testing.T) {
 			out, _ := exec.Command(filepath.Join(work, "crasher"), mode).CombinedOutput()
-			golden(t, "go-"+mode, scrub(detectAll(string(out), m), work))
+			golden(t, "go-"+mode, scrub(t, detectAll(string(out), m), work))
 		})
 	}
 }
@@ -175,7 +184,7 @@ func TestGoBuildErrors(t *testing.T) {
 		t.Fatalf("go build of a broken program: %v, exit code %d\n%s", err, code, out)
 	}
 	m := &Mapper{Dir: "svc", Sync: []rules.Sync{{From: "src", To: work}}, Workdir: work}
-	golden(t, "go-build", scrub(detectAll("building\n"+string(out)+"build done\n", m), work))
+	golden(t, "go-build", scrub(t, detectAll("building\n"+string(out)+"build done\n", m), work))
 
 	// the synclet's log, written with the synclet's logger flags and formats (pkg/synclet/server.go)
 	var synclet bytes.Buffer
@@ -186,7 +195,7 @@ func TestGoBuildErrors(t *testing.T) {
 	}
 	lg.Printf("step failed: %s: exit code %d", step, code)
 	lg.Printf("update failed: %v", fmt.Errorf("step %q failed with exit code %d", step, code))
-	golden(t, "go-build-step", scrub(detectAll(synclet.String(), m), work))
+	golden(t, "go-build-step", scrub(t, detectAll(synclet.String(), m), work))
 }
 
 func writeTestFile(t *testing.T, path, content string) {

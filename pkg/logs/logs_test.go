@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,13 +164,20 @@ func TestGrouper(t *testing.T) {
 func TestRenderCount(t *testing.T) {
 	var b strings.Builder
 	th := NewTheme(&b, false)
-	th.Render(&b, Item{Kind: KindExit, Type: "OOMKilled", Pod: "a", Container: "hog", Text: "OOMKilled, exit code 137", Pods: []string{"a", "b"}})
+	mustRender(t, th, &b, Item{Kind: KindExit, Type: "OOMKilled", Pod: "a", Container: "hog", Text: "OOMKilled, exit code 137", Pods: []string{"a", "b"}})
 	if got := b.String(); got != "✖ container exited ×2 in a, b (hog): OOMKilled, exit code 137\n" {
 		t.Errorf("got %q", got)
 	}
 	b.Reset()
-	NewTheme(&b, true).Render(&b, Item{Kind: KindLog, Pod: "a", Container: "web", Text: "hi"})
+	mustRender(t, NewTheme(&b, true), &b, Item{Kind: KindLog, Pod: "a", Container: "web", Text: "hi"})
 	if !strings.Contains(b.String(), "\x1b[") {
 		t.Errorf("colour asked for, none written: %q", b.String())
+	}
+}
+
+func mustRender(t *testing.T, th *Theme, w io.Writer, it Item) {
+	t.Helper()
+	if err := th.Render(w, it); err != nil {
+		t.Fatal(err)
 	}
 }

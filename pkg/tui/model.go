@@ -190,7 +190,7 @@ func (m *model) View() string {
 		b.WriteString("  " + m.st.ok.Render("none since up started") + "\n")
 	} else {
 		var blk strings.Builder
-		m.theme.Render(&blk, *m.newest)
+		_ = m.theme.Render(&blk, *m.newest) // a strings.Builder does not fail
 		// tabs (Go frames) would break the renderer's idea of the line's width
 		lines := strings.Split(strings.TrimRight(strings.ReplaceAll(blk.String(), "\t", "    "), "\n"), "\n")
 		// the renderer keeps the bottom of a view taller than the screen: cut the block instead

@@ -94,7 +94,8 @@ func (p *poller) stop() {
 	for {
 		select {
 		case <-p.pw.Event:
-		case <-p.pw.Error:
+		case err := <-p.pw.Error:
+			_ = err // polling is being stopped: its errors no longer reach anyone
 		case <-closed:
 			<-p.done
 			return

@@ -21,7 +21,6 @@ type result struct {
 	stages    []stages        // kubectl-fastdev only: where each edit's time went
 	steps     []time.Duration // in-pod step time (web-go: the incremental go build)
 	replied   []time.Duration // kubectl-fastdev: edit -> the last pod's reply, as `up` printed it
-	note      string
 	err       error
 }
 

@@ -148,7 +148,8 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 func (p *prober) forward(ctx context.Context, pod string) (*kube.Forward, error) {
 	if f, ok := p.fwd[pod]; ok {
 		select {
-		case <-f.Done:
+		case err := <-f.Done:
+			_ = err // the forward ended (its error was reported when it did): open a new one
 			delete(p.fwd, pod)
 		default:
 			return f, nil
