@@ -45,18 +45,7 @@ Restores the pod template recorded when 'up' injected each Deployment (default: 
 Deployment in the namespace) and removes kubectl-fastdev's annotations. Works whether or not 'up' is
 still running, including after it was killed.`),
 		ValidArgsFunction: completeDeployments(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// arguments are free-form names: from here on an error is about the cluster or the rules,
-			// and the usage text would only bury it
-			cmd.SilenceUsage = true
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o, false),
 	}
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments to restore")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "restore even if someone changed the pod template after injection (their change is lost)")

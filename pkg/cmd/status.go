@@ -65,18 +65,9 @@ func NewStatusOptions(flags *genericclioptions.ConfigFlags, streams genericioopt
 func NewCmdStatus(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewStatusOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "status [DEPLOYMENT...]",
-		Short: "Show what is injected, connected, last sync, last edit->running latency and last error",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			cmd.SilenceUsage = true
-			return o.Run(cmd.Context())
-		},
+		Use:               "status [DEPLOYMENT...]",
+		Short:             "Show what is injected, connected, last sync, last edit->running latency and last error",
+		RunE:              runE(o, false),
 		ValidArgsFunction: completeDeployments(flags),
 	}
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments")
@@ -86,7 +77,7 @@ func NewCmdStatus(flags *genericclioptions.ConfigFlags, streams genericiooptions
 
 // Complete resolves the cluster. The Deployments are resolved by Run: a failure there is about the
 // cluster, not the command line.
-func (o *StatusOptions) Complete(args []string) error {
+func (o *StatusOptions) Complete(_ context.Context, args []string) error {
 	o.Names = args
 	var err error
 	if o.client, err = client(o.flags); err != nil {

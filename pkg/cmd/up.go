@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,20 +73,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
   kubectl fastdev up web --dir ./services/web
   kubectl fastdev up -l team=payments -n dev`),
 		ValidArgsFunction: completeDeployments(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// arguments are free-form names: from here on an error is about the cluster or the rules,
-			// and the usage text would only bury it
-			cmd.SilenceUsage = true
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return o.Run(ctx)
-		},
+		RunE:              runE(o, untilSignal),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments to develop")

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -36,18 +37,16 @@ func NewCmdVersion(flags *genericclioptions.ConfigFlags, streams genericiooption
 		Use:   "version",
 		Short: "Print the client version, commit, synclet image and (when reachable) the server version",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			cmd.SilenceUsage = true
-			return o.Run()
-		},
+		RunE:  runE(o, false),
 	}
 	cmd.Flags().BoolVar(&o.ClientOnly, "client", false, "print the client version only")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json")
 	return cmd
 }
+
+// Complete has nothing to resolve: the server is asked in Run, where an unreachable one is part of
+// the report rather than an error.
+func (o *VersionOptions) Complete(context.Context, []string) error { return nil }
 
 // Validate checks the output format.
 func (o *VersionOptions) Validate() error {
@@ -59,7 +58,7 @@ func (o *VersionOptions) Validate() error {
 
 // Run prints the versions. An unreachable server is reported, not an error: the client version is
 // what a user asking for it needs, and the reason the server did not answer is part of the report.
-func (o *VersionOptions) Run() error {
+func (o *VersionOptions) Run(context.Context) error {
 	v := VersionInfo{ClientVersion: Version, Commit: Commit, SyncletImage: DefaultSyncletImage()}
 	if !o.ClientOnly {
 		c, err := client(o.flags)

@@ -222,7 +222,8 @@ func (m *Matcher) read() (*set, error) {
 	return s, nil
 }
 
-func readGitignore(file string, domain []string) ([]gitignore.Pattern, error) {
+// openIfExists opens an ignore file; a missing one is no error and no file.
+func openIfExists(file string) (*os.File, error) {
 	f, err := os.Open(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -230,7 +231,15 @@ func readGitignore(file string, domain []string) ([]gitignore.Pattern, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
-	defer func() { _ = f.Close() }()
+	return f, nil
+}
+
+func readGitignore(file string, domain []string) ([]gitignore.Pattern, error) {
+	f, err := openIfExists(file)
+	if f == nil || err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only: a failed close loses nothing
 	var ps []gitignore.Pattern
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -248,14 +257,11 @@ func readGitignore(file string, domain []string) ([]gitignore.Pattern, error) {
 
 func (m *Matcher) readDockerignore() (*patternmatcher.PatternMatcher, error) {
 	file := filepath.Join(m.root, dockerignoreFile)
-	f, err := os.Open(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	f, err := openIfExists(file)
+	if f == nil || err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
-	}
-	defer func() { _ = f.Close() }()
+	defer func() { _ = f.Close() }() // read-only: a failed close loses nothing
 	patterns, err := ignorefile.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)

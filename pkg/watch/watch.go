@@ -133,7 +133,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return err
 	}
 	close(w.ready)
+	return w.loop(ctx)
+}
 
+// loop turns file events into batches: a batch is offered once no event came for the quiet window
+// (or maxDelay after its first event), and keeps growing until it is received.
+func (w *Watcher) loop(ctx context.Context) error {
+	var err error
 	quiet := time.NewTimer(time.Hour)
 	quiet.Stop()
 	defer quiet.Stop()
