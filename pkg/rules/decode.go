@@ -27,6 +27,7 @@ var belongs = map[string]string{
 	"restart":   "at the top level",
 	"command":   "at the top level",
 	"fallback":  "at the top level",
+	"forward":   "at the top level",
 	"from":      "inside a sync entry (sync[].from)",
 	"to":        "inside a sync entry (sync[].to)",
 	"ignore":    "inside a sync entry (sync[].ignore)",
@@ -34,6 +35,7 @@ var belongs = map[string]string{
 	"medium":    "inside a sync entry (sync[].medium)",
 	"cmd":       "inside a run entry (run[].cmd)",
 	"trigger":   "inside a run entry (run[].trigger)",
+	"timeout":   "inside a run entry (run[].timeout)",
 }
 
 // resolve follows an alias to the node it names. Anchors are resolved only

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -62,6 +63,9 @@ type Step struct {
 	// Trigger holds globs; the step runs only when a changed path matches one.
 	// An empty Trigger runs the step on every update.
 	Trigger []string
+	// Timeout is how long the step may run before it is stopped with its processes and reported as
+	// failed; 0 means protocol.DefaultStepTimeout.
+	Timeout time.Duration
 	// Line is where the entry starts in the annotation, for error messages.
 	Line int
 }
@@ -82,6 +86,9 @@ type Rules struct {
 	// Fallback holds globs of paths whose change needs a real image rebuild;
 	// matching files are reported, not synced.
 	Fallback []string
+	// Forward lists the ports `up` forwards from the developer's machine. Nil (no key) forwards
+	// the container's declared ports; an empty list forwards none.
+	Forward []Forward
 }
 
 // Error is a mistake in the annotation. It names the line (1-based, within the
@@ -112,7 +119,7 @@ func errorf(key string, line int, format string, args ...any) *Error {
 	return &Error{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback"}
+var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward"}
 
 // Parse reads the annotation text strictly and returns validated rules, or an
 // *Error for the first mistake found.
@@ -162,6 +169,11 @@ func Parse(text string) (*Rules, error) {
 	}
 	if f, ok := fields["fallback"]; ok {
 		if r.Fallback, err = patterns(f.val, "fallback"); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["forward"]; ok {
+		if r.Forward, err = parseForwards(f); err != nil {
 			return nil, err
 		}
 	}
