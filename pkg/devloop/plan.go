@@ -87,7 +87,7 @@ func triggeredSteps(run []rules.Step, diffs []tree.Diff) []protocol.Step {
 	var out []protocol.Step
 	for _, st := range run {
 		if triggeredBy(st, diffs) {
-			out = append(out, protocol.Step{Argv: st.Argv, Display: st.Cmd})
+			out = append(out, protocol.Step{Argv: st.Argv, Display: st.Cmd, TimeoutMs: st.Timeout.Milliseconds()})
 		}
 	}
 	return out

@@ -16,11 +16,14 @@ const (
 
 // Event is one line of an update's reply.
 type Event struct {
-	Type     string   `json:"type"`
-	Step     string   `json:"step,omitempty"`
-	Line     string   `json:"line,omitempty"`
-	ExitCode int      `json:"exitCode,omitempty"`
-	Millis   float64  `json:"ms,omitempty"`
+	Type     string  `json:"type"`
+	Step     string  `json:"step,omitempty"`
+	Line     string  `json:"line,omitempty"`
+	ExitCode int     `json:"exitCode,omitempty"`
+	Millis   float64 `json:"ms,omitempty"`
+	// TimedOut is set on a step event when the step ran into its timeout and was stopped: the timeout,
+	// as a Go duration such as "3s".
+	TimedOut string   `json:"timedOut,omitempty"`
 	Timings  *Timings `json:"timings,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	// Queued is set when the app container was not running: the steps and restart run when it starts.
@@ -75,8 +78,8 @@ func (w *EventWriter) Write(e Event) error {
 // Err returns the first failed write's error, or nil while every event was written.
 func (w *EventWriter) Err() error { return w.err }
 
-// maxEventLine bounds one event line. The supervisor cuts step output at 1 MiB a line; JSON escaping
-// and the event's other fields fit in the rest.
+// maxEventLine bounds one event line. The supervisor cuts step output at 64 KiB a line (older ones at
+// 1 MiB); JSON escaping and the event's other fields fit in the rest.
 const maxEventLine = 4 << 20
 
 // ErrNoResult means a reply ended without its result event.

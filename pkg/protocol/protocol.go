@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
@@ -67,6 +68,23 @@ type Step struct {
 	Argv []string `json:"argv"`
 	// Display is the command as the user wrote it in the rules, for messages.
 	Display string `json:"display"`
+	// TimeoutMs is how long the step may run before the supervisor stops it, in milliseconds. Zero or
+	// absent (a CLI older than the field) means DefaultStepTimeout; a synclet older than the field
+	// ignores it, so neither side needs a new protocol version.
+	TimeoutMs int64 `json:"timeoutMs,omitempty"`
+}
+
+// DefaultStepTimeout is how long a step may run when its run entry sets no timeout: long enough for a
+// cold dependency install, short enough that a step that never ends (a dev server started by
+// mistake) does not hold every later update of its pod for good.
+const DefaultStepTimeout = 10 * time.Minute
+
+// Timeout is how long the step may run: TimeoutMs, or DefaultStepTimeout when it is not set.
+func (s Step) Timeout() time.Duration {
+	if s.TimeoutMs <= 0 {
+		return DefaultStepTimeout
+	}
+	return time.Duration(s.TimeoutMs) * time.Millisecond
 }
 
 // Restart says how the app picks up an update once its files have landed and its steps have succeeded.
@@ -75,7 +93,9 @@ type Restart string
 const (
 	// RestartProcess restarts the app process under the supervisor; the container and pod keep running.
 	RestartProcess Restart = "process"
-	// RestartContainer ends the app process so the kubelet restarts the container.
+	// RestartContainer gives the app fresh process state: the supervisor stops every process of the
+	// app container (SIGKILL after the grace period) and starts the app as at a container start. The
+	// container itself is kept, so the kubelet's crash-loop back-off never delays the next edit.
 	RestartContainer Restart = "container"
 	// RestartNone leaves the process alone, for apps that reload on their own.
 	RestartNone Restart = "none"
@@ -106,6 +126,9 @@ func (m UpdateMeta) Validate() error {
 	for i, st := range m.Steps {
 		if len(st.Argv) == 0 || st.Argv[0] == "" {
 			return fmt.Errorf("step %d (%q) has no command", i, st.Display)
+		}
+		if st.TimeoutMs < 0 {
+			return fmt.Errorf("step %d (%q) has a negative timeout (%dms)", i, st.Display, st.TimeoutMs)
 		}
 	}
 	switch m.Restart {

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the seed corpus under testdata/fuzz")
@@ -148,6 +150,8 @@ func TestUpdateMetaValidate(t *testing.T) {
 		{"no argv", UpdateMeta{Steps: []Step{{Display: "make"}}}, `step 0 ("make") has no command`},
 		{"empty program", UpdateMeta{Steps: []Step{{Argv: []string{""}}}}, "step 0"},
 		{"unknown restart", UpdateMeta{Restart: "always"}, `restart "always"`},
+		{"step timeout", UpdateMeta{Steps: []Step{{Argv: []string{"make"}, TimeoutMs: 3000}}}, ""},
+		{"negative step timeout", UpdateMeta{Steps: []Step{{Argv: []string{"make"}, Display: "make", TimeoutMs: -1}}}, `step 0 ("make") has a negative timeout`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,5 +166,28 @@ func TestUpdateMetaValidate(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, c.err)
 			}
 		})
+	}
+}
+
+// TestStepTimeout: a step without a timeout (an older CLI's, or a run entry without one) gets the
+// default; one with a timeout gets exactly that, and the field survives the wire.
+func TestStepTimeout(t *testing.T) {
+	var old Step
+	if err := json.Unmarshal([]byte(`{"argv":["make"],"display":"make"}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if got := old.Timeout(); got != DefaultStepTimeout {
+		t.Errorf("a step without timeoutMs: %s, want the default %s", got, DefaultStepTimeout)
+	}
+	b, err := json.Marshal(Step{Argv: []string{"make"}, Display: "make", TimeoutMs: 2500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Step
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Timeout(); got != 2500*time.Millisecond {
+		t.Errorf("timeout after the wire: %s (%s), want 2.5s", got, b)
 	}
 }

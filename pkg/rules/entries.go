@@ -197,7 +197,7 @@ func parseSteps(f field) ([]Step, error) {
 	out := make([]Step, 0, len(items))
 	for i, item := range items {
 		at := fmt.Sprintf("run[%d]", i)
-		fields, err := mapping(item, at, []string{"cmd", "trigger"})
+		fields, err := mapping(item, at, []string{"cmd", "trigger", "timeout"})
 		if err != nil {
 			return nil, err
 		}
@@ -211,6 +211,11 @@ func parseSteps(f field) ([]Step, error) {
 			}
 			if len(s.Trigger) == 0 {
 				return nil, errorf(t.path, t.val.Line, "is an empty list, so the step would never run: remove trigger to run on every update, or list globs such as [\"**/*.go\"]")
+			}
+		}
+		if t, ok := fields["timeout"]; ok {
+			if s.Timeout, err = stepTimeout(t); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, s)
