@@ -128,15 +128,10 @@ const forwardTimeout = 20 * time.Second
 // PortForward forwards a local port (chosen by the kernel: port 0, never pre-picked) to port on pod,
 // trying the websocket dialer first and falling back to SPDY, as kubectl does.
 func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forward, error) {
-	if c.config == nil {
-		return nil, errors.New("port-forward needs a REST config")
-	}
-	u := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
-	fallback, err := dialerFor(c.config, u)
+	dialer, err := c.portForwardDialer(pod)
 	if err != nil {
 		return nil, err
 	}
-	dialer := &typedDialer{Dialer: fallback}
 	stop, ready := make(chan struct{}), make(chan struct{})
 	errOut := &lastLine{}
 	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, errOut)
@@ -158,10 +153,7 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 	select {
 	case <-ready:
 	case err := <-done:
-		if err != nil && forbidden(dialer.lastErr()) {
-			return nil, fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)
-		}
-		return nil, fmt.Errorf("port-forward to pod %s: %w", pod, err)
+		return nil, c.forwardFailed(pod, dialer, err)
 	case <-timeout.C:
 		close(stop)
 		return nil, fmt.Errorf("port-forward to pod %s: not established within %s", pod, forwardTimeout)
@@ -177,6 +169,29 @@ func (c *Client) PortForward(ctx context.Context, pod string, port int) (*Forwar
 	var once sync.Once
 	return &Forward{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))), Done: done,
 		Close: func() { once.Do(func() { close(stop) }) }}, nil
+}
+
+// portForwardDialer returns the dialer of a pod's port-forward subresource (websocket first,
+// SPDY as the fallback), keeping the error of its last dial; PortForward and PodDialer share it.
+func (c *Client) portForwardDialer(pod string) (*typedDialer, error) {
+	if c.config == nil {
+		return nil, errors.New("port-forward needs a REST config")
+	}
+	u := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
+	fallback, err := dialerFor(c.config, u)
+	if err != nil {
+		return nil, err
+	}
+	return &typedDialer{Dialer: fallback}, nil
+}
+
+// forwardFailed words a port-forward that could not be established: a refused upgrade names the
+// permission to ask for.
+func (c *Client) forwardFailed(pod string, dialer *typedDialer, err error) error {
+	if err != nil && forbidden(dialer.lastErr()) {
+		return fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)
+	}
+	return fmt.Errorf("port-forward to pod %s: %w", pod, err)
 }
 
 func dialerFor(config *rest.Config, u *url.URL) (httpstream.Dialer, error) {
