@@ -169,6 +169,8 @@ func (o *UpOptions) Run(ctx context.Context) error {
 		}
 		targets = append(targets, *t)
 	}
+	// a revert of the injection (a GitOps sync, `kubectl replace`) is reported and re-injected
+	defer o.startGuard(ctx, targets, opts)()
 	rec := state.NewRecorder(state.DefaultStore(), serverOf(o.flags), o.client.Namespace, o.targetNames(), os.Getpid(), o.warn)
 	// one pod informer per Deployment, shared by the dev loop, the live view and its log follower
 	cluster := o.client.Sharing()
