@@ -97,6 +97,7 @@ func TestRBACMissingPermission(t *testing.T) {
 		{"logs without events", "", "events", "list", []string{"logs", "DEP", "-f=false"}, false, false},
 		{"up without pods/portforward", "", "pods/portforward", "create", []string{"up", "DEP"}, false, true},
 		{"up without watch pods", "", "pods", "watch", []string{"up", "DEP"}, false, true},
+		{"up without watch deployments", "apps", "deployments", "watch", []string{"up", "DEP"}, false, true},
 		{"up without update leases", "coordination.k8s.io", "leases", "update", []string{"up", "DEP"}, false, true}, // renewal, after 10s
 		{"logs without watch events", "", "events", "watch", []string{"logs", "DEP"}, false, true},
 	}

@@ -194,7 +194,7 @@ func (e *env) canExactly(kc, ns string) {
 	user := kubernetes.NewForConfigOrDie(config)
 	type access struct{ group, resource, sub, verb string }
 	allowed := []access{
-		{"apps", "deployments", "", "get"}, {"apps", "deployments", "", "list"}, {"apps", "deployments", "", "patch"},
+		{"apps", "deployments", "", "get"}, {"apps", "deployments", "", "list"}, {"apps", "deployments", "", "watch"}, {"apps", "deployments", "", "patch"},
 		{"", "pods", "", "list"}, {"", "pods", "", "watch"}, {"", "pods", "portforward", "create"},
 		{"", "pods", "log", "get"}, {"", "events", "", "list"}, {"", "events", "", "watch"},
 		{"coordination.k8s.io", "leases", "", "get"}, {"coordination.k8s.io", "leases", "", "create"},
