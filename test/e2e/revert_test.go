@@ -9,6 +9,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -157,4 +159,30 @@ func TestRevertGivesUp(t *testing.T) {
 	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "other is still served\n", 0o644)
 	e.serves(ns, "other", "/", "other is still served", 1, 20*time.Second)
 	e.serves(ns, "web-static", "/", "hello from web-static v1", 1, rollout)
+}
+
+// TestRolloutStuck: in a namespace whose ResourceQuota allows one pod, the injection's rollout cannot
+// create its new pod; `up` says so once, with the condition's message naming the quota.
+func TestRolloutStuck(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "one-pod"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")}}}
+	if _, err := e.cs.CoreV1().ResourceQuotas(ns).Create(context.Background(), quota, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.applyExample(ns, "web-static", nil)
+	e.waitAvailable(ns, "web-static", rollout)
+	up := e.start(e.copyExamples(), "up", "-n", ns, "web-static", "--plain")
+	const stuck = "web-static: rollout stuck (ReplicaFailure, FailedCreate): "
+	up.waitOutput(stuck, rollout)
+	line := up.Output()[strings.Index(up.Output(), stuck):]
+	line = line[:strings.IndexByte(line, '\n')+1]
+	if !strings.Contains(line, "exceeded quota: one-pod") {
+		t.Errorf("the stuck rollout's line does not carry the condition's message: %q", line)
+	}
+	time.Sleep(5 * time.Second) // the controller retries the creation meanwhile
+	if n := strings.Count(up.Output(), stuck); n != 1 {
+		t.Errorf("the stuck rollout was reported %d times, want once:\n%s", n, up.Output())
+	}
 }
