@@ -43,8 +43,8 @@ func New(name string, in Injection, self string) *Guard {
 // Observe decides what to do about d as seen at now (gone: d was deleted).
 func (g *Guard) Observe(d *appsv1.Deployment, gone bool, now time.Time) Decision {
 	if gone {
-		g.stopped = "deleted"
-		return Decision{Warnings: []string{fmt.Sprintf("%s: the Deployment was deleted: nothing left to sync to (its pods go with it)", g.name)}}
+		g.handled = 0 // a Deployment created again under the name starts its generations anew
+		return Decision{Warnings: []string{fmt.Sprintf("%s: the Deployment was deleted: nothing to sync to until it is created again (up then re-injects it)", g.name)}}
 	}
 	dec := Decision{Warnings: g.stuckRollout(d)}
 	if g.stopped != "" || d.Generation == g.handled {

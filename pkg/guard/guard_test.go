@@ -147,3 +147,18 @@ func TestGuardStuckRollout(t *testing.T) {
 		t.Errorf("deleted Deployment: %+v", dec)
 	}
 }
+
+// TestGuardRecreated: a Deployment deleted and created again from its manifest (a GitOps tool that
+// recreates on an immutable field) is re-injected like any revert.
+func TestGuardRecreated(t *testing.T) {
+	in := injection(t, "tok")
+	g := New("web", in, self)
+	d := injected(t, original(), in)
+	recreated := original() // generation 1 again
+	wrote(recreated, "kustomize-controller", "Apply", t0.Add(time.Second))
+	run(t, g, []step{{d: d}, {d: recreated, at: time.Second, reinject: true, say: "Flux"}})
+	if dec := g.Observe(d, true, t0.Add(2*time.Second)); dec.Reinject {
+		t.Error("re-injecting a deleted Deployment")
+	}
+	run(t, g, []step{{d: recreated, at: 3 * time.Second, reinject: true, say: "kustomize.toolkit.fluxcd.io/reconcile=disabled"}})
+}
