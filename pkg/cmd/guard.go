@@ -28,9 +28,9 @@ var _ guardAPI = (*kube.Client)(nil)
 func (o *UpOptions) startGuard(ctx context.Context, targets []devloop.Target, opts inject.Options) (stop func()) {
 	in := map[string]guard.Injection{}
 	for _, t := range targets {
-		o := opts
-		o.Token, o.Port = t.Token, t.Port
-		in[t.Name] = guard.Injection{Rules: t.Rules, Options: o}
+		withKeys := opts
+		withKeys.Token, withKeys.Port = t.Token, t.Port
+		in[t.Name] = guard.Injection{Rules: t.Rules, Options: withKeys}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

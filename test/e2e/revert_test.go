@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -39,7 +41,15 @@ func (e *env) manifestFile(mutate func(*appsv1.Deployment)) string {
 		if mutate != nil {
 			mutate(&d)
 		}
-		out, err := yaml.Marshal(&d)
+		// as a manifest has it: no status, no creationTimestamp
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(obj, "status")
+		unstructured.RemoveNestedField(obj, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(obj, "spec", "template", "metadata", "creationTimestamp")
+		out, err := yaml.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
