@@ -40,6 +40,8 @@ type DeploymentStatus struct {
 	Injected  bool        `json:"injected"`
 	UpRunning bool        `json:"upRunning"`
 	Pods      []PodStatus `json:"pods"`
+	// Forwards are the local URLs the running `up` forwards to the Deployment's ready pods.
+	Forwards []state.ForwardRecord `json:"forwards,omitempty"`
 }
 
 // PodStatus is one pod of a dev Deployment.
@@ -116,7 +118,20 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	return printStatus(o.Out, out, o.Output == "wide")
+	if err := printStatus(o.Out, out, o.Output == "wide"); err != nil {
+		return err
+	}
+	printForwards(o.Out, out)
+	return nil
+}
+
+// printForwards lists, below the table, the forwards of the running `up`s.
+func printForwards(w io.Writer, out []DeploymentStatus) {
+	for _, ds := range out {
+		for _, f := range ds.Forwards {
+			fmt.Fprintf(w, "%s: forwarding %s -> port %d\n", ds.Name, f.URL, f.RemotePort)
+		}
+	}
 }
 
 // status gathers one Deployment's pods and what the `up` serving it recorded.
@@ -128,6 +143,9 @@ func (o *StatusOptions) status(ctx context.Context, d *appsv1.Deployment) (Deplo
 		fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
 	}
 	ds.UpRunning = rec.Live()
+	if ds.UpRunning {
+		ds.Forwards = rec.Forwards
+	}
 	sel, err := selectorOf(d)
 	if err != nil {
 		return ds, err

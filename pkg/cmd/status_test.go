@@ -25,7 +25,8 @@ func statusTest(t *testing.T, output string) (*StatusOptions, *strings.Builder) 
 	store := state.Store{Dir: t.TempDir()}
 	synced := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	err := store.Write(&state.Record{Server: "https://api", Namespace: "dev", Name: "web", PID: os.Getpid(),
-		Pods: map[string]*state.PodRecord{"web-a": {Connected: true, LastSync: synced, LastLatencyMs: 42, LastFiles: 3, LastError: "exit 1"}}})
+		Pods:     map[string]*state.PodRecord{"web-a": {Connected: true, LastSync: synced, LastLatencyMs: 42, LastFiles: 3, LastError: "exit 1"}},
+		Forwards: []state.ForwardRecord{{URL: "http://127.0.0.1:18080", RemotePort: 8080}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +49,7 @@ func TestStatusTable(t *testing.T) {
 		{"DEPLOYMENT", "INJECTED", "UP", "POD", "PHASE", "SYNCLET", "CONNECTED", "LAST", "SYNC", "LATENCY", "LAST", "ERROR"},
 		{"web", "false", "true", "web-a", "Running", "false", "true", "2026-03-04T10:00:00Z", "42ms", "exit", "1"},
 		{"web", "false", "true", "web-b", "Running", "false", "false", "-", "-", "-"},
+		{"web:", "forwarding", "http://127.0.0.1:18080", "->", "port", "8080"},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out)
@@ -63,13 +65,14 @@ func TestStatusTable(t *testing.T) {
 func TestStatusWide(t *testing.T) {
 	_, out := statusTest(t, "wide")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
 	}
 	for i, w := range []string{
 		"DEPLOYMENT INJECTED UP POD PHASE SYNCLET CONNECTED LAST SYNC LATENCY NODE FILES LAST ERROR",
 		"web false true web-a Running false true 2026-03-04T10:00:00Z 42ms node-1 3 exit 1",
 		"web false true web-b Running false false - - - - -",
+		"web: forwarding http://127.0.0.1:18080 -> port 8080",
 	} {
 		if got := strings.Join(strings.Fields(lines[i]), " "); got != w {
 			t.Errorf("line %d: %q, want %q", i, got, w)
@@ -82,7 +85,8 @@ func TestStatusJSON(t *testing.T) {
 	_, out := statusTest(t, "json")
 	s := out.String()
 	for _, want := range []string{`"name": "web"`, `"upRunning": true`, `"syncletRunning": false`, `"connected": true`,
-		`"lastSync": "2026-03-04T10:00:00Z"`, `"lastLatencyMs": 42`, `"lastError": "exit 1"`} {
+		`"lastSync": "2026-03-04T10:00:00Z"`, `"lastLatencyMs": 42`, `"lastError": "exit 1"`,
+		`"url": "http://127.0.0.1:18080"`, `"remotePort": 8080`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("JSON lacks %s:\n%s", want, s)
 		}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/forward"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/lease"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -43,6 +44,7 @@ type UpOptions struct {
 	PollInterval time.Duration
 	Plain        bool
 	TakeOver     bool
+	forwards     forwardOptions
 
 	client  *kube.Client
 	absDir  string
@@ -55,7 +57,7 @@ type UpOptions struct {
 // NewUpOptions returns the defaults.
 func NewUpOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *UpOptions {
 	return &UpOptions{IOStreams: streams, flags: flags, Dir: ".", SyncletImage: DefaultSyncletImage(),
-		SyncletPort: protocol.DefaultPort, Quiet: watch.DefaultQuiet}
+		SyncletPort: protocol.DefaultPort, Quiet: watch.DefaultQuiet, forwards: forwardOptions{Address: []string{forward.DefaultAddress}}}
 }
 
 // NewCmdUp returns the up command.
@@ -68,10 +70,18 @@ func NewCmdUp(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 Injects the synclet into the named Deployments (default: every Deployment in the namespace with a
 fastdev.dev/rules annotation), syncs each rule's local directory into every pod, then watches the
 tree and pushes each edit: files land, triggered steps run in the pod, the process restarts.
+
+While it runs, up forwards local ports to the Deployments' ready pods: the rules' forward list,
+else the app container's declared containerPorts (each on the same local port when free, else
+the next free one). Each connection goes to a ready pod at the moment it arrives, so a forward
+outlives process restarts and replaced pods. --forward replaces a Deployment's list, --no-forward
+opens none.
 Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`),
 		Example: templates.Examples(`  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web
-  kubectl fastdev up -l team=payments -n dev`),
+  kubectl fastdev up -l team=payments -n dev
+  kubectl fastdev up web --forward 18080:8080
+  kubectl fastdev up web api --forward web=18080:8080 --forward api=3000 --address 0.0.0.0`),
 		ValidArgsFunction: completeDeployments(flags),
 		RunE:              runE(o, untilSignal),
 	}
@@ -85,6 +95,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree (default: 100ms, longer on a tree so large that rescanning it would keep a core busy)")
 	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
 	f.BoolVar(&o.Plain, "plain", false, "print plain lines instead of the live view, even on a terminal")
+	o.forwards.addFlags(f)
 	return cmd
 }
 
@@ -141,7 +152,7 @@ func (o *UpOptions) Validate() error {
 	if o.SyncletImage == "" {
 		return errors.New("--synclet-image is empty")
 	}
-	return nil
+	return o.validateForwards()
 }
 
 // Run injects every target, then runs the dev loop until ctx ends.
@@ -161,6 +172,11 @@ func (o *UpOptions) Run(ctx context.Context) error {
 			o.warn(err.Error())
 		}
 	}()
+	forwards, err := o.openForwards()
+	if err != nil {
+		return err
+	}
+	defer forwards.Close()
 	var targets []devloop.Target
 	for _, d := range o.targets {
 		t, err := o.inject(ctx, d, opts)
@@ -177,8 +193,10 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	ctx, view, stopView := o.startView(ctx, cluster, targets)
 	o.setWarn(view.Warn)
 	defer o.setWarn(nil)
+	stopForwards := startForwards(ctx, cluster, forwards, targets, view, rec)
 	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets,
 		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
+	stopForwards()
 	if verr := stopView(); verr != nil && err == nil {
 		err = fmt.Errorf("live view: %w (--plain prints plain lines instead)", verr)
 	}
@@ -192,7 +210,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 
 // startView starts the live view on a terminal (unless --plain), else plain lines; the returned ctx
 // ends when the user quits the live view, and stop ends the view.
-func (o *UpOptions) startView(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target) (context.Context, devloop.Reporter, func() error) {
+func (o *UpOptions) startView(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target) (context.Context, upView, func() error) {
 	if o.Plain || !tui.IsTerminal(o.Out) {
 		return ctx, &devloop.LineReporter{Out: o.Out, ErrOut: o.ErrOut}, func() error { return nil }
 	}

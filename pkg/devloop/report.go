@@ -130,6 +130,16 @@ func (r *LineReporter) Updated(u Update) {
 	fmt.Fprintln(r.Out, u.Line())
 }
 
+// Forwarding prints a forward `up` keeps open (pkg/forward's Reporter) as its URL.
+func (r *LineReporter) Forwarding(dep, url string, remote int) {
+	r.line(ForwardLine(dep, url, remote))
+}
+
+// ForwardLine is how a forward is said in plain lines and the live view.
+func ForwardLine(dep, url string, remote int) string {
+	return fmt.Sprintf("%s: forwarding %s -> port %d of a ready pod", dep, url, remote)
+}
+
 // Info implements Reporter.
 func (r *LineReporter) Info(msg string) { r.line(msg) }
 

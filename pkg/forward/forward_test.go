@@ -120,14 +120,17 @@ type recorder struct {
 
 var _ Reporter = (*recorder)(nil)
 
-func (r *recorder) Forwarding(dep, url string, remote int) { r.add(fmt.Sprintf("forwarding %s %s %d", dep, url, remote)) }
-func (r *recorder) Info(msg string)                         { r.add("info " + msg) }
-func (r *recorder) Warn(msg string)                         { r.add("warn " + msg) }
+func (r *recorder) Forwarding(dep, url string, remote int) {
+	r.add(fmt.Sprintf("forwarding %s %s %d", dep, url, remote))
+}
+func (r *recorder) Info(msg string) { r.add("info " + msg) }
+func (r *recorder) Warn(msg string) { r.add("warn " + msg) }
 func (r *recorder) add(s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines = append(r.lines, s)
 }
+
 // eventually waits up to a second for prefix to have been reported n times, and returns the count.
 func (r *recorder) eventually(prefix string, n int) int {
 	deadline := time.Now().Add(time.Second)

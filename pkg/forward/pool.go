@@ -51,13 +51,7 @@ func (p *pool) set(pod string, ready bool) {
 	}
 }
 
-// pods returns the ready pods, sorted.
-func (p *pool) pods() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sortedLocked()
-}
-
+// sortedLocked returns the ready pods, sorted; p.mu is held.
 func (p *pool) sortedLocked() []string {
 	out := make([]string, 0, len(p.ready))
 	for name := range p.ready {

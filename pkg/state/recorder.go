@@ -94,7 +94,24 @@ func (r *Recorder) Synced(dep, pod string, files int, latency time.Duration, err
 	r.changed(dep)
 }
 
-// Stop marks the records as no longer served (no process, no pod connected) and writes them at once;
+// Forwarding records a forward `up` keeps open to the Deployment's pods.
+func (r *Recorder) Forwarding(dep, url string, remote int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.records[dep]
+	if d == nil || r.stopped {
+		return
+	}
+	for _, f := range d.Forwards {
+		if f.URL == url {
+			return
+		}
+	}
+	d.Forwards = append(d.Forwards, ForwardRecord{URL: url, RemotePort: remote})
+	r.changed(dep)
+}
+
+// Stop marks the records as no longer served (no process, no pod connected, no forward) and writes them at once;
 // later calls change nothing.
 func (r *Recorder) Stop() {
 	r.mu.Lock()
@@ -107,6 +124,7 @@ func (r *Recorder) Stop() {
 	var failures []error
 	for _, d := range r.records {
 		d.PID = 0
+		d.Forwards = nil // closed with the process
 		for _, p := range d.Pods {
 			p.Connected = false
 		}

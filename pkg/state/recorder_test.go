@@ -34,6 +34,7 @@ func (w *recordingWriter) Write(d *Record) error {
 		pc := *p
 		c.Pods[k] = &pc
 	}
+	c.Forwards = append([]ForwardRecord(nil), d.Forwards...)
 	w.last[d.Name] = c
 	return w.err
 }
@@ -136,6 +137,26 @@ func TestRecorderStop(t *testing.T) {
 	time.Sleep(4 * r.every)
 	if w.count("web") != 2 {
 		t.Errorf("written after Stop: %d writes", w.count("web"))
+	}
+}
+
+// TestRecorderForwards: each forward is recorded once, and a stopped record shows none (they closed).
+func TestRecorderForwards(t *testing.T) {
+	w := newRecordingWriter()
+	r := newRecorder(w, "", "dev", []string{"web"}, 42, nil)
+	r.every = 10 * time.Millisecond
+	r.Forwarding("web", "http://127.0.0.1:8080", 8080)
+	r.Forwarding("web", "http://127.0.0.1:8080", 8080)
+	r.Forwarding("web", "http://127.0.0.1:9090", 9000)
+	r.Forwarding("other", "http://127.0.0.1:1", 1)
+	want := []ForwardRecord{{URL: "http://127.0.0.1:8080", RemotePort: 8080}, {URL: "http://127.0.0.1:9090", RemotePort: 9000}}
+	waitFor(t, "the forwards written", func() bool { return len(w.record("web").Forwards) == 2 })
+	if got := w.record("web").Forwards; got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("forwards %+v, want %+v", got, want)
+	}
+	r.Stop()
+	if got := w.record("web").Forwards; len(got) != 0 {
+		t.Errorf("forwards after Stop: %+v", got)
 	}
 }
 

@@ -31,6 +31,14 @@ type Record struct {
 	PID       int                   `json:"pid"`
 	Started   time.Time             `json:"started"`
 	Pods      map[string]*PodRecord `json:"pods"`
+	// Forwards are the local URLs `up` forwards to the Deployment's pods while it runs.
+	Forwards []ForwardRecord `json:"forwards,omitempty"`
+}
+
+// ForwardRecord is one forward of a running `up`: connections to URL go to RemotePort of a ready pod.
+type ForwardRecord struct {
+	URL        string `json:"url"`
+	RemotePort int    `json:"remotePort"`
 }
 
 // Store keeps records as small JSON files in a directory.

@@ -29,8 +29,12 @@ type (
 		dep, pod, phase string
 		gone            bool
 	}
-	itemMsg logs.Item
-	tickMsg time.Time
+	itemMsg    logs.Item
+	tickMsg    time.Time
+	forwardMsg struct {
+		dep, url string
+		remote   int
+	}
 )
 
 // row is one pod of one Deployment.
@@ -53,6 +57,7 @@ type model struct {
 	rows   map[string]*row // by dep/pod
 	newest *logs.Item      // the newest error block, exit or stuck container
 	notes  []string
+	fwds   []forwardMsg // the forwards, in the order `up` opened them
 	now    time.Time
 	width  int
 	height int
@@ -113,6 +118,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			r.latency = msg.Latency
 		}
 		r.lastErr = msg.Err
+	case forwardMsg:
+		m.fwds = append(m.fwds, msg)
 	case noteMsg:
 		m.note(string(msg))
 	case itemMsg:
@@ -176,6 +183,7 @@ func (m *model) View() string {
 		}
 	}
 	b.WriteString(t.Render() + "\n")
+	m.forwards(&b)
 	used := strings.Count(b.String(), "\n")
 	var tail strings.Builder
 	if len(m.notes) > 0 {
@@ -204,6 +212,17 @@ func (m *model) View() string {
 	}
 	b.WriteString(tail.String())
 	return b.String()
+}
+
+// forwards draws the forwards `up` keeps open, one URL per line.
+func (m *model) forwards(b *strings.Builder) {
+	if len(m.fwds) == 0 {
+		return
+	}
+	b.WriteString("\n" + m.st.header.Render("Forwards") + "\n")
+	for _, f := range m.fwds {
+		fmt.Fprintf(b, "  %s  %s\n", m.st.ok.Render(f.url), m.st.dim.Render(fmt.Sprintf("-> %s port %d", f.dep, f.remote)))
+	}
 }
 
 func (m *model) sorted() []*row {

@@ -96,3 +96,20 @@ func TestQuitKey(t *testing.T) {
 		t.Errorf("Ctrl-C called quit %d times", quit)
 	}
 }
+
+// TestViewForwards: each forward is shown as its URL, with the Deployment and port it goes to.
+func TestViewForwards(t *testing.T) {
+	m := newModel(nil)
+	if strings.Contains(m.View(), "Forwards") {
+		t.Errorf("a view without forwards has a Forwards section:\n%s", m.View())
+	}
+	send(m, tea.WindowSizeMsg{Width: 200, Height: 40},
+		forwardMsg{dep: "web", url: "http://127.0.0.1:8080", remote: 8080},
+		forwardMsg{dep: "api", url: "http://127.0.0.1:18081", remote: 3000})
+	v := m.View()
+	for _, want := range []string{"Forwards", "http://127.0.0.1:8080  -> web port 8080", "http://127.0.0.1:18081  -> api port 3000"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // Package tui is the live status view of `kubectl fastdev up` in a terminal: one row per pod of each
-// dev Deployment (phase, connected, last sync, last edit->running latency, last error) and the
-// newest error block below, kept current from the dev loop (as its devloop.Reporter) and from the
+// dev Deployment (phase, connected, last sync, last edit->running latency, last error), the URLs of
+// its forwards, and the newest error block below, kept current from the dev loop (as its devloop.Reporter) and from the
 // pods' logs and states (pkg/logs/follow). It is drawn with Bubble Tea and Lip Gloss.
 package tui
 
@@ -138,6 +138,11 @@ func (v *View) StepLine(dep, pod, step, line string) {
 
 // Updated implements devloop.Reporter.
 func (v *View) Updated(u devloop.Update) { v.p.Send(updatedMsg(u)) }
+
+// Forwarding shows a forward `up` keeps open (pkg/forward's Reporter) as its URL.
+func (v *View) Forwarding(dep, url string, remote int) {
+	v.p.Send(forwardMsg{dep: dep, url: url, remote: remote})
+}
 
 // Info implements devloop.Reporter.
 func (v *View) Info(msg string) { v.p.Send(noteMsg(msg)) }
