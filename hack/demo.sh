@@ -11,10 +11,12 @@ $KUBECTL -n "$NS" apply -f manifests/examples/web-static/deployment.yaml -f mani
 $KUBECTL -n "$NS" rollout status deployment/web-static deployment/web-go --timeout=180s
 cat <<MSG
 
-The sample apps run in namespace $NS. kubectl fastdev now injects its synclet and syncs them.
-In another terminal:
+The sample apps run in namespace $NS. kubectl fastdev now injects its synclet, syncs them and
+forwards their declared port 8080 to local ports: web-static to http://127.0.0.1:8080 and web-go to
+the next free port (or others, if those are taken: the "forwarding" lines below say which).
+The URLs stay up across every edit, restart and replaced pod. In another terminal:
   export KUBECONFIG=$KUBECONFIG PATH=\$PATH:$PWD/bin
-  kubectl -n $NS port-forward deploy/web-go 8080:8080 &   curl localhost:8080
+  curl http://127.0.0.1:8080   (web-static)    curl http://127.0.0.1:8081   (web-go)
   edit manifests/examples/web-go/src/main.go (the message) or manifests/examples/web-static/www/index.html
   kubectl fastdev status -n $NS
 Ctrl-C stops watching; \`make demo-down\` (kubectl fastdev down -n $NS) restores the Deployments.

@@ -23,7 +23,7 @@ import (
 // the session. Unlike client-go's PortForwarder, which ends the whole port-forward when the pod
 // refuses one connection (the app restarting), a refusal here fails that connection alone.
 type PodDialer struct {
-	c *Client
+	dial func(ctx context.Context, pod string) (httpstream.Connection, error) // a new port-forward connection
 
 	mu     sync.Mutex
 	pods   map[string]*podStreams
@@ -32,7 +32,7 @@ type PodDialer struct {
 
 // PodDialer returns a dialer of the client's pods; Close releases its connections.
 func (c *Client) PodDialer() *PodDialer {
-	return &PodDialer{c: c, pods: map[string]*podStreams{}}
+	return &PodDialer{dial: c.dialPortForward, pods: map[string]*podStreams{}}
 }
 
 // podStreams is the port-forward connection to one pod.
@@ -57,7 +57,7 @@ func (d *PodDialer) DialPod(ctx context.Context, pod string, port int) (net.Conn
 	}
 	d.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		conn, fresh, err := ps.connect(ctx, d.c, pod)
+		conn, fresh, err := ps.connect(ctx, d.dial, pod)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,7 @@ func (d *PodDialer) Close() {
 }
 
 // connect returns the pod's live connection, making one (fresh) when there is none.
-func (ps *podStreams) connect(ctx context.Context, c *Client, pod string) (httpstream.Connection, bool, error) {
+func (ps *podStreams) connect(ctx context.Context, dial func(context.Context, string) (httpstream.Connection, error), pod string) (httpstream.Connection, bool, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.conn != nil {
@@ -107,7 +107,7 @@ func (ps *podStreams) connect(ctx context.Context, c *Client, pod string) (https
 			return ps.conn, false, nil
 		}
 	}
-	conn, err := c.dialPortForward(ctx, pod)
+	conn, err := dial(ctx, pod)
 	if err != nil {
 		return nil, false, err
 	}
