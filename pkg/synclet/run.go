@@ -54,8 +54,9 @@ func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *pro
 	})
 	switch {
 	case errors.Is(err, protocol.ErrNoResult):
-		// the supervisor closes without a result when restart: container ends its process
-		return &protocol.Event{Type: protocol.EventResult, Timings: &protocol.Timings{}}, nil
+		// the supervisor ended mid-request: the app container is stopping (or was OOM killed), so the
+		// steps and restart wait for its next start like those of an update that finds it down
+		return nil, errSupervisorDown
 	case err != nil:
 		return nil, fmt.Errorf("supervisor reply: %w", err)
 	case res.Error != "":

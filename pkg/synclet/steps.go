@@ -1,7 +1,6 @@
 package synclet
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +13,6 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
-// maxStepLine bounds one line of a step's output; protocol's event reader allows for it escaped.
-const maxStepLine = 1 << 20
-
 // steps runs each step in order, in the app container's working directory and environment, and stops
 // at the first failure, leaving the running app untouched.
 func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) error {
@@ -27,7 +23,12 @@ func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) erro
 		code, err := s.runStep(st, func(line string) {
 			_ = ev.Write(protocol.Event{Type: protocol.EventOutput, Step: st.Display, Line: line})
 		})
-		_ = ev.Write(protocol.Event{Type: protocol.EventStep, Step: st.Display, ExitCode: code, Millis: ms(time.Since(start))})
+		e := protocol.Event{Type: protocol.EventStep, Step: st.Display, ExitCode: code, Millis: ms(time.Since(start))}
+		var se *StepError
+		if errors.As(err, &se) && se.Timeout > 0 {
+			e.TimedOut = se.Timeout.String()
+		}
+		_ = ev.Write(e)
 		if err != nil {
 			return err
 		}
@@ -35,7 +36,9 @@ func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) erro
 	return nil
 }
 
-// runStep runs one step, sending its combined output line by line to out.
+// runStep runs one step in a process group of its own, sending its combined output line by line to
+// out. A step still running at its timeout is stopped with its whole group: SIGTERM, then SIGKILL
+// after the grace period.
 func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -52,16 +55,15 @@ func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 		out(e.Error())
 		return e.Code, e
 	}
+	pid := cmd.Process.Pid
+	s.stepPid.Store(int64(pid))
+	defer s.stepPid.Store(0)
 	lines := make(chan struct{})
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), maxStepLine)
-		for sc.Scan() {
-			out(sc.Text())
-		}
+		drainLines(pr, maxStepLine, out)
 	}()
-	ws := <-done
+	ws, timedOut := s.waitStep(pid, done, st.Timeout())
 	release(cmd)
 	select { // a step that left a background process holding the pipe must not hang the update
 	case <-lines:
@@ -69,14 +71,46 @@ func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 		pr.Close()
 		<-lines
 	}
-	if code := exitCode(ws); code != 0 {
+	code := exitCode(ws)
+	if timedOut {
+		e := &StepError{Cmd: st.Display, Code: code, Timeout: st.Timeout()}
+		out(e.Error())
+		return code, e
+	}
+	if code != 0 {
 		return code, &StepError{Cmd: st.Display, Code: code}
 	}
 	return 0, nil
 }
 
-// runPending runs steps queued while the app container was down. The file is removed before the steps
-// run, so a step that kills the container is not rerun at every start.
+// waitStep waits for the step led by pid to end, and stops its process group when it runs past limit:
+// SIGTERM, SIGKILL after the grace period, and SIGKILL again once the leader is gone, for children
+// that outlive it. It reports whether the step timed out.
+func (s *Supervisor) waitStep(pid int, done <-chan syscall.WaitStatus, limit time.Duration) (syscall.WaitStatus, bool) {
+	timeout := time.NewTimer(limit)
+	defer timeout.Stop()
+	select {
+	case ws := <-done:
+		return ws, false
+	case <-timeout.C:
+	}
+	s.cfg.Log.Printf("supervisor: step timed out after %s: stopping its process group", limit)
+	signalGroup(pid, syscall.SIGTERM)
+	grace := time.NewTimer(s.cfg.Grace)
+	defer grace.Stop()
+	var ws syscall.WaitStatus
+	select {
+	case ws = <-done:
+	case <-grace.C:
+		signalGroup(pid, syscall.SIGKILL)
+		ws = <-done
+	}
+	signalGroup(pid, syscall.SIGKILL)
+	return ws, true
+}
+
+// runPending runs steps queued while the app container was down; s.mu must be held. The file is
+// removed before the steps run, so a step that kills the container is not rerun at every start.
 func (s *Supervisor) runPending() {
 	if s.cfg.Pending == "" {
 		return
@@ -97,8 +131,6 @@ func (s *Supervisor) runPending() {
 		s.cfg.Log.Printf("supervisor: queued steps not run: %s: %v", s.cfg.Pending, err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, st := range req.Steps {
 		s.cfg.Log.Printf("supervisor: running queued step %s", st.Display)
 		if _, err := s.runStep(st, func(l string) { s.cfg.Log.Printf("[%s] %s", st.Display, l) }); err != nil {
@@ -113,12 +145,18 @@ type StepError struct {
 	Cmd  string
 	Code int
 	Err  error
+	// Timeout is set when the step ran into its timeout and was stopped.
+	Timeout time.Duration
 }
 
-// Error names the step and its exit code, and says what 126, 127 and 137 usually mean.
+// Error names the step and its exit code, and says what 126, 127 and 137 usually mean; a step that
+// timed out is named with its timeout and the rules key that changes it.
 func (e *StepError) Error() string {
 	msg := fmt.Sprintf("step %q failed with exit code %d", e.Cmd, e.Code)
 	switch {
+	case e.Timeout > 0:
+		return fmt.Sprintf("step %q timed out after %s and was stopped with its processes (raise the rules' run[].timeout of this step, or make the command end)",
+			e.Cmd, e.Timeout)
 	case e.Err != nil:
 		return fmt.Sprintf("step %q could not start: %v (is the command in the app image's PATH?)", e.Cmd, e.Err)
 	case e.Code == 126:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -29,18 +28,28 @@ type SupervisorConfig struct {
 }
 
 // Supervisor runs the app as a child process, forwards signals to it, reaps every child (it is PID 1
-// of the app container), passes the app's exit code on, and on request reruns build steps and restarts
-// the app without restarting the container.
+// of the app container), and on request reruns build steps and restarts the app without restarting
+// the container. An app that exits on its own is started again after a short backoff of the
+// supervisor's own, so the kubelet's crash-loop back-off never delays the fix that follows; only an
+// OOM kill or a stop asked by the kubelet ends the container, passing the app's exit code on.
 type Supervisor struct {
 	cfg   SupervisorConfig
 	procs procTable
 
-	mu     sync.Mutex // guards child, exited and gen; held for a whole run request so steps never overlap
-	child  *exec.Cmd
-	exited chan struct{} // closed once the current child is reaped
-	gen    int           // bumped on each deliberate restart, so the old child's exit is not mistaken for a crash
-	pid    atomic.Int64  // the app's pid, read without mu so signals are forwarded even while steps run
-	exit   chan int
+	mu      sync.Mutex    // guards the fields below; held for a whole run request so steps never overlap
+	child   *exec.Cmd     // the app process; nil while none runs (it crashed and waits for its restart)
+	exited  chan struct{} // closed once the current child is reaped
+	gen     int           // bumped at every start and deliberate stop: an exit or a retry of an older one is stale
+	started time.Time     // when the app last started, to reset the backoff after a good run
+	ooms    int64         // the container's OOM kill count when the app last started (-1: unknown)
+	backoff backoff
+	retry   *time.Timer // the scheduled start of an app that exited on its own
+
+	pid      atomic.Int64 // the app's pid (0: none), read without mu so signals are forwarded even while steps run
+	stepPid  atomic.Int64 // the running step's pid (0: none), stopped too when the container is stopped
+	stopping atomic.Bool  // the kubelet (or Run's context) asked the container to stop: nothing restarts now
+	oomKills func() int64 // the container's OOM kill count, -1 when unknown; a field so tests can fake it
+	exit     chan int     // the code Run returns
 }
 
 // NewSupervisor returns a supervisor; Run starts it.
@@ -48,11 +57,13 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.Grace == 0 {
 		cfg.Grace = 5 * time.Second
 	}
-	return &Supervisor{cfg: cfg, procs: procTable{waiting: map[int]chan syscall.WaitStatus{}}, exit: make(chan int, 1)}
+	return &Supervisor{cfg: cfg, procs: procTable{waiting: map[int]chan syscall.WaitStatus{}}, exit: make(chan int, 1),
+		oomKills: cgroupOOMKills, backoff: backoff{min: restartBackoffMin, max: restartBackoffMax, reset: restartBackoffReset}}
 }
 
-// Run starts the app and serves run requests until the app exits on its own, then returns its exit
-// code (128+signal when it was killed), which main passes on as the container's.
+// Run starts the app and serves run requests until the container is asked to stop (a signal, or ctx)
+// or the app is OOM killed, then returns the app's exit code (128+signal when it was killed), which
+// main passes on as the container's.
 func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	if len(s.cfg.Argv) == 0 {
 		return 2, errors.New("supervise: no command given after --")
@@ -63,8 +74,8 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	defer func() { signal.Stop(sigs); close(stop) }()
 	go s.signals(sigs, stop)
 
-	s.runPending()
 	s.mu.Lock()
+	s.runPending()
 	err := s.start()
 	s.mu.Unlock()
 	if err != nil {
@@ -79,8 +90,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	case code := <-s.exit:
 		return code, nil
 	case <-ctx.Done():
-		s.stopChild()
-		return <-s.exit, nil
+		return s.terminate(), nil
 	}
 }
 
@@ -104,7 +114,9 @@ func (s *Supervisor) listen() *http.Server {
 	return srv
 }
 
-// signals reaps children on SIGCHLD and forwards every other signal to the app's process group.
+// signals reaps children on SIGCHLD and forwards every other signal to the app's process group. A
+// signal that stops the container (SIGTERM, SIGINT, SIGQUIT) also reaches a running step, and ends
+// the supervisor at once when no app process runs.
 func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 	tick := time.NewTicker(time.Second) // a coalesced SIGCHLD must never leave a zombie behind
 	defer tick.Stop()
@@ -117,8 +129,18 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 				s.procs.reap()
 				continue
 			}
-			if pid := int(s.pid.Load()); pid > 0 {
-				signalGroup(pid, sig.(syscall.Signal))
+			sn := sig.(syscall.Signal)
+			if sn == syscall.SIGTERM || sn == syscall.SIGINT || sn == syscall.SIGQUIT {
+				s.stopping.Store(true)
+				if pid := int(s.stepPid.Load()); pid > 0 {
+					signalGroup(pid, sn)
+				}
+			}
+			switch pid := int(s.pid.Load()); {
+			case pid > 0:
+				signalGroup(pid, sn)
+			case s.stopping.Load():
+				s.sendExit(128 + int(sn))
 			}
 		case <-tick.C:
 			s.procs.reap()
@@ -126,64 +148,32 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 	}
 }
 
-// start launches the app; s.mu must be held.
-func (s *Supervisor) start() error {
-	cmd := exec.Command(s.cfg.Argv[0], s.cfg.Argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	done, err := s.procs.start(cmd)
-	if err != nil {
-		return fmt.Errorf("starting %q: %w", s.cfg.Argv[0], err)
+// terminate stops the container for Run's context: SIGTERM to the app, SIGKILL after the grace period.
+// It returns the app's exit code.
+func (s *Supervisor) terminate() int {
+	s.stopping.Store(true)
+	pid := int(s.pid.Load())
+	if pid <= 0 {
+		return 128 + int(syscall.SIGTERM)
 	}
-	exited := make(chan struct{})
-	s.child, s.exited = cmd, exited
-	s.pid.Store(int64(cmd.Process.Pid))
-	gen := s.gen
-	go func() {
-		ws := <-done
-		close(exited)
-		release(cmd)
-		s.mu.Lock()
-		deliberate := gen != s.gen
-		s.mu.Unlock()
-		if !deliberate {
-			code := exitCode(ws)
-			s.cfg.Log.Printf("supervisor: %s exited with code %d", s.cfg.Argv[0], code)
-			s.exit <- code
-		}
-	}()
-	return nil
-}
-
-// stopChild asks the app to end: SIGTERM to its process group, and nothing more. It neither waits nor
-// sends SIGKILL; the app's exit ends Run, and with it the container.
-func (s *Supervisor) stopChild() {
-	if pid := int(s.pid.Load()); pid > 0 {
-		signalGroup(pid, syscall.SIGTERM)
-	}
-}
-
-// restartProcess replaces the app process; s.mu must be held.
-func (s *Supervisor) restartProcess() error {
-	if s.child != nil {
-		s.gen++
-		// s.pid, not s.child.Process.Pid: the reaping goroutine's Release may be setting the latter to -1
-		// right now, and -(-1) would signal pid 1
-		pid := int(s.pid.Load())
-		signalGroup(pid, syscall.SIGTERM)
-		// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
-		grace := time.NewTimer(s.cfg.Grace)
-		select {
-		case <-s.exited:
-		case <-grace.C:
-			signalGroup(pid, syscall.SIGKILL)
-			<-s.exited
-		}
-		grace.Stop()
-		// the group may outlive its leader (children of the app): do not leave them holding ports
+	signalGroup(pid, syscall.SIGTERM)
+	grace := time.NewTimer(s.cfg.Grace)
+	defer grace.Stop()
+	select {
+	case code := <-s.exit:
+		return code
+	case <-grace.C:
 		signalGroup(pid, syscall.SIGKILL)
+		return <-s.exit
 	}
-	return s.start()
+}
+
+// sendExit hands Run the code to return; only the first one counts.
+func (s *Supervisor) sendExit(code int) {
+	select {
+	case s.exit <- code:
+	default:
+	}
 }
 
 // serveRun runs one request from the synclet: the steps, then the restart, streaming events back.
@@ -209,17 +199,18 @@ func (s *Supervisor) serveRun(w http.ResponseWriter, r *http.Request) {
 	}
 	t.Steps = ms(time.Since(start))
 	start = time.Now()
+	var err error
 	switch req.Restart {
 	case protocol.RestartProcess:
-		if err := s.restartProcess(); err != nil {
-			s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
-			return
-		}
+		err = s.restartProcess()
 	case protocol.RestartContainer:
-		// the kubelet restarts the container; the synced files live on in their emptyDir volumes
-		s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t})
-		s.cfg.Log.Printf("supervisor: restarting the container as the rules ask (restart: container)")
-		go func() { time.Sleep(50 * time.Millisecond); s.stopChild() }()
+		s.cfg.Log.Printf("supervisor: restarting the app with fresh process state as the rules ask (restart: container)")
+		err = s.freshStart()
+	default: // none: the app reloads on its own, but one that is down (crashed) starts now
+		err = s.ensureRunning()
+	}
+	if err != nil {
+		s.result(ev, protocol.Event{Type: protocol.EventResult, Timings: &t, Error: err.Error()})
 		return
 	}
 	t.Restart = ms(time.Since(start))

@@ -22,26 +22,39 @@ import (
 
 // app is a supervised shell script, each of whose processes appends its pid to a file.
 type app struct {
-	dir string
+	dir  string
+	sup  *Supervisor
+	code chan int // what Run returned, once it has
 }
 
 // superviseApp runs script (which must record its pid with `echo $$ >> pids`) under a supervisor that
 // serves p's synclet, waits for it to start, and stops it when the test ends.
 func superviseApp(t *testing.T, p *pod, script string, grace time.Duration) *app {
 	t.Helper()
-	a := &app{dir: t.TempDir()}
-	sup := NewSupervisor(SupervisorConfig{Argv: []string{"sh", "-c", "cd " + a.dir + " && " + script}, Socket: p.srv.cfg.Supervisor,
+	return superviseWith(t, p, script, grace, nil)
+}
+
+// superviseWith is superviseApp with a hook that adjusts the supervisor before it runs.
+func superviseWith(t *testing.T, p *pod, script string, grace time.Duration, setup func(*Supervisor)) *app {
+	t.Helper()
+	a := &app{dir: t.TempDir(), code: make(chan int, 1)}
+	a.sup = NewSupervisor(SupervisorConfig{Argv: []string{"sh", "-c", "cd " + a.dir + " && " + script}, Socket: p.srv.cfg.Supervisor,
 		Pending: p.pending, Grace: grace, Log: log.New(io.Discard, "", 0)})
+	if setup != nil {
+		setup(a.sup)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		if _, err := sup.Run(ctx); err != nil {
+		code, err := a.sup.Run(ctx)
+		if err != nil {
 			t.Errorf("supervisor: %v", err)
 		}
+		a.code <- code
 	}()
 	t.Cleanup(func() {
-		// an app that ignores SIGTERM would keep Run waiting (the kubelet kills it in a pod)
+		// an app that ignores SIGTERM would keep Run waiting for the grace period
 		if ps := a.pids(t); len(ps) > 0 {
 			_ = syscall.Kill(-ps[len(ps)-1], syscall.SIGKILL) // ESRCH: it has already gone
 		}
@@ -222,10 +235,21 @@ func TestPendingStepsRunBeforeTheApp(t *testing.T) {
 			var logged syncBuffer
 			dir := t.TempDir()
 			t.Chdir(dir) // steps run in the supervisor's working directory, as the app does
-			sup := NewSupervisor(SupervisorConfig{Argv: []string{"sh", "-c", "test -f built && echo seen > seen; exit 0"},
+			// the app records whether it saw the step's output, then waits to be stopped: an app that
+			// exits is started again by the supervisor
+			sup := NewSupervisor(SupervisorConfig{Argv: []string{"sh", "-c", "test -f built && echo seen > seen; touch started; exec sleep 1000"},
 				Pending: p.pending, Log: log.New(&logged, "", 0)})
-			if code, err := sup.Run(context.Background()); code != 0 || err != nil {
-				t.Fatalf("app exited with %d, %v", code, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+					if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+						break
+					}
+				}
+				cancel()
+			}()
+			if code, err := sup.Run(ctx); code != 128+int(syscall.SIGTERM) || err != nil {
+				t.Fatalf("app exited with %d, %v; want it stopped by SIGTERM", code, err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "seen")); (err == nil) != c.ran {
 				t.Errorf("the app saw the step's output: %v, want %v", err == nil, c.ran)
