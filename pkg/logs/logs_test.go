@@ -181,3 +181,33 @@ func mustRender(t *testing.T, th *Theme, w io.Writer, it Item) {
 		t.Fatal(err)
 	}
 }
+
+// TestStepTimedOutAndAppExit: a timed-out step (from the synclet, and queued under the supervisor)
+// is a failed step that names its timeout and the rules key; an app the supervisor restarts in its
+// container is an exit item with the app's code.
+func TestStepTimedOutAndAppExit(t *testing.T) {
+	pre := "2026/01/02 15:04:05.123456 "
+	items := feedAll(pre+"[npm run dev] listening on 3000", pre+"step failed: npm run dev: timed out after 3s (exit code 143)",
+		pre+`supervisor: step "npm run dev" timed out after 10m0s and was stopped with its processes (raise the rules' run[].timeout of this step, or make the command end)`,
+		pre+"supervisor: /app/bin/server exited with code 2; starting it again in 500ms (the container is kept; an update starts it at once)")
+	var got []Item
+	for _, it := range items {
+		if it.Kind != KindLog {
+			got = append(got, it)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("want 2 step failures and an exit, got %s", kinds(items))
+	}
+	want := []string{"step failed: npm run dev (timed out after 3s and stopped; raise the rules' run[].timeout of this step, or make the command end)\nlistening on 3000",
+		"step failed: npm run dev (timed out after 10m0s and stopped; raise the rules' run[].timeout of this step, or make the command end)",
+		"/app/bin/server exited with code 2, a Go panic or a shell usage error; the supervisor starts it again in 500ms (the container is kept)"}
+	for i, it := range got {
+		if it.Text != want[i] {
+			t.Errorf("item %d: %q, want %q", i, it.Text, want[i])
+		}
+	}
+	if got[2].Kind != KindExit || got[2].Type != TypeAppExit || got[2].ExitCode != 2 {
+		t.Errorf("the app's exit: %+v", got[2])
+	}
+}

@@ -84,6 +84,9 @@ func (t *Theme) Header(it Item) string {
 		}
 	case KindExit:
 		title = "container exited"
+		if it.Type == TypeAppExit {
+			title = "app exited" // and restarted by the supervisor: the container kept running
+		}
 	case KindEvent, KindWaiting:
 		icon, style = "⚠", t.warn
 	}

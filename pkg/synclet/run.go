@@ -44,7 +44,10 @@ func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *pro
 		case protocol.EventOutput:
 			s.cfg.Log.Printf("[%s] %s", e.Step, e.Line)
 		case protocol.EventStep:
-			if e.ExitCode != 0 {
+			switch {
+			case e.TimedOut != "": // pkg/logs reads both forms
+				s.cfg.Log.Printf("step failed: %s: timed out after %s (exit code %d)", e.Step, e.TimedOut, e.ExitCode)
+			case e.ExitCode != 0:
 				s.cfg.Log.Printf("step failed: %s: exit code %d", e.Step, e.ExitCode)
 			}
 		}
