@@ -79,6 +79,18 @@ type Step struct {
 // mistake) does not hold every later update of its pod for good.
 const DefaultStepTimeout = 10 * time.Minute
 
+// FormatTimeout writes a step timeout as the rules spell it: 10m, not 10m0s; 1h30m, not 1h30m0s.
+func FormatTimeout(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // Timeout is how long the step may run: TimeoutMs, or DefaultStepTimeout when it is not set.
 func (s Step) Timeout() time.Duration {
 	if s.TimeoutMs <= 0 {

@@ -191,3 +191,12 @@ func TestStepTimeout(t *testing.T) {
 		t.Errorf("timeout after the wire: %s (%s), want 2.5s", got, b)
 	}
 }
+
+func TestFormatTimeout(t *testing.T) {
+	for d, want := range map[time.Duration]string{3 * time.Second: "3s", 10 * time.Minute: "10m", 24 * time.Hour: "24h",
+		90 * time.Minute: "1h30m", 90 * time.Second: "1m30s", 400 * time.Millisecond: "400ms", time.Hour + time.Second: "1h0m1s"} {
+		if got := FormatTimeout(d); got != want {
+			t.Errorf("FormatTimeout(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"fmt"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -18,7 +17,7 @@ const (
 
 // stepTimeout reads a run entry's timeout: a Go duration such as 90s, 2m or 1h30m.
 func stepTimeout(f field) (time.Duration, error) {
-	def := protocol.DefaultStepTimeout.String()
+	def := protocol.FormatTimeout(protocol.DefaultStepTimeout)
 	n := f.val
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
 		return 0, errorf(f.path, n.Line, "must be a duration such as 2m or 90s, not %s (the default is %s)", describe(n), def)
@@ -32,7 +31,7 @@ func stepTimeout(f field) (time.Duration, error) {
 	}
 	if d < minStepTimeout || d > maxStepTimeout {
 		return 0, errorf(f.path, n.Line, "%s is out of range: write a duration from %s to %s, or remove the key for the default %s",
-			n.Value, minStepTimeout, fmt.Sprint(maxStepTimeout), def)
+			n.Value, protocol.FormatTimeout(minStepTimeout), protocol.FormatTimeout(maxStepTimeout), def)
 	}
 	return d, nil
 }

@@ -26,7 +26,7 @@ func (s *Supervisor) steps(steps []protocol.Step, ev *protocol.EventWriter) erro
 		e := protocol.Event{Type: protocol.EventStep, Step: st.Display, ExitCode: code, Millis: ms(time.Since(start))}
 		var se *StepError
 		if errors.As(err, &se) && se.Timeout > 0 {
-			e.TimedOut = se.Timeout.String()
+			e.TimedOut = protocol.FormatTimeout(se.Timeout)
 		}
 		_ = ev.Write(e)
 		if err != nil {
@@ -94,7 +94,7 @@ func (s *Supervisor) waitStep(pid int, done <-chan syscall.WaitStatus, limit tim
 		return ws, false
 	case <-timeout.C:
 	}
-	s.cfg.Log.Printf("supervisor: step timed out after %s: stopping its process group", limit)
+	s.cfg.Log.Printf("supervisor: step timed out after %s: stopping its process group", protocol.FormatTimeout(limit))
 	signalGroup(pid, syscall.SIGTERM)
 	grace := time.NewTimer(s.cfg.Grace)
 	defer grace.Stop()
@@ -156,7 +156,7 @@ func (e *StepError) Error() string {
 	switch {
 	case e.Timeout > 0:
 		return fmt.Sprintf("step %q timed out after %s and was stopped with its processes (raise the rules' run[].timeout of this step, or make the command end)",
-			e.Cmd, e.Timeout)
+			e.Cmd, protocol.FormatTimeout(e.Timeout))
 	case e.Err != nil:
 		return fmt.Sprintf("step %q could not start: %v (is the command in the app image's PATH?)", e.Cmd, e.Err)
 	case e.Code == 126:
