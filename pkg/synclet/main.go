@@ -124,7 +124,7 @@ func superviseMain(args []string, logger *log.Logger, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise", flag.ContinueOnError)
 	sock := fs.String("socket", protocol.SupervisorSocket, "unix socket to take run requests on")
 	pending := fs.String("pending", protocol.PendingFile, "steps queued while the app was down")
-	grace := fs.Duration("grace", 5*time.Second, "time between SIGTERM and SIGKILL on restart")
+	grace := fs.Duration("grace", 5*time.Second, "time between SIGTERM and SIGKILL on a restart or a step's timeout")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -179,3 +179,37 @@ func TestOOMKillEndsContainer(t *testing.T) {
 		t.Errorf("the app started %d times, want once", n)
 	}
 }
+
+// TestStopDuringSteps: asked to stop while a step runs, the supervisor stops the step and the app and
+// ends at once with the app's code; the app is not started again when the steps end.
+func TestStopDuringSteps(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
+	a := superviseApp(t, p, "echo $$ >> pids; exec sleep 1000", time.Second)
+	started := filepath.Join(a.dir, "step-started")
+	go func() {
+		// the reply may be cut short by the stop: neither it nor its error says anything here
+		_, _, _ = p.client(token).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess,
+			Steps: []protocol.Step{sh("build", "touch "+started+"; sleep 3", 0)}}, oneFile(t), nil)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the step did not start")
+		}
+	}
+	a.cancel()
+	select {
+	case code := <-a.code:
+		if code != 128+int(syscall.SIGTERM) {
+			t.Errorf("exit code %d, want 143 (the app stopped by SIGTERM)", code)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the supervisor waited for the step before stopping")
+	}
+	time.Sleep(3500 * time.Millisecond) // past the end of the step, had it not been stopped
+	if n := len(a.pids(t)); n != 1 {
+		t.Errorf("the app started %d times, want once: nothing restarts a stopping container", n)
+	}
+}

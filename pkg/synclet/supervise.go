@@ -23,7 +23,7 @@ type SupervisorConfig struct {
 	Argv    []string      // the app's command
 	Socket  string        // unix socket the synclet reaches the supervisor on
 	Pending string        // steps queued while the app was down, run before the app starts
-	Grace   time.Duration // between SIGTERM and SIGKILL when restarting the process
+	Grace   time.Duration // between SIGTERM and SIGKILL when restarting the app or stopping a step at its timeout
 	Log     *log.Logger
 }
 
@@ -148,10 +148,13 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 	}
 }
 
-// terminate stops the container for Run's context: SIGTERM to the app, SIGKILL after the grace period.
-// It returns the app's exit code.
+// terminate stops the container for Run's context: SIGTERM to the app (and to a running step),
+// SIGKILL after the grace period. It returns the app's exit code.
 func (s *Supervisor) terminate() int {
 	s.stopping.Store(true)
+	if pid := int(s.stepPid.Load()); pid > 0 {
+		signalGroup(pid, syscall.SIGTERM)
+	}
 	pid := int(s.pid.Load())
 	if pid <= 0 {
 		return 128 + int(syscall.SIGTERM)

@@ -22,9 +22,10 @@ import (
 
 // app is a supervised shell script, each of whose processes appends its pid to a file.
 type app struct {
-	dir  string
-	sup  *Supervisor
-	code chan int // what Run returned, once it has
+	dir    string
+	sup    *Supervisor
+	code   chan int // what Run returned, once it has
+	cancel func()   // cancels Run's context, as the kubelet's SIGTERM would
 }
 
 // superviseApp runs script (which must record its pid with `echo $$ >> pids`) under a supervisor that
@@ -44,6 +45,7 @@ func superviseWith(t *testing.T, p *pod, script string, grace time.Duration, set
 		setup(a.sup)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
