@@ -131,7 +131,7 @@ func TestRestartContainerKeepsContainer(t *testing.T) {
 func TestAppCrashRestartedWithBackoff(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
 	var logged syncBuffer
-	a := superviseWith(t, p, "echo $$ >> pids; exit 3", time.Second, func(s *Supervisor) { s.cfg.Log = log.New(&logged, "", 0) })
+	a := superviseWith(t, p, "echo $$ >> pids; exit 3", time.Second, func(a *app) { a.sup.cfg.Log = log.New(&logged, "", 0) })
 	var starts []time.Time
 	for n := 1; n <= 3; n++ {
 		a.waitPids(t, n, time.Now().Add(5*time.Second), "the crashed app was not started again")
@@ -163,8 +163,8 @@ func TestAppCrashRestartedWithBackoff(t *testing.T) {
 func TestOOMKillEndsContainer(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
 	var kills atomic.Int64
-	a := superviseWith(t, p, "echo $$ >> pids; sleep 0.2; kill -9 $$", time.Second, func(s *Supervisor) {
-		s.oomKills = func() int64 { return kills.Load() }
+	a := superviseWith(t, p, "echo $$ >> pids; sleep 0.2; kill -9 $$", time.Second, func(a *app) {
+		a.sup.oomKills = func() int64 { return kills.Load() }
 	})
 	kills.Store(1) // the kernel killed a process of the container after the app started
 	select {
@@ -212,4 +212,31 @@ func TestStopDuringSteps(t *testing.T) {
 	if n := len(a.pids(t)); n != 1 {
 		t.Errorf("the app started %d times, want once: nothing restarts a stopping container", n)
 	}
+}
+
+// TestAppThatCannotStartIsRetried: an update whose restart cannot start the app (its program is gone)
+// fails saying why, and the supervisor keeps trying after its backoff, so the app runs again as soon
+// as the program is back, without another update.
+func TestAppThatCannotStartIsRetried(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
+	bin := filepath.Join(t.TempDir(), "server")
+	var script string
+	a := superviseWith(t, p, "", time.Second, func(a *app) {
+		a.sup.cfg.Argv = []string{bin}
+		script = "#!/bin/sh\necho $$ >> " + filepath.Join(a.dir, "pids") + "\nexec sleep 1000\n"
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := update(t, p, protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess})
+	if !strings.Contains(res.Error, "starting") || !strings.Contains(res.Error, "no such file") {
+		t.Errorf("result error %q, want why the app could not start", res.Error)
+	}
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.waitPids(t, 2, time.Now().Add(5*time.Second), "the app was not started again once its program was back")
 }

@@ -99,9 +99,14 @@ func (s *Supervisor) onExit(gen int, ws syscall.WaitStatus) {
 
 // crashed schedules the start of an app that exited with code on its own; s.mu must be held.
 func (s *Supervisor) crashed(code int) {
+	s.retryLater(fmt.Sprintf("%s exited with code %d", s.cfg.Argv[0], code)) // pkg/logs reads this line
+}
+
+// retryLater logs why the app is down and starts it after the backoff, unless an update starts it
+// first; s.mu must be held.
+func (s *Supervisor) retryLater(why string) {
 	d := s.backoff.next(time.Since(s.started))
-	s.cfg.Log.Printf("supervisor: %s exited with code %d; starting it again in %s (the container is kept; an update starts it at once)",
-		s.cfg.Argv[0], code, d)
+	s.cfg.Log.Printf("supervisor: %s; starting it again in %s (the container is kept; an update starts it at once)", why, d)
 	gen := s.gen
 	s.retry = time.AfterFunc(d, func() {
 		s.mu.Lock()
@@ -110,10 +115,20 @@ func (s *Supervisor) crashed(code int) {
 			return // an update started it meanwhile
 		}
 		if err := s.start(); err != nil && !errors.Is(err, errStopping) {
-			s.cfg.Log.Printf("supervisor: %v", err)
-			s.crashed(127)
+			s.retryLater(err.Error())
 		}
 	})
+}
+
+// startNow starts the app for an update, from a fresh backoff; one that cannot start (its binary not
+// built yet, say) is tried again after the backoff, and the update reports why. s.mu must be held.
+func (s *Supervisor) startNow() error {
+	s.backoff.last = 0
+	err := s.start()
+	if err != nil && !errors.Is(err, errStopping) {
+		s.retryLater(err.Error())
+	}
+	return err
 }
 
 // stopApp ends the app's process group: SIGTERM, SIGKILL after the grace period, and SIGKILL again
@@ -147,8 +162,7 @@ func (s *Supervisor) stopApp() {
 // after a crash; s.mu must be held.
 func (s *Supervisor) restartProcess() error {
 	s.stopApp()
-	s.backoff.last = 0
-	return s.start()
+	return s.startNow()
 }
 
 // freshStart gives the app fresh process state (restart: container): the app's group is stopped, every
@@ -165,8 +179,7 @@ func (s *Supervisor) freshStart() error {
 		}
 	}
 	s.runPending()
-	s.backoff.last = 0
-	return s.start()
+	return s.startNow()
 }
 
 // ensureRunning starts the app when it is down (restart: none after a crash); s.mu must be held.
@@ -179,8 +192,7 @@ func (s *Supervisor) ensureRunning() error {
 		}
 	}
 	s.stopApp()
-	s.backoff.last = 0
-	return s.start()
+	return s.startNow()
 }
 
 // cgroupOOMKills returns how many processes of this container the kernel's OOM killer has killed

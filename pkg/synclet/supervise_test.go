@@ -36,13 +36,13 @@ func superviseApp(t *testing.T, p *pod, script string, grace time.Duration) *app
 }
 
 // superviseWith is superviseApp with a hook that adjusts the supervisor before it runs.
-func superviseWith(t *testing.T, p *pod, script string, grace time.Duration, setup func(*Supervisor)) *app {
+func superviseWith(t *testing.T, p *pod, script string, grace time.Duration, setup func(*app)) *app {
 	t.Helper()
 	a := &app{dir: t.TempDir(), code: make(chan int, 1)}
 	a.sup = NewSupervisor(SupervisorConfig{Argv: []string{"sh", "-c", "cd " + a.dir + " && " + script}, Socket: p.srv.cfg.Supervisor,
 		Pending: p.pending, Grace: grace, Log: log.New(io.Discard, "", 0)})
 	if setup != nil {
-		setup(a.sup)
+		setup(a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
