@@ -95,6 +95,7 @@ func TestRevertReinjects(t *testing.T) {
 	e.serves(ns, "web-static", "/", "hello from web-static v1", 1, 30*time.Second)
 
 	e.reverted(up, "kubectl-replace", "kubectl replace", 1, "-n", ns, "replace", "-f", e.manifestFile(nil))
+	e.waitAvailable(ns, "web-static", rollout)
 	e.waitConnected(up, ns, "web-static", 1)
 	e.writeFile(filepath.Join(www, "index.html"), "edit after kubectl replace\n", 0o644)
 	e.serves(ns, "web-static", "/", "edit after kubectl replace", 1, 20*time.Second)
@@ -103,7 +104,12 @@ func TestRevertReinjects(t *testing.T) {
 	v2 := e.manifestFile(func(d *appsv1.Deployment) { d.Spec.Template.Labels["version"] = "2" })
 	apply := []string{"-n", ns, "apply", "--server-side", "--field-manager=argocd-controller", "--force-conflicts", "-f", v2}
 	e.reverted(up, "argocd-controller", "Argo CD", 2, apply...)
+	// a new template, so new pods: the edit must reach a pod started after the re-injection
+	e.waitAvailable(ns, "web-static", rollout)
 	e.waitConnected(up, ns, "web-static", 1)
+	if ps := e.pods(ns, "web-static"); len(ps) != 1 || ps[0].Labels["version"] != "2" {
+		t.Fatalf("want one pod of the synced template (label version=2) after the re-injection, got %d: %v", len(ps), ps)
+	}
 	if !strings.Contains(up.Output(), "argocd app set APP --sync-policy none") {
 		t.Errorf("up did not say how to pause Argo CD:\n%s", up.Output())
 	}
