@@ -114,9 +114,9 @@ func TestServerAuth(t *testing.T) {
 			if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
 				t.Fatalf("%d %q, want %d with %q", resp.StatusCode, b, c.code, c.want)
 			}
-			p.srv.mu.Lock()
+			p.srv.statusMu.Lock()
 			st := p.srv.status
-			p.srv.mu.Unlock()
+			p.srv.statusMu.Unlock()
 			if st.Updates != 0 {
 				t.Fatalf("a refused request reached the update handler: %+v", st)
 			}

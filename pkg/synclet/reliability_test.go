@@ -240,3 +240,42 @@ func TestAppThatCannotStartIsRetried(t *testing.T) {
 	}
 	a.waitPids(t, 2, time.Now().Add(5*time.Second), "the app was not started again once its program was back")
 }
+
+// TestBusySynclet: while a step runs, status still answers at once, and a manifest request whose
+// caller gives up returns instead of queueing behind the step.
+func TestBusySynclet(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
+	a := superviseApp(t, p, "echo $$ >> pids; exec sleep 1000", time.Second)
+	started := filepath.Join(a.dir, "step-started")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, err := p.client(token).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartNone,
+			Steps: []protocol.Step{sh("build", "touch "+started+"; sleep 2", 0)}}, oneFile(t), nil)
+		if err != nil {
+			t.Errorf("update: %v", err)
+		}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the step did not start")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := p.client(token).Status(ctx); err != nil {
+		t.Errorf("status while a step runs: %v", err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, err := p.client(token).Manifest(ctx); err == nil {
+		t.Error("a manifest was read while an update held the synclet")
+	}
+	<-done
+	if _, err := p.client(token).Manifest(context.Background()); err != nil {
+		t.Errorf("manifest after the update: %v", err)
+	}
+}

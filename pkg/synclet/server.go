@@ -40,8 +40,13 @@ type Server struct {
 	applier *archive.Applier
 	super   *http.Client
 
-	mu     sync.Mutex // one update at a time: updates must apply in the order the CLI sent them
-	status protocol.Status
+	// busy is held by one update or manifest scan at a time (updates must apply in the order the CLI
+	// sent them); a request waits for it only while its caller does, so a CLI that gave up on a pod
+	// whose step still runs leaves no handler queued behind it.
+	busy chan struct{}
+
+	statusMu sync.Mutex // guards status, which never waits for busy: status answers while a step runs
+	status   protocol.Status
 }
 
 // NewServer opens the roots and returns a server; Serve starts it.
@@ -60,7 +65,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, applier: a}
+	s := &Server{cfg: cfg, applier: a, busy: make(chan struct{}, 1)}
 	s.super = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -119,9 +124,25 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) manifest(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// acquire takes busy for r, or answers 503 and returns false when r's caller goes away first.
+func (s *Server) acquire(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case s.busy <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		// the caller has gone, so nobody reads this; it only ends the request
+		http.Error(w, "the synclet is busy with an earlier update (its steps run until they end or reach their timeout)", http.StatusServiceUnavailable)
+		return false
+	}
+}
+
+func (s *Server) release() { <-s.busy }
+
+func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
 	var m protocol.Manifest
 	for i := range s.cfg.Roots {
 		tm, err := s.applier.ScanRoot(i)
@@ -140,9 +161,9 @@ func (s *Server) manifest(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) statusHandler(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
+	s.statusMu.Lock()
 	st := s.status
-	s.mu.Unlock()
+	s.statusMu.Unlock()
 	s.reply(w, "status", st)
 }
 
@@ -156,8 +177,10 @@ func (s *Server) reply(w http.ResponseWriter, what string, v any) {
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
 	start := time.Now()
 	flush := func() {}
 	if f, ok := w.(http.Flusher); ok {
@@ -202,6 +225,7 @@ func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error,
 	for _, dir := range s.cfg.Roots {
 		e.Free = append(e.Free, freeBytes(dir))
 	}
+	s.statusMu.Lock()
 	s.status.Updates++
 	s.status.LastUpdate = time.Now().UTC().Format(time.RFC3339Nano)
 	s.status.LastTimings = t
@@ -209,6 +233,9 @@ func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error,
 	if err != nil {
 		e.Error = err.Error()
 		s.status.LastError = e.Error
+	}
+	s.statusMu.Unlock()
+	if err != nil {
 		s.cfg.Log.Printf("update failed: %v", err)
 	} else {
 		s.cfg.Log.Printf("update applied: %d file(s), %d deletion(s), steps %.0fms, restart %.0fms", t.Files, t.Deletes, t.Steps, t.Restart)
