@@ -178,7 +178,8 @@ func TestRevertGivesUp(t *testing.T) {
 }
 
 // TestRolloutStuck: in a namespace whose ResourceQuota allows one pod, the injection's rollout cannot
-// create its new pod; `up` says so once, with the condition's message naming the quota.
+// create its new pod, then passes its progress deadline; `up` says each once, with the condition's
+// message.
 func TestRolloutStuck(t *testing.T) {
 	e := newEnv(t)
 	ns := e.namespace(nil)
@@ -189,16 +190,22 @@ func TestRolloutStuck(t *testing.T) {
 	}
 	e.applyExample(ns, "web-static", nil)
 	e.waitAvailable(ns, "web-static", rollout)
+	// a short progress deadline, so that the stuck injection's rollout also passes it during the test
+	e.kubectl("-n", ns, "patch", "deployment", "web-static", "--type=merge", "-p", `{"spec":{"progressDeadlineSeconds":3}}`)
 	up := e.start(e.copyExamples(), "up", "-n", ns, "web-static", "--plain")
-	const stuck = "web-static: rollout stuck (ReplicaFailure, FailedCreate): "
-	up.waitOutput(stuck, rollout)
-	line := up.Output()[strings.Index(up.Output(), stuck):]
-	line = line[:strings.IndexByte(line, '\n')+1]
-	if !strings.Contains(line, "exceeded quota: one-pod") {
-		t.Errorf("the stuck rollout's line does not carry the condition's message: %q", line)
+	for stuck, message := range map[string]string{
+		"web-static: rollout stuck (ReplicaFailure, FailedCreate): ":          "exceeded quota: one-pod",
+		"web-static: rollout stuck (Progressing, ProgressDeadlineExceeded): ": "has timed out progressing",
+	} {
+		up.waitOutput(stuck, rollout)
+		line := up.Output()[strings.Index(up.Output(), stuck):]
+		line = line[:strings.IndexByte(line, '\n')+1]
+		if !strings.Contains(line, message) {
+			t.Errorf("the stuck rollout's line does not carry the condition's message %q: %q", message, line)
+		}
 	}
 	time.Sleep(5 * time.Second) // the controller retries the creation meanwhile
-	if n := strings.Count(up.Output(), stuck); n != 1 {
-		t.Errorf("the stuck rollout was reported %d times, want once:\n%s", n, up.Output())
+	if n := strings.Count(up.Output(), "rollout stuck"); n != 2 {
+		t.Errorf("%d lines about the stuck rollout, want one per condition:\n%s", n, up.Output())
 	}
 }
