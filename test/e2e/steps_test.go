@@ -9,6 +9,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // stepsRules runs a script printing one 2 MB line when huge.sh changes, and a step that never exits
@@ -146,4 +148,37 @@ func TestAppCrashThenFix(t *testing.T) {
 	if exits == 0 {
 		t.Errorf("logs shows no app exit with code 3:\n%s", out)
 	}
+}
+
+// TestAppOOMKilledStillReported: an injected app over its memory limit is the kernel's and the
+// kubelet's business: the supervisor does not restart it in place, and the container is reported as
+// OOMKilled.
+func TestAppOOMKilledStillReported(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = crashRules
+		c := &d.Spec.Template.Spec.Containers[0]
+		c.Command = []string{"/bin/busybox", "sh", "-c",
+			"if [ -f /www/start.sh ]; then . /www/start.sh; fi; exec /bin/busybox httpd -f -v -p 8080 -h /www"}
+		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
+	})
+	dir := e.copyExamples()
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	// dd's 64 MiB block is written by the kernel as it reads /dev/zero: over the 32 MiB limit
+	e.writeFile(filepath.Join(dir, "web-static/www/start.sh"),
+		"echo allocating 64 MiB; exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1\n", 0o644)
+	up.waitOutput("edit->running", 30*time.Second)
+	e.eventually(rollout, "the app container reported as OOMKilled", func() error {
+		out, err := e.runJSON(dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
+		if err != nil {
+			return err
+		}
+		for _, it := range e.jsonItems(out) {
+			if it.Kind == "exit" && it.Type == "OOMKilled" && it.Container == "web" && it.ExitCode == 137 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no OOMKilled exit of container web in:\n%s", out)
+	})
 }
