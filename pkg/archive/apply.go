@@ -99,6 +99,9 @@ func (a *Applier) Apply(r io.Reader) (protocol.UpdateMeta, Stats, error) {
 		if err != nil {
 			return meta, st, err
 		}
+		if err := ownerWritable(a.roots[i], path.Dir(rel)); err != nil {
+			return meta, st, fmt.Errorf("deleting %s: %w", name, err)
+		}
 		if err := a.roots[i].RemoveAll(rel); err != nil {
 			return meta, st, fmt.Errorf("deleting %s: %w", name, err)
 		}
@@ -179,7 +182,7 @@ func (a *Applier) entry(u *batch, i int, rel string, hdr *tar.Header, r io.Reade
 			return err
 		}
 		st.Dirs++
-		return root.Chmod(rel, mode)
+		return root.Chmod(rel, mode|tree.DirOwnerBits)
 	case tar.TypeReg:
 		if hdr.Size < 0 || hdr.Size > a.limits.MaxFileSize {
 			return fmt.Errorf("file of %d bytes is over the %d byte limit", hdr.Size, a.limits.MaxFileSize)
@@ -255,12 +258,26 @@ func (u *batch) dir(i int, rel string) (*os.Root, error) {
 	if err := u.roots[i].MkdirAll(rel, 0o755); err != nil {
 		return nil, err
 	}
+	if err := ownerWritable(u.roots[i], rel); err != nil {
+		return nil, err
+	}
 	r, err := u.roots[i].OpenRoot(rel)
 	if err != nil {
 		return nil, err
 	}
 	u.dirs[key] = r
 	return r, nil
+}
+
+// ownerWritable gives directory rel of root the owner bits it lacks (tree.DirOwnerBits), so the synclet
+// can write into a directory it did not create that way: one the seed copied from the image with mode
+// 0555, or one an older synclet made 0555.
+func ownerWritable(root *os.Root, rel string) error {
+	fi, err := root.Stat(rel)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&tree.DirOwnerBits == tree.DirOwnerBits {
+		return nil // a missing path or a non-directory fails, with its own error, where it is used
+	}
+	return root.Chmod(rel, fi.Mode().Perm()|tree.DirOwnerBits)
 }
 
 // forget drops the opened directories at or below rel of root i, which an entry is about to replace.

@@ -58,9 +58,20 @@ func (d *Digest) UnmarshalText(b []byte) error {
 }
 
 // Same reports whether two entries describe the same content, so that nothing needs to be sent.
+// A directory's owner bits are left out (see DirOwnerBits): the pod keeps them set whatever the local
+// mode, so comparing them would resend such a directory forever.
 func (e Entry) Same(o Entry) bool {
-	return e.Kind == o.Kind && e.Mode == o.Mode && e.Size == o.Size && e.Hash == o.Hash && e.Target == o.Target
+	em, om := e.Mode, o.Mode
+	if e.Kind == Dir {
+		em, om = em|DirOwnerBits, om|DirOwnerBits
+	}
+	return e.Kind == o.Kind && em == om && e.Size == o.Size && e.Hash == o.Hash && e.Target == o.Target
 }
+
+// DirOwnerBits are the mode bits the synclet adds to every directory it creates, changes or writes
+// into (read, write and search for its owner): a local directory of mode 0555 made 0555 in the pod
+// would lock the synclet, which runs as that owner, out of it (every later write inside would fail).
+const DirOwnerBits fs.FileMode = 0o700
 
 // Manifest is a tree: every entry by its path.
 type Manifest map[string]Entry
