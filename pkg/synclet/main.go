@@ -74,10 +74,13 @@ func seedMain(args []string) error {
 		return err
 	}
 	for i, pair := range fs.Args() {
-		src, dst, ok := strings.Cut(pair, "=")
-		if !ok {
+		// DST is the injected mount (/fastdev/sync-N, never an "="); SRC is the rules' `to`, which may
+		// hold one, so the pair is cut at its last "="
+		at := strings.LastIndex(pair, "=")
+		if at < 0 {
 			return fmt.Errorf("argument %q: want SRC=DST", pair)
 		}
+		src, dst := pair[:at], pair[at+1:]
 		if err := Seed(src, dst, fmt.Sprintf("%s-%d", *marker, i)); err != nil {
 			return err
 		}

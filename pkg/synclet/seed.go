@@ -79,6 +79,11 @@ func copyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
+			// a seed cut short (the init container killed, the node rebooted) left this link behind;
+			// the rerun, which has no marker yet, must not fail on it forever
+			if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 			return os.Symlink(link, target)
 		case info.Mode().IsRegular():
 			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
