@@ -31,6 +31,7 @@ var belongs = map[string]string{
 	"from":      "inside a sync entry (sync[].from)",
 	"to":        "inside a sync entry (sync[].to)",
 	"ignore":    "inside a sync entry (sync[].ignore)",
+	"keep":      "inside a sync entry (sync[].keep)",
 	"sizeLimit": "inside a sync entry (sync[].sizeLimit)",
 	"medium":    "inside a sync entry (sync[].medium)",
 	"cmd":       "inside a run entry (run[].cmd)",

@@ -28,7 +28,7 @@ func parseSyncs(f field) ([]Sync, error) {
 	toLines := make([]int, 0, len(items))
 	for i, item := range items {
 		at := fmt.Sprintf("sync[%d]", i)
-		fields, err := mapping(item, at, []string{"from", "to", "ignore", "sizeLimit", "medium"})
+		fields, err := mapping(item, at, []string{"from", "to", "ignore", "keep", "sizeLimit", "medium"})
 		if err != nil {
 			return nil, err
 		}
@@ -41,6 +41,11 @@ func parseSyncs(f field) ([]Sync, error) {
 		}
 		if g, ok := fields["ignore"]; ok {
 			if s.Ignore, err = patterns(g.val, g.path); err != nil {
+				return nil, err
+			}
+		}
+		if g, ok := fields["keep"]; ok {
+			if s.Keep, err = patterns(g.val, g.path); err != nil {
 				return nil, err
 			}
 		}

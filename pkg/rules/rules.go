@@ -45,6 +45,9 @@ type Sync struct {
 	To string
 	// Ignore holds doublestar globs of paths under From that are not synced.
 	Ignore []string
+	// Keep holds globs (MatchAny's) of paths the pod owns: they are not synced in either direction, so
+	// converge and edits never delete or overwrite them in the pod, and a local file they match is not sent.
+	Keep []string
 	// SizeLimit caps the in-pod volume (an emptyDir) the entry is synced into; nil means no cap
 	// beyond the node's disk (or, with MediumMemory, the pod's memory).
 	SizeLimit *resource.Quantity

@@ -66,6 +66,11 @@ func TestParseValid(t *testing.T) {
 			want: &Rules{Sync: []Sync{{From: "a", To: "/app", SizeLimit: ptrQuantity("64Mi"), Medium: MediumMemory, Line: 2}}, Restart: protocol.RestartProcess},
 		},
 		{
+			name: "keep patterns beside ignore",
+			text: "sync:\n  - from: data\n    to: /app/data\n    ignore: [tmp/]\n    keep: [\"uploads/**\", \"*.sqlite\"]\n",
+			want: &Rules{Sync: []Sync{{From: "data", To: "/app/data", Ignore: []string{"tmp/"}, Keep: []string{"uploads/**", "*.sqlite"}, Line: 2}}, Restart: protocol.RestartProcess},
+		},
+		{
 			name: "sibling to paths that share a prefix do not nest",
 			text: "sync:\n  - {from: a, to: /app}\n  - {from: b, to: /application}\n",
 			want: &Rules{Sync: []Sync{{From: "a", To: "/app", Line: 2}, {From: "b", To: "/application", Line: 3}}, Restart: protocol.RestartProcess},
@@ -154,7 +159,7 @@ func TestParseErrors(t *testing.T) {
 		// Wrong types.
 		{"sync is a mapping", "sync:\n  from: src\n  to: /app\n", 2, "sync", "must be a list"},
 		{"sync is a string", "sync: ./src\n", 1, "sync", "sync: [{from: ./src, to: /app/src}]"},
-		{"sync entry is a string", "sync:\n  - ./src\n", 2, "sync[0]", "must be a mapping with keys from, to, ignore, sizeLimit, medium"},
+		{"sync entry is a string", "sync:\n  - ./src\n", 2, "sync[0]", "must be a mapping with keys from, to, ignore, keep, sizeLimit, medium"},
 		{"from is a number", "sync: [{from: 1, to: /app}]\n", 1, "sync[0].from", `quote it, as in from: "1"`},
 		{"to is a list", "sync: [{from: src, to: [/app]}]\n", 1, "sync[0].to", "must be a string, not a list"},
 		{"ignore is a string", "sync:\n  - from: src\n    to: /app\n    ignore: '*.pyc'\n", 4, "sync[0].ignore", `ignore: ["**/*.go", "go.mod"]`},
@@ -199,6 +204,10 @@ func TestParseErrors(t *testing.T) {
 
 		// Globs.
 		{"bad ignore glob", "sync:\n  - from: src\n    to: /app\n    ignore: [ok, '[abc']\n", 4, "sync[0].ignore[1]", `close every "["`},
+		{"bad keep glob", "sync:\n  - from: src\n    to: /app\n    keep: ['[abc']\n", 4, "sync[0].keep[0]", `close every "["`},
+		{"keep is a string", "sync:\n  - from: src\n    to: /app\n    keep: '*.db'\n", 4, "sync[0].keep", `keep: ["**/*.go", "go.mod"]`},
+		{"keep at the top", sync0 + "keep: [x]\n", 2, "keep", "belongs inside a sync entry (sync[].keep)"},
+		{"unknown sync key close to keep", "sync:\n  - from: src\n    to: /app\n    kepe: [x]\n", 4, "sync[0].kepe", `did you mean "keep"?`},
 		{"bad trigger glob", sync0 + "run:\n  - cmd: make\n    trigger:\n      - '{a,b'\n", 5, "run[0].trigger[0]", "not a valid glob"},
 		{"bad fallback glob", sync0 + "fallback: ['Docker[file']\n", 2, "fallback[0]", "not a valid glob"},
 		{"empty glob", sync0 + "fallback: ['']\n", 2, "fallback[0]", "empty glob"},
