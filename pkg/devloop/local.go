@@ -60,17 +60,19 @@ func newLocal(base string, r *rules.Rules) (*local, error) {
 	return l, nil
 }
 
-// skip tells what is not synced under a root: ignored paths and fallback paths (those need an image
-// rebuild, so syncing them would only pretend to apply them).
+// skip tells what is not synced under a root: ignored paths, the paths the pod owns (the entry's keep
+// patterns: not synced in either direction, so a local file they match is not sent) and fallback paths
+// (those need an image rebuild, so syncing them would only pretend to apply them).
 func (l *local) skip(i int) tree.SkipFunc {
-	m := l.roots[i].matcher
+	m, kept := l.roots[i].matcher, l.rules.Sync[i].Keep
 	return func(rel string, isDir bool) bool {
-		return m.Match(rel, isDir) || (!isDir && rules.MatchAny(l.rules.Fallback, rel))
+		return m.Match(rel, isDir) || rules.MatchAny(kept, rel) || (!isDir && rules.MatchAny(l.rules.Fallback, rel))
 	}
 }
 
-// keep tells which paths the pod keeps although the local tree lacks them: what is not synced (skip)
-// and the links left out because they point outside the tree. It reads outside: call it under r.mu.
+// keep tells which paths the pod keeps although the local tree lacks them: what is not synced (skip:
+// ignored, kept by the rules, fallback) and the links left out because they point outside the tree; a
+// directory holding one is kept too (tree.Compare). It reads outside: call it under r.mu.
 func (l *local) keep(i int) tree.SkipFunc {
 	skip, outside := l.skip(i), l.roots[i].outside
 	return func(rel string, isDir bool) bool { return skip(rel, isDir) || outside[rel] }

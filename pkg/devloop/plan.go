@@ -3,6 +3,7 @@ package devloop
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
@@ -27,9 +28,15 @@ func (p *plan) empty() bool { return len(p.puts) == 0 && len(p.meta.Deletes) == 
 // one update for a pod that holds what view says. dirs are the roots' local directories. When some
 // root's volume has no room for what the update adds, it returns a *noRoomError and no plan: nothing
 // is sent then, so the pod never holds half of a tree.
+//
+// Paths matching the root's keep patterns are the pod's: they are neither put nor deleted, whatever the
+// diff says (the local comparison already leaves them out; this holds for any diff).
 func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView) (*plan, error) {
 	p := &plan{deletes: make([][]string, len(diffs)), growth: make([]int64, len(diffs))}
-	for i, d := range diffs {
+	diffs = slices.Clone(diffs) // the caller's stay as they are
+	for i := range diffs {
+		diffs[i] = withoutKept(diffs[i], r.Sync[i].Keep)
+		d := diffs[i]
 		for _, e := range d.Put {
 			p.puts = append(p.puts, archive.Put{Root: i, Local: filepath.Join(dirs[i], filepath.FromSlash(e.Path)), Entry: e})
 		}
@@ -53,6 +60,25 @@ func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView)
 		p.meta.Restart = r.Restart
 	}
 	return p, nil
+}
+
+// withoutKept returns d without the paths keep matches (d itself when none does).
+func withoutKept(d tree.Diff, keep []string) tree.Diff {
+	if len(keep) == 0 {
+		return d
+	}
+	out := tree.Diff{Put: make([]tree.Entry, 0, len(d.Put)), Delete: make([]string, 0, len(d.Delete))}
+	for _, e := range d.Put {
+		if !rules.MatchAny(keep, e.Path) {
+			out.Put = append(out.Put, e)
+		}
+	}
+	for _, q := range d.Delete {
+		if !rules.MatchAny(keep, q) {
+			out.Delete = append(out.Delete, q)
+		}
+	}
+	return out
 }
 
 // growth is how many bytes a diff adds to what the pod holds under a root: what it puts minus what it

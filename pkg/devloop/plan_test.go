@@ -232,3 +232,43 @@ func TestPodView(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanUpdateKeep: paths matching a root's keep patterns are the pod's: neither put nor deleted, and
+// they trigger no step.
+func TestPlanUpdateKeep(t *testing.T) {
+	r, err := rules.Parse("sync:\n  - {from: data, to: /app/data, keep: [\"uploads/**\", \"*.sqlite\"]}\n" +
+		"run:\n  - cmd: migrate\n    trigger: [\"*.sqlite\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := &podView{roots: []tree.Manifest{manifest(file("app.sqlite", 10), dir("uploads"), file("uploads/a.png", 5), file("old.txt", 3))},
+		space: []space{{free: -1, limit: -1}}}
+	diffs := []tree.Diff{{
+		Put:    []tree.Entry{file("db/app.sqlite", 4), file("uploads/b.png", 6), file("index.html", 7)},
+		Delete: []string{"app.sqlite", "uploads/a.png", "old.txt"},
+	}}
+	p, err := planUpdate(r, []string{"/src/data"}, diffs, view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.puts) != 1 || p.puts[0].Entry.Path != "index.html" {
+		t.Errorf("puts = %+v, want index.html alone", p.puts)
+	}
+	if want := []string{protocol.EntryName(0, "old.txt")}; !reflect.DeepEqual(p.meta.Deletes, want) || !reflect.DeepEqual(p.deletes, [][]string{{"old.txt"}}) {
+		t.Errorf("deletes = %q / %q, want old.txt alone", p.meta.Deletes, p.deletes)
+	}
+	if len(p.meta.Steps) != 0 {
+		t.Errorf("a kept path triggered %+v", p.meta.Steps)
+	}
+	if p.growth[0] != 7-3 {
+		t.Errorf("growth %d, want 4 (kept paths count for nothing)", p.growth[0])
+	}
+	if len(diffs[0].Put) != 3 {
+		t.Errorf("planUpdate changed the caller's diffs: %+v", diffs[0])
+	}
+	// a diff of kept paths alone is an empty plan: nothing is sent
+	only := []tree.Diff{{Put: []tree.Entry{file("x.sqlite", 1)}, Delete: []string{"uploads/a.png"}}}
+	if p, err := planUpdate(r, []string{"/src/data"}, only, view); err != nil || !p.empty() {
+		t.Errorf("kept paths alone: %+v, %v", p, err)
+	}
+}

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -48,7 +49,7 @@ func Compare(local, remote Manifest, only []string, keep SkipFunc) Diff {
 			del = append(del, p)
 		}
 	}
-	return finish(d, del)
+	return finish(d, spare(del, local, remote, keep))
 }
 
 // removed reports whether the remote entry r at p goes: it is gone locally (and not kept), or it is a
@@ -59,6 +60,32 @@ func removed(p string, r Entry, local Manifest, keep SkipFunc) bool {
 		return false
 	}
 	return ok || keep == nil || !keep(p, r.Kind == Dir)
+}
+
+// spare takes out of del the directories the local tree lacks that hold a kept remote path (at any
+// depth): deleting one would delete what keep says must survive. What else they hold is still deleted
+// path by path when it is in del. The walk over remote it needs is made only when del has a directory,
+// which an edit batch rarely has.
+func spare(del []string, local, remote Manifest, keep SkipFunc) []string {
+	if keep == nil || !slices.ContainsFunc(del, func(p string) bool { return remote[p].Kind == Dir }) {
+		return del
+	}
+	held := map[string]bool{} // directories with a kept path below them
+	for q, r := range remote {
+		if _, ok := local[q]; ok || !keep(q, r.Kind == Dir) {
+			continue
+		}
+		for dir := path.Dir(q); dir != "." && !held[dir]; dir = path.Dir(dir) {
+			held[dir] = true
+		}
+	}
+	out := del[:0]
+	for _, p := range del {
+		if _, ok := local[p]; ok || !held[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func finish(d Diff, del []string) Diff {
@@ -107,7 +134,7 @@ func compareEntries(local, remote Manifest, cands map[string]bool, keep SkipFunc
 			del = append(del, p)
 		}
 	}
-	return finish(d, del)
+	return finish(d, spare(del, local, remote, keep))
 }
 
 // scope returns a predicate true for the given paths, what lies below them, and their parent directories

@@ -57,11 +57,51 @@ func compareByWalk(local, remote Manifest, only []string, keep SkipFunc) Diff {
 		}
 	}
 	for p, r := range remote {
-		if in(p) && removed(p, r, local, keep) {
+		if in(p) && removed(p, r, local, keep) && !holdsKept(p, local, remote, keep) {
 			del = append(del, p)
 		}
 	}
 	return finish(d, del)
+}
+
+// holdsKept reports a directory p the local tree lacks with a kept remote path below it, which
+// therefore is not deleted.
+func holdsKept(p string, local, remote Manifest, keep SkipFunc) bool {
+	if _, ok := local[p]; ok || keep == nil {
+		return false
+	}
+	for q, r := range remote {
+		if _, ok := local[q]; !ok && strings.HasPrefix(q, p+"/") && keep(q, r.Kind == Dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCompareSparesKeptPaths: a directory gone locally is not deleted in the pod while it holds a kept
+// path; its other content is deleted path by path.
+func TestCompareSparesKeptPaths(t *testing.T) {
+	local := Manifest{"src": {Path: "src", Kind: Dir, Mode: 0o755}}
+	remote := Manifest{
+		"src":                {Path: "src", Kind: Dir, Mode: 0o755},
+		"data":               {Path: "data", Kind: Dir, Mode: 0o755},
+		"data/uploads":       {Path: "data/uploads", Kind: Dir, Mode: 0o755},
+		"data/uploads/a.png": {Path: "data/uploads/a.png", Kind: File, Mode: 0o644},
+		"data/old.txt":       {Path: "data/old.txt", Kind: File, Mode: 0o644},
+		"tmp":                {Path: "tmp", Kind: Dir, Mode: 0o755},
+		"tmp/x":              {Path: "tmp/x", Kind: File, Mode: 0o644},
+	}
+	keep := func(rel string, _ bool) bool { return strings.HasPrefix(rel, "data/uploads/") }
+	for _, only := range [][]string{nil, {"data"}, {"data", "tmp"}} {
+		got := Compare(local, remote, only, keep)
+		want := []string{"data/old.txt", "tmp"}
+		if only != nil && len(only) == 1 {
+			want = want[:1]
+		}
+		if !reflect.DeepEqual(got.Delete, want) || len(got.Put) != 0 {
+			t.Errorf("only %v: deletes %v, puts %v; want deletes %v", only, got.Delete, got.Put, want)
+		}
+	}
 }
 
 // TestCompareOnlyMatchesWalk checks the per-path comparison of an edit batch against a walk of both
