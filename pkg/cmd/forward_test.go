@@ -84,7 +84,7 @@ func TestUpForwardErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--forward", "8080"}, []*appsv1.Deployment{web, api}, "--forward 8080: up serves 2 Deployments (web, api): say which one, as in --forward web=8080"},
-		{[]string{"--forward", "0:8080"}, []*appsv1.Deployment{web}, "--forward 0:8080: \"0:8080\": the local port 0 is out of range"},
+		{[]string{"--forward", "0:8080"}, []*appsv1.Deployment{web}, "--forward 0:8080: the local port 0 is out of range"},
 		{[]string{"--forward", "web=8080", "--forward", "api=8080:3000"}, []*appsv1.Deployment{web, api}, "local port 8080 is forwarded twice"},
 		{[]string{"--forward", "8080", "--no-forward"}, []*appsv1.Deployment{web}, "--forward and --no-forward together"},
 		{[]string{"--address", "laptop"}, []*appsv1.Deployment{web}, `--address "laptop"`},

@@ -76,6 +76,7 @@ else the app container's declared containerPorts (each on the same local port wh
 the next free one). Each connection goes to a ready pod at the moment it arrives, so a forward
 outlives process restarts and replaced pods. --forward replaces a Deployment's list, --no-forward
 opens none.
+
 Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`),
 		Example: templates.Examples(`  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web

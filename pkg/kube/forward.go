@@ -4,81 +4,145 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 )
 
 // PodDialer opens connections to ports of pods for `up`'s forwards: each connection is a pair of
-// streams (data and error) on one port-forward connection per pod, made on first use and kept for
-// the session. Unlike client-go's PortForwarder, which ends the whole port-forward when the pod
-// refuses one connection (the app restarting), a refusal here fails that connection alone.
+// streams (data and error) on one port-forward connection per pod and port, made on first use and
+// kept while it serves. Unlike client-go's PortForwarder, which ends the whole port-forward when the
+// pod refuses one connection (the app restarting), a refusal fails that connection alone.
+//
+// A refused connection still spoils the port-forward connection it was made on: the pod's side
+// stops reading that stream, and the request bytes already sent on it block one of the pod side's
+// frame workers, so later streams hashed to that worker hang. So a connection on which the pod
+// reported an error is retired: new connections get a fresh one, and the retired one is closed
+// once its last stream ends (or after retireGrace).
 type PodDialer struct {
 	dial func(ctx context.Context, pod string) (httpstream.Connection, error) // a new port-forward connection
 
 	mu     sync.Mutex
-	pods   map[string]*podStreams
+	pods   map[string]map[int]*podStreams // by pod and port
 	closed bool
 }
 
+// retireGrace is how long the other connections of a retired port-forward connection may go on
+// before it is closed under them: a stream hashed to the blocked worker would otherwise hang.
+const retireGrace = 30 * time.Second
+
 // PodDialer returns a dialer of the client's pods; Close releases its connections.
 func (c *Client) PodDialer() *PodDialer {
-	return &PodDialer{dial: c.dialPortForward, pods: map[string]*podStreams{}}
+	return &PodDialer{dial: c.dialPortForward, pods: map[string]map[int]*podStreams{}}
 }
 
-// podStreams is the port-forward connection to one pod.
+// podStreams is the current port-forward connection to one port of a pod.
 type podStreams struct {
-	mu     sync.Mutex // held while connecting, so concurrent dials to a pod share one connection
-	conn   httpstream.Connection
+	mu     sync.Mutex // held while connecting, so concurrent dials share one connection
+	conn   *shared
 	nextID atomic.Int64 // request IDs pair a data stream with its error stream
+}
+
+// shared is one port-forward connection and how many forwarded connections are open on it.
+type shared struct {
+	httpstream.Connection
+	mu      sync.Mutex
+	open    int
+	retired bool
+}
+
+// acquire counts one more connection on s, unless s is retired.
+func (s *shared) acquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return false
+	}
+	s.open++
+	return true
+}
+
+// release counts one connection less, closing a retired s after its last.
+func (s *shared) release() {
+	s.mu.Lock()
+	s.open--
+	last := s.retired && s.open == 0
+	s.mu.Unlock()
+	if last {
+		closeConn(s.Connection)
+	}
+}
+
+// retire takes no more connections on s, and closes it once the open ones end (at the latest
+// after retireGrace).
+func (s *shared) retire() {
+	s.mu.Lock()
+	if s.retired {
+		s.mu.Unlock()
+		return
+	}
+	s.retired = true
+	idle := s.open == 0
+	s.mu.Unlock()
+	if idle {
+		closeConn(s.Connection)
+		return
+	}
+	time.AfterFunc(retireGrace, func() { closeConn(s.Connection) })
 }
 
 // DialPod connects to port of pod. A connection the pod refuses fails when it is read, with a
 // *RemoteError; a port-forward connection found dead is replaced once.
 func (d *PodDialer) DialPod(ctx context.Context, pod string, port int) (net.Conn, error) {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil, errors.New("the pod dialer is closed")
+	ps, err := d.streams(pod, port)
+	if err != nil {
+		return nil, err
 	}
-	ps := d.pods[pod]
-	if ps == nil {
-		ps = &podStreams{}
-		d.pods[pod] = ps
-	}
-	d.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		conn, fresh, err := ps.connect(ctx, d.dial, pod)
+		sh, fresh, err := ps.connect(ctx, d.dial, pod)
 		if err != nil {
 			return nil, err
 		}
-		sc, err := ps.open(conn, pod, port)
+		sc, err := ps.open(sh, pod, port)
 		if err == nil {
 			return sc, nil
 		}
-		ps.drop(conn)
+		ps.drop(sh)
 		if fresh || attempt > 0 {
 			return nil, fmt.Errorf("port-forward to pod %s, port %d: %w", pod, port, err)
 		}
 	}
 }
 
-// Forget closes the connection to a pod that is gone.
+// streams returns the connection holder of a pod's port.
+func (d *PodDialer) streams(pod string, port int) (*podStreams, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errors.New("the pod dialer is closed")
+	}
+	if d.pods[pod] == nil {
+		d.pods[pod] = map[int]*podStreams{}
+	}
+	ps := d.pods[pod][port]
+	if ps == nil {
+		ps = &podStreams{}
+		d.pods[pod][port] = ps
+	}
+	return ps, nil
+}
+
+// Forget closes the connections to a pod that is gone.
 func (d *PodDialer) Forget(pod string) {
 	d.mu.Lock()
-	ps := d.pods[pod]
+	ports := d.pods[pod]
 	delete(d.pods, pod)
 	d.mu.Unlock()
-	if ps != nil {
+	for _, ps := range ports {
 		ps.close()
 	}
 }
@@ -88,15 +152,17 @@ func (d *PodDialer) Close() {
 	d.mu.Lock()
 	d.closed = true
 	pods := d.pods
-	d.pods = map[string]*podStreams{}
+	d.pods = map[string]map[int]*podStreams{}
 	d.mu.Unlock()
-	for _, ps := range pods {
-		ps.close()
+	for _, ports := range pods {
+		for _, ps := range ports {
+			ps.close()
+		}
 	}
 }
 
-// connect returns the pod's live connection, making one (fresh) when there is none.
-func (ps *podStreams) connect(ctx context.Context, dial func(context.Context, string) (httpstream.Connection, error), pod string) (httpstream.Connection, bool, error) {
+// connect returns the live connection, making one (fresh) when there is none.
+func (ps *podStreams) connect(ctx context.Context, dial func(context.Context, string) (httpstream.Connection, error), pod string) (*shared, bool, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.conn != nil {
@@ -111,25 +177,25 @@ func (ps *podStreams) connect(ctx context.Context, dial func(context.Context, st
 	if err != nil {
 		return nil, false, err
 	}
-	ps.conn = conn
-	return conn, true, nil
+	ps.conn = &shared{Connection: conn}
+	return ps.conn, true, nil
 }
 
-// drop forgets conn (and closes it) when it is still the pod's connection.
-func (ps *podStreams) drop(conn httpstream.Connection) {
+// drop retires sh, and forgets it when it is still the current connection.
+func (ps *podStreams) drop(sh *shared) {
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if ps.conn == conn {
+	if ps.conn == sh {
 		ps.conn = nil
 	}
-	closeConn(conn)
+	ps.mu.Unlock()
+	sh.retire()
 }
 
 func (ps *podStreams) close() {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.conn != nil {
-		closeConn(ps.conn)
+		closeConn(ps.conn.Connection)
 		ps.conn = nil
 	}
 }
@@ -173,128 +239,3 @@ func (c *Client) dialPortForward(ctx context.Context, pod string) (httpstream.Co
 	}()
 	return nil, err
 }
-
-// open creates the error and data streams of one connection to port.
-func (ps *podStreams) open(conn httpstream.Connection, pod string, port int) (*streamConn, error) {
-	headers := http.Header{}
-	headers.Set(corev1.StreamType, corev1.StreamTypeError)
-	headers.Set(corev1.PortHeader, strconv.Itoa(port))
-	headers.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(ps.nextID.Add(1), 10))
-	errStream, err := conn.CreateStream(headers)
-	if err != nil {
-		return nil, fmt.Errorf("creating the error stream: %w", err)
-	}
-	// nothing is written to the error stream: the pod writes, once, why a connection failed
-	if err := errStream.Close(); err != nil {
-		conn.RemoveStreams(errStream)
-		return nil, fmt.Errorf("closing the error stream's sending side: %w", err)
-	}
-	headers.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err := conn.CreateStream(headers)
-	if err != nil {
-		conn.RemoveStreams(errStream)
-		return nil, fmt.Errorf("creating the data stream: %w", err)
-	}
-	sc := &streamConn{conn: conn, data: data, errStream: errStream, remoteErr: make(chan error, 1), pod: pod, port: port}
-	go sc.readErrors()
-	return sc, nil
-}
-
-// RemoteError is why the pod ended a forwarded connection, as its error stream said: most often
-// that nothing listens on the port (the app is restarting).
-type RemoteError struct {
-	Pod  string
-	Port int
-	Msg  string // the kubelet's message
-}
-
-func (e *RemoteError) Error() string {
-	if strings.Contains(e.Msg, "connection refused") {
-		return fmt.Sprintf("nothing listens on port %d of pod %s (connection refused)", e.Port, e.Pod)
-	}
-	return fmt.Sprintf("pod %s, port %d: %s", e.Pod, e.Port, e.Msg)
-}
-
-// errorWait is how long a read that met the end of the data stream waits for the error stream: the
-// pod ends the error stream (after writing why, if anything failed) before the data stream, so a
-// refusal's reason is normally there already.
-const errorWait = 500 * time.Millisecond
-
-// streamConn is one forwarded connection: a net.Conn over a data stream, with the pod's error.
-type streamConn struct {
-	conn            httpstream.Connection
-	data, errStream httpstream.Stream
-	remoteErr       chan error // the pod's error, if any; closed once the error stream ends
-	pod             string
-	port            int
-
-	readErr   error // sticky: the pod's error, once seen
-	closeOnce sync.Once
-}
-
-var _ net.Conn = (*streamConn)(nil)
-
-func (s *streamConn) readErrors() {
-	defer close(s.remoteErr)
-	msg, err := io.ReadAll(s.errStream)
-	switch {
-	case err != nil:
-		s.remoteErr <- fmt.Errorf("reading the port-forward's error stream: %w", err)
-	case len(msg) > 0:
-		s.remoteErr <- &RemoteError{Pod: s.pod, Port: s.port, Msg: string(msg)}
-	}
-}
-
-// Read reads from the pod; the end of the stream is the pod's error when it sent one.
-func (s *streamConn) Read(p []byte) (int, error) {
-	if s.readErr != nil {
-		return 0, s.readErr
-	}
-	n, err := s.data.Read(p)
-	if err == nil {
-		return n, nil
-	}
-	timer := time.NewTimer(errorWait)
-	defer timer.Stop()
-	select {
-	case rerr, ok := <-s.remoteErr:
-		if ok && rerr != nil {
-			s.readErr = rerr
-			return n, rerr
-		}
-	case <-timer.C:
-	}
-	return n, err
-}
-
-func (s *streamConn) Write(p []byte) (int, error) { return s.data.Write(p) }
-
-// CloseWrite tells the pod nothing more will be sent.
-func (s *streamConn) CloseWrite() error { return s.data.Close() }
-
-// Close ends the connection: unsent data is dropped and the streams are released.
-func (s *streamConn) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		err = s.data.Reset()
-		s.conn.RemoveStreams(s.data, s.errStream)
-	})
-	return err
-}
-
-// streamAddr is the address of either end of a forwarded connection, for logs.
-type streamAddr string
-
-func (a streamAddr) Network() string { return "portforward" }
-func (a streamAddr) String() string  { return string(a) }
-
-func (s *streamConn) LocalAddr() net.Addr { return streamAddr("local") }
-func (s *streamConn) RemoteAddr() net.Addr {
-	return streamAddr(s.pod + ":" + strconv.Itoa(s.port))
-}
-
-var errNoDeadlines = errors.New("a forwarded connection has no deadlines")
-
-func (s *streamConn) SetDeadline(time.Time) error      { return errNoDeadlines }
-func (s *streamConn) SetReadDeadline(time.Time) error  { return errNoDeadlines }
-func (s *streamConn) SetWriteDeadline(time.Time) error { return errNoDeadlines }

@@ -83,7 +83,7 @@ var _ httpstream.Connection = (*fakeConn)(nil)
 // dialerOf is a PodDialer whose port-forward connections are conns, in order.
 func dialerOf(conns ...*fakeConn) (*PodDialer, *int) {
 	dials := 0
-	d := &PodDialer{pods: map[string]*podStreams{}, dial: func(context.Context, string) (httpstream.Connection, error) {
+	d := &PodDialer{pods: map[string]map[int]*podStreams{}, dial: func(context.Context, string) (httpstream.Connection, error) {
 		if dials >= len(conns) {
 			return nil, errors.New("no more connections")
 		}
@@ -130,12 +130,13 @@ func TestPodDialerStreams(t *testing.T) {
 	}
 }
 
-// TestPodDialerRefused: a refusal fails that connection with the pod's reason, and the port-forward
-// connection stays for the next one.
+// TestPodDialerRefused: a refusal fails that connection with the pod's reason; the port-forward
+// connection it was on is retired (closed once its streams end) and the next connection gets a new
+// one, since the pod's side may have stopped serving streams on it.
 func TestPodDialerRefused(t *testing.T) {
-	conn := newFakeConn()
-	conn.refuse = true
-	d, dials := dialerOf(conn)
+	spoilt, fresh := newFakeConn(), newFakeConn()
+	spoilt.refuse, fresh.answer = true, "back"
+	d, dials := dialerOf(spoilt, fresh)
 	c, err := d.DialPod(context.Background(), "web-a", 8080)
 	if err != nil {
 		t.Fatal(err)
@@ -145,21 +146,25 @@ func TestPodDialerRefused(t *testing.T) {
 	if !errors.As(err, &re) || err.Error() != "nothing listens on port 8080 of pod web-a (connection refused)" {
 		t.Fatalf("read error %v, want the pod's refusal", err)
 	}
-	conn.refuse, conn.answer = false, "back"
+	select {
+	case <-spoilt.closed:
+		t.Fatal("the port-forward connection closed under a connection still open")
+	default:
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-spoilt.closed:
+	default:
+		t.Error("the retired port-forward connection stayed open after its last stream")
+	}
 	c, err = d.DialPod(context.Background(), "web-a", 8080)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, err := io.ReadAll(c); err != nil || string(b) != "back" {
-		t.Errorf("after the refusal: %q, %v", b, err)
-	}
-	select {
-	case <-conn.closed:
-		t.Error("a refused connection closed the port-forward")
-	default:
-	}
-	if *dials != 1 {
-		t.Errorf("%d port-forward connections, want 1", *dials)
+	if b, err := io.ReadAll(c); err != nil || string(b) != "back" || *dials != 2 {
+		t.Errorf("after the refusal: %q, %v over %d connections (want a second one)", b, err, *dials)
 	}
 }
 

@@ -28,7 +28,7 @@ const forwardExample = `forward: ["18080:8080", "9090"]`
 
 // ParseForward reads one forward as the rules and the --forward flag write it: "LOCAL:REMOTE"
 // ("18080:8080") or "PORT" (the same port on both sides). The error says what is wrong without a
-// location: the caller names the key or the flag.
+// location or the value: the caller names the key or the flag, and the value.
 func ParseForward(s string) (Forward, error) {
 	localText, remoteText, pair := strings.Cut(strings.TrimSpace(s), ":")
 	if !pair {
@@ -36,11 +36,11 @@ func ParseForward(s string) (Forward, error) {
 	}
 	local, err := port(localText, "local")
 	if err != nil {
-		return Forward{}, fmt.Errorf("%q: %w", s, err)
+		return Forward{}, err
 	}
 	remote, err := port(remoteText, "remote")
 	if err != nil {
-		return Forward{}, fmt.Errorf("%q: %w", s, err)
+		return Forward{}, err
 	}
 	return Forward{Local: local, Remote: remote}, nil
 }
@@ -76,7 +76,7 @@ func parseForwards(f field) ([]Forward, error) {
 		}
 		fw, err := ParseForward(item.Value)
 		if err != nil {
-			return nil, errorf(key, item.Line, "%v", err)
+			return nil, errorf(key, item.Line, "%q: %v", item.Value, err)
 		}
 		fw.Line = item.Line
 		for j, prev := range out {
