@@ -136,4 +136,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-

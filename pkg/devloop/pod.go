@@ -27,6 +27,8 @@ type podWorker struct {
 	dirty []map[string]bool // per root: paths changed since the last update; "." = everything
 	first time.Time         // earliest edit not yet sent, zero for a convergence
 	quiet time.Duration
+
+	retry retrier // a failed update's paths are sent again after a backoff
 }
 
 // batch is what a worker takes from its queue for one update.
@@ -85,14 +87,18 @@ func (w *podWorker) take() batch {
 	return b
 }
 
-// hold keeps paths that could not be sent (no room in the pod) queued without waking the worker: the
-// next edit sends them with its own, once there is room (a removed file or a larger volume).
-func (w *podWorker) hold(paths [][]string) {
+// hold keeps a batch's paths that could not be sent (no room in the pod) or failed queued without
+// waking the worker: the next edit sends them with its own (a retry's timer wakes it too), keeping the
+// earliest edit time.
+func (w *podWorker) hold(b batch) {
 	w.mu.Lock()
-	for i, ps := range paths {
+	for i, ps := range b.paths {
 		for _, p := range ps {
 			w.dirty[i][p] = true
 		}
+	}
+	if !b.first.IsZero() && (w.first.IsZero() || b.first.Before(w.first)) {
+		w.first, w.quiet = b.first, b.quiet
 	}
 	w.mu.Unlock()
 }
@@ -114,10 +120,16 @@ const healthEvery = 10 * time.Second
 
 // run connects, converges and sends updates until ctx ends (the pod went away or `up` stops).
 func (w *podWorker) run(ctx context.Context) {
+	defer w.retry.stop()
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.serveConnection(ctx)
 		if ctx.Err() != nil {
+			return
+		}
+		if perm := permanent(err); perm != nil {
+			// the worker stays registered, so the pod is not tried again until `up` restarts
+			w.dep.report.PodState(w.dep.name, w.pod, false, perm)
 			return
 		}
 		w.dep.report.PodState(w.dep.name, w.pod, false, err)
@@ -218,14 +230,15 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 	p, err := w.plan(view, b.paths)
 	var noRoom *noRoomError
 	if errors.As(err, &noRoom) {
-		w.hold(b.paths)
+		w.hold(b)
 		w.dep.report.Updated(Update{Deployment: w.dep.name, Pod: w.pod, Convergence: b.first.IsZero(), Err: noRoom.Error()})
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if p.empty() {
+	w.owedSteps(p)
+	if p.empty() && len(p.meta.Steps) == 0 {
 		return nil
 	}
 	p.meta.ID = strconv.FormatInt(time.Now().UnixNano(), 10)
@@ -245,6 +258,11 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 	u := w.outcome(b, p, res, len(sent), steps, time.Since(start))
 	if err := w.settle(ctx, upd, view, p, res, sent); err != nil {
 		return err
+	}
+	if res.Error == "" {
+		w.retry.succeeded()
+	} else {
+		u.Err = w.retryFailed(view, b, p, len(steps) > 0, res.Error)
 	}
 	w.dep.report.Updated(u)
 	w.dep.local.release.burst(len(sent))

@@ -210,8 +210,10 @@ func TestWorkerRereadsAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	w, rep, _ := testWorker(t, map[string]string{"main.go": "package main"}, buildRules)
 	fake := &fakeSynclet{result: protocol.Event{Type: protocol.EventResult, Error: "go build exited with 1"},
+		events:   []protocol.Event{{Type: protocol.EventStep, Step: "go build", ExitCode: 1}},
 		manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/www"}}}}
 	view := fetchView(t, w, fake)
+	t.Cleanup(w.retry.stop)
 	fake.manifest.Roots[0].Entries = []tree.Entry{file("partly.go", 1)}
 	if err := w.send(ctx, fake, view, batch{paths: [][]string{{"."}}}); err != nil {
 		t.Fatal(err)
@@ -219,7 +221,7 @@ func TestWorkerRereadsAfterFailure(t *testing.T) {
 	if fake.manifests != 2 || !reflect.DeepEqual(view.roots[0], manifest(file("partly.go", 1))) {
 		t.Errorf("after a failed update: %d manifest requests, view %v", fake.manifests, view.roots[0])
 	}
-	if len(rep.updates) != 1 || rep.updates[0].Err != "go build exited with 1" || rep.updates[0].Files != 1 {
+	if len(rep.updates) != 1 || !strings.HasPrefix(rep.updates[0].Err, "go build exited with 1") || rep.updates[0].Files != 1 {
 		t.Errorf("reported %+v", rep.updates)
 	}
 }

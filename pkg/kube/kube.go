@@ -189,7 +189,7 @@ func (c *Client) portForwardDialer(pod string) (*typedDialer, error) {
 // permission to ask for.
 func (c *Client) forwardFailed(pod string, dialer *typedDialer, err error) error {
 	if err != nil && forbidden(dialer.lastErr()) {
-		return fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)
+		return forbiddenError{fmt.Errorf("port-forward to pod %s: not allowed to create pods/portforward in namespace %q: ask for a Role granting verb \"create\" on \"pods/portforward\" (manifests/rbac.yaml lists everything kubectl-fastdev needs): %w", pod, c.Namespace, err)}
 	}
 	return fmt.Errorf("port-forward to pod %s: %w", pod, err)
 }
@@ -239,6 +239,19 @@ func forbidden(err error) bool {
 	}
 	var up *httpstream.UpgradeFailureError
 	return errors.As(err, &up) && apierrors.IsForbidden(up.Cause)
+}
+
+// forbiddenError is a request the API server refused with 403 whose own error does not say so (a
+// port-forward's upgrade): only a change of the Role makes a retry succeed.
+type forbiddenError struct{ error }
+
+func (e forbiddenError) Unwrap() error { return e.error }
+
+// IsForbidden reports an error of a request the API server refused with 403 (RBAC), which retrying
+// cannot fix.
+func IsForbidden(err error) bool {
+	var f forbiddenError
+	return errors.As(err, &f) || apierrors.IsForbidden(err)
 }
 
 // lastLine keeps the last line written to it (port-forward's error output).

@@ -95,7 +95,7 @@ func TestCompareSparesKeptPaths(t *testing.T) {
 	for _, only := range [][]string{nil, {"data"}, {"data", "tmp"}} {
 		got := Compare(local, remote, only, keep)
 		want := []string{"data/old.txt", "tmp"}
-		if only != nil && len(only) == 1 {
+		if len(only) == 1 {
 			want = want[:1]
 		}
 		if !reflect.DeepEqual(got.Delete, want) || len(got.Put) != 0 {
