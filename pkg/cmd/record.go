@@ -30,6 +30,11 @@ func (r recordingReporter) Updated(u devloop.Update) {
 	r.Reporter.Updated(u)
 }
 
+// Converged records that a pod converged, for `status` to tell stale pods (devloop.ConvergeReporter).
+func (r recordingReporter) Converged(dep, pod string) { r.rec.Converged(dep, pod) }
+
+var _ devloop.ConvergeReporter = recordingReporter{}
+
 // serverOf names the cluster in the status records: its API server's address. The error is not
 // reported: the callers built their client from the same flags, which already loaded this config.
 func serverOf(flags *genericclioptions.ConfigFlags) string {

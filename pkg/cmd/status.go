@@ -53,6 +53,9 @@ type PodStatus struct {
 	LastSync       string  `json:"lastSync,omitempty"`
 	LastLatencyMs  float64 `json:"lastLatencyMs,omitempty"`
 	LastError      string  `json:"lastError,omitempty"`
+	// Stale is an injected, running pod that no `up` on this machine converged since the pod started
+	// (created while `up` was not running: a scale-up, an eviction): it runs the image's code.
+	Stale bool `json:"stale"`
 	// Node and LastFiles are shown by -o wide; they are left out of -o json, whose fields scripts read.
 	Node      string `json:"-"`
 	LastFiles int    `json:"-"`
@@ -122,7 +125,19 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	printForwards(o.Out, out)
+	printStale(o.Out, out)
 	return nil
+}
+
+// printStale says, below the table, which pods run the image's code rather than the local tree.
+func printStale(w io.Writer, out []DeploymentStatus) {
+	for _, ds := range out {
+		for _, p := range ds.Pods {
+			if p.Stale {
+				fmt.Fprintf(w, "%s: pod %s is stale: no `kubectl fastdev up` converged it since it started, so it runs the image's code; run `kubectl fastdev up %s` to sync it\n", ds.Name, p.Name, ds.Name)
+			}
+		}
+	}
 }
 
 // printForwards lists, below the table, the forwards of the running `up`s.
@@ -167,6 +182,7 @@ func podStatus(p *corev1.Pod, rec *state.Record, upRunning bool) PodStatus {
 	if p.DeletionTimestamp != nil {
 		ps.Phase = "Terminating"
 	}
+	ps.Stale = stale(p, rec)
 	if rec == nil || rec.Pods[p.Name] == nil {
 		return ps
 	}
@@ -177,6 +193,16 @@ func podStatus(p *corev1.Pod, rec *state.Record, upRunning bool) PodStatus {
 	}
 	ps.LastLatencyMs, ps.LastError, ps.LastFiles = r.LastLatencyMs, r.LastError, r.LastFiles
 	return ps
+}
+
+// stale reports an injected, running pod that, as far as the records of this machine tell, no `up`
+// found equal to the local tree since it started. Pod names are never reused, so a pod the record does
+// not mark converged is one `up` never compared (or one it could not bring up to date).
+func stale(p *corev1.Pod, rec *state.Record) bool {
+	if _, injected := p.Annotations[inject.AnnotationInjected]; !injected || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		return false
+	}
+	return rec == nil || rec.Pods[p.Name] == nil || rec.Pods[p.Name].Converged.IsZero()
 }
 
 // printStatus prints the table of `status`; wide adds each pod's node and the files of its last sync.

@@ -239,6 +239,7 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 	}
 	w.owedSteps(p)
 	if p.empty() && len(p.meta.Steps) == 0 {
+		w.converged(b)
 		return nil
 	}
 	p.meta.ID = strconv.FormatInt(time.Now().UnixNano(), 10)
@@ -261,12 +262,26 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 	}
 	if res.Error == "" {
 		w.retry.succeeded()
+		w.converged(b)
 	} else {
 		u.Err = w.retryFailed(view, b, p, len(steps) > 0, res.Error)
 	}
 	w.dep.report.Updated(u)
 	w.dep.local.release.burst(len(sent))
 	return nil
+}
+
+// converged tells a ConvergeReporter that b, a comparison of every root as a whole, left the pod
+// equal to the local tree.
+func (w *podWorker) converged(b batch) {
+	for _, ps := range b.paths {
+		if len(ps) != 1 || ps[0] != "." {
+			return
+		}
+	}
+	if c, ok := w.dep.report.(ConvergeReporter); ok {
+		c.Converged(w.dep.name, w.pod)
+	}
 }
 
 // settle brings view up to date after the pod answered an update; it is the one place the view changes

@@ -21,6 +21,13 @@ type Reporter interface {
 	Warn(msg string)
 }
 
+// ConvergeReporter is a Reporter that is also told each time a comparison of a pod's whole tree (at
+// every connect) leaves the pod equal to the local tree, at once or after the update it needed.
+// `status` records it to tell pods that still run the image's code; a Reporter without it is not told.
+type ConvergeReporter interface {
+	Converged(deployment, pod string)
+}
+
 // StepOutput is the outcome of one in-pod step.
 type StepOutput struct {
 	Cmd      string

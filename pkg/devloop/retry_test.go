@@ -218,3 +218,47 @@ func TestWorkerStopsOnPermanentErrors(t *testing.T) {
 		}
 	}
 }
+
+// convergeRecorder is a recorder that is also a ConvergeReporter.
+type convergeRecorder struct {
+	recorder
+	converged int
+}
+
+func (r *convergeRecorder) Converged(dep, pod string) { r.converged++ }
+
+// TestWorkerReportsConvergence: a comparison of the whole tree that leaves the pod equal to the local
+// tree is reported as converged (with or without an update); an edit batch or a failed update is not.
+func TestWorkerReportsConvergence(t *testing.T) {
+	ctx := context.Background()
+	w, _, _ := testWorker(t, map[string]string{"main.go": "package main"}, buildRules)
+	t.Cleanup(w.retry.stop)
+	rep := &convergeRecorder{}
+	w.dep.report = rep
+	fake := &flakySynclet{fail: 1, fakeSynclet: fakeSynclet{manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/www"}}}}}
+	view := fetchView(t, w, &fake.fakeSynclet)
+	all := batch{paths: [][]string{{"."}}}
+	steps := []struct {
+		name string
+		b    batch
+		want int
+	}{
+		{"a failed convergence", all, 0},
+		{"an edit batch", batch{paths: [][]string{{"main.go"}}, first: time.Now()}, 0},
+		{"a convergence that sends", all, 1},
+		{"a convergence with nothing to send", all, 2},
+	}
+	for _, s := range steps {
+		if s.name == "a convergence that sends" {
+			w.take() // the failed update's held paths
+			fake.manifest.Roots[0].Entries = nil
+			*view = *fetchView(t, w, &fake.fakeSynclet)
+		}
+		if err := w.send(ctx, fake, view, s.b); err != nil {
+			t.Fatal(err)
+		}
+		if rep.converged != s.want {
+			t.Errorf("after %s: %d convergences reported, want %d", s.name, rep.converged, s.want)
+		}
+	}
+}

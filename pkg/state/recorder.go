@@ -94,6 +94,18 @@ func (r *Recorder) Synced(dep, pod string, files int, latency time.Duration, err
 	r.changed(dep)
 }
 
+// Converged records that the pod was found equal to the local tree after a full comparison.
+func (r *Recorder) Converged(dep, pod string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pod(dep, pod)
+	if p == nil {
+		return
+	}
+	p.Converged = time.Now()
+	r.changed(dep)
+}
+
 // Forwarding records a forward `up` keeps open to the Deployment's pods.
 func (r *Recorder) Forwarding(dep, url string, remote int) {
 	r.mu.Lock()

@@ -21,6 +21,9 @@ type PodRecord struct {
 	LastLatencyMs float64   `json:"lastLatencyMs,omitempty"`
 	LastFiles     int       `json:"lastFiles,omitempty"`
 	LastError     string    `json:"lastError,omitempty"`
+	// Converged is when `up` last found the pod equal to the local tree after comparing all of it (at
+	// each connect); zero while it never did, so the pod may still run the image's code.
+	Converged time.Time `json:"converged,omitzero"`
 }
 
 // Record is what one `up` process records about one Deployment it serves.
