@@ -51,9 +51,9 @@ func (e *env) forwardOf(p *proc, app string, remote int) string {
 
 // sample is one request a client made through a forward.
 type sample struct {
-	start time.Time
-	body  string
-	err   error
+	start, end time.Time
+	body       string
+	err        error
 }
 
 // fetcher requests url every 20 ms, each request on a connection of its own (so each is a new
@@ -79,7 +79,7 @@ func fetch(url string) *fetcher {
 				resp.Body.Close()
 				s.body = strings.TrimSpace(string(b))
 			}
-			s.err = err
+			s.err, s.end = err, time.Now()
 			f.mu.Lock()
 			f.samples = append(f.samples, s)
 			f.mu.Unlock()
@@ -102,7 +102,8 @@ func (f *fetcher) end() []sample {
 }
 
 // window is a span in which every request must succeed with body want: from 1 s after the new
-// process (or pod) was ready to the next change.
+// process (or pod) was ready to the next change (a request still in flight then may meet the
+// next restart, and is not judged).
 type window struct {
 	what     string
 	from, to time.Time
@@ -121,7 +122,7 @@ func checkWindows(t *testing.T, samples []sample, windows []window) {
 	for _, w := range windows {
 		n := 0
 		for _, s := range samples {
-			if s.start.Before(w.from) || !s.start.Before(w.to) {
+			if s.start.Before(w.from) || !s.end.Before(w.to) {
 				continue
 			}
 			n++
