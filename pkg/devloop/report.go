@@ -1,6 +1,7 @@
 package devloop
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -112,6 +113,11 @@ func (r *LineReporter) PodState(dep, pod string, connected bool, err error) {
 	case connected:
 		fmt.Fprintf(r.ErrOut, "%s/%s: connected\n", dep, pod)
 	case err != nil:
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			fmt.Fprintf(r.ErrOut, "%s/%s: disconnected: %v\n", dep, pod, err) // it says it is not retried
+			return
+		}
 		fmt.Fprintf(r.ErrOut, "%s/%s: disconnected: %v (retrying)\n", dep, pod, err)
 	}
 }

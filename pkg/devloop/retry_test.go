@@ -208,7 +208,12 @@ func TestWorkerStopsOnPermanentErrors(t *testing.T) {
 				t.Fatal("the worker kept retrying until its context ended")
 			}
 			if len(rep.errs) != 1 || !strings.Contains(rep.errs[0].Error(), "not retrying this pod: ") || !strings.Contains(rep.errs[0].Error(), tt.want) {
-				t.Errorf("reported %v", rep.errs)
+				t.Fatalf("reported %v", rep.errs)
+			}
+			var out, errOut strings.Builder
+			(&LineReporter{Out: &out, ErrOut: &errOut}).PodState("web", "web-1", false, rep.errs[0])
+			if line := errOut.String(); !strings.HasPrefix(line, "web/web-1: disconnected: ") || strings.Contains(line, "(retrying)") {
+				t.Errorf("up prints %q", line)
 			}
 		})
 	}
