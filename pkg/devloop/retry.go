@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,7 +111,8 @@ type permanentError struct {
 }
 
 func (e *permanentError) Error() string {
-	return fmt.Sprintf("%v; not retrying this pod: %s", e.err, e.fix)
+	// a synclet's reply ends with a newline (http.Error's)
+	return fmt.Sprintf("%s; not retrying this pod: %s", strings.TrimSpace(e.err.Error()), e.fix)
 }
 
 func (e *permanentError) Unwrap() error { return e.err }

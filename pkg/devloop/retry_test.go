@@ -207,7 +207,7 @@ func TestWorkerStopsOnPermanentErrors(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatal("the worker kept retrying until its context ended")
 			}
-			if len(rep.errs) != 1 || !strings.Contains(rep.errs[0].Error(), "not retrying this pod: ") || !strings.Contains(rep.errs[0].Error(), tt.want) {
+			if len(rep.errs) != 1 || !strings.Contains(rep.errs[0].Error(), "; not retrying this pod: ") || strings.Contains(rep.errs[0].Error(), "\n") || !strings.Contains(rep.errs[0].Error(), tt.want) {
 				t.Fatalf("reported %v", rep.errs)
 			}
 			var out, errOut strings.Builder
