@@ -213,7 +213,7 @@ func TestRootRefusesLinkedParent(t *testing.T) {
 	s.before = s.outsideState(t)
 	a := s.applier(t, DefaultLimits)
 	r := a.Root(0)
-	u := newBatch(a.roots)
+	u := newBatch(a.roots, maxOpenDirs)
 	defer u.close()
 	ops := map[string]func() error{
 		"replace a file": func() error {
