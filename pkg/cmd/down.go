@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -85,23 +84,22 @@ func (o *DownOptions) Run(ctx context.Context) error {
 }
 
 // restore puts one Deployment's recorded pod template back, planning again if it changed meanwhile.
+// The patch is planned on the Deployment's JSON as the server sends it, so fields newer than this
+// client's types are compared and restored too.
 func (o *DownOptions) restore(ctx context.Context, d *appsv1.Deployment) error {
-	injected := false
-	_, err := o.client.PatchPlanned(ctx, d, "restoring", func(d *appsv1.Deployment) ([]byte, error) {
-		orig, err := inject.Original(d.Annotations)
-		if err != nil {
-			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
-		}
-		if injected = orig != nil; !injected {
+	injected := true
+	err := o.client.PatchPlannedRaw(ctx, d.Name, "restoring", func(raw []byte) ([]byte, error) {
+		patch, err := inject.RestorePatchRaw(raw, o.Force)
+		switch {
+		case errors.Is(err, inject.ErrNotInjected):
+			injected = false
 			return nil, nil
-		}
-		if !o.Force && !equality.Semantic.DeepEqual(inject.Strip(&d.Spec.Template, orig), orig) {
-			return nil, fmt.Errorf("deployment %q: %w; restoring would drop that change: re-run with --force to restore the original anyway", d.Name, inject.ErrChangedMeanwhile)
-		}
-		patch, err := inject.RestorePatch(d)
-		if err != nil {
+		case errors.Is(err, inject.ErrChangedMeanwhile):
+			return nil, fmt.Errorf("deployment %q: %w; restoring would drop that change: re-run with --force to restore the original anyway", d.Name, err)
+		case err != nil:
 			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
+		injected = true
 		return patch, nil
 	})
 	switch {

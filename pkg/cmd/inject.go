@@ -37,8 +37,10 @@ func (o *UpOptions) plan() (inject.Options, error) {
 func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts inject.Options) (*devloop.Target, error) {
 	r := o.rules[d.Name]
 	var plan *inject.Plan
-	d, err := o.client.PatchPlanned(ctx, d, "patching", func(d *appsv1.Deployment) ([]byte, error) {
-		p, err := inject.InjectPatch(d, r, withToken(opts))
+	// planned on the Deployment's JSON as the server sends it, not on d: a field newer than this
+	// client's types is then kept by the patch and recorded for `down`
+	err := o.client.PatchPlannedRaw(ctx, d.Name, "patching", func(raw []byte) ([]byte, error) {
+		p, err := inject.InjectPatchRaw(raw, r, withToken(opts))
 		if err != nil {
 			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}

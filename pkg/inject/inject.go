@@ -4,14 +4,12 @@
 package inject
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -54,10 +52,11 @@ type Options struct {
 func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*corev1.PodTemplateSpec, error) {
 	t := original.DeepCopy()
 	spec := &t.Spec
-	app, err := appContainer(spec, r)
+	i, err := appContainer(spec, r)
 	if err != nil {
 		return nil, err
 	}
+	app := &spec.Containers[i]
 	argv, err := appCommand(app, r)
 	if err != nil {
 		return nil, err
@@ -91,7 +90,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	app.VolumeMounts = append(app.VolumeMounts, toolsMount)
 	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
 	app.Args = nil
-	addContainers(spec, app, opts, toolsMount, seed, side)
+	addContainers(spec, app, opts, resourcesFor(r), toolsMount, seed, side)
 	if t.Annotations == nil {
 		t.Annotations = map[string]string{}
 	}
@@ -108,8 +107,10 @@ func checkNames(spec *corev1.PodSpec, app *corev1.Container, r *rules.Rules) err
 		}
 	}
 	for _, v := range spec.Volumes {
-		if v.Name == ToolsVolume || strings.HasPrefix(v.Name, syncVolumePrefix) {
-			return fmt.Errorf("volume %q already exists in the pod template: rename it, kubectl-fastdev uses that name", v.Name)
+		// every name Strip removes: a user's volume of such a name would be lost at `down`
+		if v.Name == ToolsVolume || strings.HasPrefix(v.Name, "fastdev-") {
+			return fmt.Errorf("volume %q in the pod template has a name kubectl-fastdev keeps for itself (%q and \"fastdev-*\"): "+
+				"rename it, and the volumeMounts that use it, in the Deployment's manifest and apply it again", v.Name, ToolsVolume)
 		}
 	}
 	for _, m := range app.VolumeMounts {
@@ -133,7 +134,7 @@ type injected struct {
 // Only the install step uses the synclet image. Seeding and the synclet itself run the static binary
 // from the app's image, as the app's user: the files they write belong to whoever the app runs as,
 // even when only the image's USER says who that is, so in-pod steps can write into the synced tree.
-func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, toolsMount corev1.VolumeMount, seedIn, sideIn injected) {
+func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, res corev1.ResourceRequirements, toolsMount corev1.VolumeMount, seedIn, sideIn injected) {
 	sc := securityFor(spec, app)
 	install := container(InstallContainer, opts.SyncletImage, sc.install)
 	install.Command = []string{"/synclet", "install", syncletBin, runDir}
@@ -147,7 +148,9 @@ func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, to
 	side.Command = sideIn.args
 	side.VolumeMounts = sideIn.mounts
 	side.Env = []corev1.EnvVar{{Name: protocol.EnvToken, Value: opts.Token}}
-	side.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
+	for _, c := range []*corev1.Container{&install, &seed, &side} {
+		c.Resources = *res.DeepCopy()
+	}
 
 	spec.InitContainers = append(spec.InitContainers, install, seed)
 	if opts.NativeSidecar {
@@ -159,26 +162,29 @@ func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, to
 	}
 }
 
-// appContainer returns the container the rules develop (default: the first).
-func appContainer(spec *corev1.PodSpec, r *rules.Rules) (*corev1.Container, error) {
+// appContainer returns the index of the container the rules develop (default: the first).
+func appContainer(spec *corev1.PodSpec, r *rules.Rules) (int, error) {
 	if len(spec.Containers) == 0 {
-		return nil, fmt.Errorf("the pod template has no containers")
+		return 0, fmt.Errorf("the pod template has no containers")
 	}
 	if r.Container == "" {
-		return &spec.Containers[0], nil
+		return 0, nil
 	}
 	var names []string
 	for i := range spec.Containers {
 		if spec.Containers[i].Name == r.Container {
-			return &spec.Containers[i], nil
+			return i, nil
 		}
 		names = append(names, spec.Containers[i].Name)
 	}
-	return nil, &rules.Error{Key: "container", Line: 1, Msg: fmt.Sprintf("no container %q in the pod template (it has: %s)", r.Container, strings.Join(names, ", "))}
+	return 0, &rules.Error{Key: "container", Line: 1, Msg: fmt.Sprintf("no container %q in the pod template (it has: %s)", r.Container, strings.Join(names, ", "))}
 }
 
 // appCommand is what the supervisor runs: the container's command and args, or the rules' command
-// when the pod spec leaves the command to the image (whose entrypoint the CLI cannot see).
+// when the pod spec leaves the command to the image (whose ENTRYPOINT and CMD the CLI cannot see).
+// The wrapped command replaces both: as in a pod spec, the rules' command stands for the ENTRYPOINT
+// and the pod spec's args (when set) for the CMD; without args, the rules' command must hold the CMD
+// too, or the app starts without it.
 func appCommand(c *corev1.Container, r *rules.Rules) ([]string, error) {
 	switch {
 	case len(c.Command) > 0:
@@ -186,8 +192,12 @@ func appCommand(c *corev1.Container, r *rules.Rules) ([]string, error) {
 	case len(r.Command) > 0:
 		return append(append([]string{}, r.Command...), c.Args...), nil
 	}
+	what := "the image's ENTRYPOINT followed by its CMD, as `docker image inspect` shows them (the pod spec sets no args, so nothing else supplies the CMD)"
+	if len(c.Args) > 0 {
+		what = fmt.Sprintf("the image's ENTRYPOINT only, as `docker image inspect` shows it: the pod spec's args %q follow it", c.Args)
+	}
 	return nil, &rules.Error{Key: "command", Line: 1, Msg: fmt.Sprintf(
-		"container %q has no command in the pod spec, so the process to restart is unknown: add `command: [\"/path/to/app\"]` to the rules (the image's entrypoint)", c.Name)}
+		"container %q has no command in the pod spec, so the process to restart is unknown: add `command: [\"/path/to/app\", ...]` to the rules, %s", c.Name, what)}
 }
 
 type securities struct{ install, app, synclet *corev1.SecurityContext }
@@ -240,17 +250,4 @@ func container(name, image string, sc *corev1.SecurityContext) corev1.Container 
 		SecurityContext:          sc.DeepCopy(),
 	}
 	return c
-}
-
-// Original returns the pod template recorded at injection, or nil when the Deployment is not injected.
-func Original(annotations map[string]string) (*corev1.PodTemplateSpec, error) {
-	raw, ok := annotations[AnnotationOriginal]
-	if !ok {
-		return nil, nil
-	}
-	var t corev1.PodTemplateSpec
-	if err := json.Unmarshal([]byte(raw), &t); err != nil {
-		return nil, fmt.Errorf("annotation %s is not a pod template (%v): restore the Deployment from your manifests and remove the annotation", AnnotationOriginal, err)
-	}
-	return &t, nil
 }

@@ -125,7 +125,10 @@ func TestTemplateErrors(t *testing.T) {
 		{"to is a volume mount", "sync:\n  - from: ./src\n    to: /etc/web\n", nil, "already a volume mount"},
 		{"volume name taken", webRules, func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "fastdev"})
-		}, `volume "fastdev" already exists`},
+		}, `volume "fastdev" in the pod template has a name kubectl-fastdev keeps`},
+		{"volume named like a sync volume of another kind", webRules, func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "fastdev-cache"})
+		}, `volume "fastdev-cache" in the pod template has a name kubectl-fastdev keeps`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
@@ -21,17 +20,6 @@ var ErrNotInjected = errors.New("not injected by kubectl-fastdev")
 // else after injection: re-injecting or restoring would silently drop that change.
 var ErrChangedMeanwhile = errors.New("pod template changed since kubectl-fastdev injected it")
 
-type op struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value,omitempty"`
-}
-
-// pointer escapes an annotation key for a JSON pointer.
-func pointer(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
-}
-
 // Plan is what `up` does to one Deployment.
 type Plan struct {
 	Patch   []byte // JSON patch; nil when the Deployment is already as wanted
@@ -40,58 +28,100 @@ type Plan struct {
 	Already bool // injected before this run
 }
 
-// InjectPatch returns the single JSON patch that injects d (or updates an older injection). The patch
-// tests the resourceVersion, so a concurrent change makes it fail instead of being overwritten. A
-// Deployment already injected with the same result gives a nil Patch: re-running `up` changes nothing.
+// InjectPatch is InjectPatchRaw for a typed Deployment whose template may not be the one on the
+// server (pkg/guard plans a re-injection on a rebased copy): its patch replaces the whole template
+// with the injected one, so it applies whatever the server's template is, as long as the tested
+// resourceVersion holds. Fields this client's types do not know are not in d and are not kept:
+// `up` and `down` plan on the server's JSON with InjectPatchRaw and RestorePatchRaw instead.
 func InjectPatch(d *appsv1.Deployment, r *rules.Rules, opts Options) (*Plan, error) {
-	orig, err := Original(d.Annotations)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+	}
+	return injectPatch(raw, r, opts, true)
+}
+
+// InjectPatchRaw returns the single JSON patch that injects the Deployment raw (its JSON as the API
+// server sent it), or updates an older injection. The patch tests the resourceVersion, so a
+// concurrent change makes it fail instead of being overwritten; it records the template's JSON as
+// sent, and its operations touch only the paths injection adds or changes, so fields this client's
+// types do not know (a newer server's) are kept. A Deployment already injected with the same result
+// gives a nil Patch: re-running `up` changes nothing.
+func InjectPatchRaw(raw []byte, r *rules.Rules, opts Options) (*Plan, error) {
+	return injectPatch(raw, r, opts, false)
+}
+
+// injectPatch plans InjectPatchRaw; whole asks for one operation replacing the template (InjectPatch).
+func injectPatch(raw []byte, r *rules.Rules, opts Options, whole bool) (*Plan, error) {
+	d, err := parseDeployment(raw)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := originalOf(d.annotations)
 	if err != nil {
 		return nil, err
 	}
 	plan := &Plan{Token: opts.Token, Port: opts.Port}
-	if orig != nil {
+	if rec != nil {
 		plan.Already = true
-		if t := d.Annotations[AnnotationToken]; t != "" {
+		if t := d.annotations[AnnotationToken]; t != "" {
 			plan.Token = t
 		}
 		// the port stays as injected so that pods keep the address the CLI dials
-		if p, ok := injectedPort(d.Annotations); ok {
+		if p, ok := injectedPort(d.annotations); ok {
 			plan.Port = p
 		}
-		if !equality.Semantic.DeepEqual(Strip(&d.Spec.Template, orig), orig) {
+		if !same(stripRaw(d.template, rec.typed), rec.doc) {
 			return nil, fmt.Errorf("deployment %q: %w (someone edited or re-applied it during development): "+
-				"run `kubectl fastdev down %s` to restore the recorded original, re-apply your change, then `up` again", d.Name, ErrChangedMeanwhile, d.Name)
+				"run `kubectl fastdev down %s` to restore the recorded original, re-apply your change, then `up` again", d.name, ErrChangedMeanwhile, d.name)
 		}
-	} else {
-		orig = d.Spec.Template.DeepCopy()
+	} else if rec, err = originalOf(map[string]string{AnnotationOriginal: string(d.templateJSON)}); err != nil {
+		return nil, err
 	}
 	o := opts
 	o.Token, o.Port = plan.Token, plan.Port
-	want, err := Template(orig, r, o)
+	want, err := wantRaw(rec, r, o)
 	if err != nil {
 		return nil, err
 	}
-	if plan.Already && equality.Semantic.DeepEqual(&d.Spec.Template, want) {
+	keepServerFields(d.template, want)
+	tmplOps := prefixed("/spec/template", diff("", d.template, want))
+	if plan.Already && len(tmplOps) == 0 {
 		return plan, nil
 	}
-	ops := []op{{Op: "test", Path: "/metadata/resourceVersion", Value: d.ResourceVersion}}
+	ops := []op{{Op: "test", Path: "/metadata/resourceVersion", Value: d.resourceVersion}}
 	if !plan.Already {
-		origJSON, err := json.Marshal(orig)
-		if err != nil {
-			return nil, fmt.Errorf("recording the original pod template: %w", err)
-		}
-		notes := map[string]string{AnnotationOriginal: string(origJSON), AnnotationToken: plan.Token, AnnotationPort: fmt.Sprint(plan.Port)}
-		if d.Annotations == nil {
+		notes := map[string]string{AnnotationOriginal: string(d.templateJSON), AnnotationToken: plan.Token, AnnotationPort: fmt.Sprint(plan.Port)}
+		if !d.hasAnnotations {
 			ops = append(ops, op{Op: "add", Path: "/metadata/annotations", Value: notes})
 		} else {
-			for k, v := range notes {
-				ops = append(ops, op{Op: "add", Path: "/metadata/annotations/" + pointer(k), Value: v})
+			for _, k := range []string{AnnotationOriginal, AnnotationToken, AnnotationPort} {
+				ops = append(ops, op{Op: "add", Path: "/metadata/annotations/" + pointer(k), Value: notes[k]})
 			}
 		}
 	}
-	ops = append(ops, op{Op: "replace", Path: "/spec/template", Value: want})
-	plan.Patch, err = json.Marshal(ops)
+	if whole {
+		tmplOps = []op{{Op: "replace", Path: "/spec/template", Value: want}}
+	}
+	plan.Patch, err = json.Marshal(append(ops, tmplOps...))
 	return plan, err
+}
+
+// wantRaw is the injected template as JSON: planned on the typed original, laid onto the raw one.
+func wantRaw(rec *recorded, r *rules.Rules, opts Options) (obj, error) {
+	want, err := Template(rec.typed, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	app, err := appContainer(&rec.typed.Spec, r)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := injectRaw(rec.doc, rec.typed, want, app)
+	if err != nil {
+		return nil, fmt.Errorf("laying the injection onto the pod template's JSON: %w", err)
+	}
+	return doc, nil
 }
 
 // injectedPort reads the port recorded at injection. A value that does not start with a number (edited
@@ -151,22 +181,40 @@ func Strip(t, orig *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
 	return s
 }
 
-// RestorePatch returns the JSON patch that puts back the pod template recorded at injection and removes
-// kubectl-fastdev's annotations: the Deployment is then exactly as it was.
+// RestorePatch is RestorePatchRaw, with force, for a typed Deployment (see InjectPatch).
 func RestorePatch(d *appsv1.Deployment) ([]byte, error) {
-	orig, err := Original(d.Annotations)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+	}
+	return RestorePatchRaw(raw, true)
+}
+
+// RestorePatchRaw returns the JSON patch that puts back the pod template recorded at injection and
+// removes kubectl-fastdev's annotations, for the Deployment raw (its JSON as the API server sent
+// it): the Deployment is then exactly as it was, fields this client's types do not know included.
+// Its operations touch only what differs from the recorded template. Unless force is set, a template
+// someone changed after injection is refused with ErrChangedMeanwhile (restoring would drop that
+// change); a Deployment without a recorded original gives ErrNotInjected.
+func RestorePatchRaw(raw []byte, force bool) ([]byte, error) {
+	d, err := parseDeployment(raw)
 	if err != nil {
 		return nil, err
 	}
-	if orig == nil {
+	rec, err := originalOf(d.annotations)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
 		return nil, ErrNotInjected
 	}
-	ops := []op{
-		{Op: "test", Path: "/metadata/resourceVersion", Value: d.ResourceVersion},
-		{Op: "replace", Path: "/spec/template", Value: orig},
+	if !force && !same(stripRaw(d.template, rec.typed), rec.doc) {
+		return nil, ErrChangedMeanwhile
 	}
+	ops := append([]op{{Op: "test", Path: "/metadata/resourceVersion", Value: d.resourceVersion}},
+		prefixed("/spec/template", diff("", d.template, rec.doc))...)
 	for _, k := range []string{AnnotationOriginal, AnnotationToken, AnnotationPort} {
-		if _, ok := d.Annotations[k]; ok {
+		if _, ok := d.annotations[k]; ok {
 			ops = append(ops, op{Op: "remove", Path: "/metadata/annotations/" + pointer(k)})
 		}
 	}

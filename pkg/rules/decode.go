@@ -28,6 +28,8 @@ var belongs = map[string]string{
 	"command":   "at the top level",
 	"fallback":  "at the top level",
 	"forward":   "at the top level",
+	"synclet":   "at the top level",
+	"resources": "inside synclet (synclet.resources)",
 	"from":      "inside a sync entry (sync[].from)",
 	"to":        "inside a sync entry (sync[].to)",
 	"ignore":    "inside a sync entry (sync[].ignore)",

@@ -92,6 +92,8 @@ type Rules struct {
 	// Forward lists the ports `up` forwards from the developer's machine. Nil (no key) forwards
 	// the container's declared ports; an empty list forwards none.
 	Forward []Forward
+	// Synclet sets the requests and limits of the containers injection adds; zero keeps the defaults.
+	Synclet Synclet
 }
 
 // Error is a mistake in the annotation. It names the line (1-based, within the
@@ -122,7 +124,7 @@ func errorf(key string, line int, format string, args ...any) *Error {
 	return &Error{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward"}
+var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward", "synclet"}
 
 // Parse reads the annotation text strictly and returns validated rules, or an
 // *Error for the first mistake found.
@@ -177,6 +179,11 @@ func Parse(text string) (*Rules, error) {
 	}
 	if f, ok := fields["forward"]; ok {
 		if r.Forward, err = parseForwards(f); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["synclet"]; ok {
+		if r.Synclet, err = parseSynclet(f); err != nil {
 			return nil, err
 		}
 	}
