@@ -49,6 +49,7 @@ build steps the rules ask for and restarts the process: no image build, no regis
     kubectl fastdev up        # inject, sync, watch, push, rebuild, restart (Ctrl-C to stop)
     kubectl fastdev logs      # every dev pod's errors: build failures, stack traces, crashes, events
     kubectl fastdev status    # what is injected, connected, last sync and latency
+    kubectl fastdev run web -- go generate ./...   # a one-off command in the dev container
     kubectl fastdev down      # restore the Deployments exactly`),
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl fastdev"},
 		SilenceErrors: true,
@@ -65,6 +66,7 @@ build steps the rules ask for and restarts the process: no image build, no regis
 		NewCmdDown(flags, streams),
 		NewCmdStatus(flags, streams),
 		NewCmdLogs(flags, streams),
+		NewCmdRun(flags, streams),
 		NewCmdVersion(flags, streams),
 	)
 	return root

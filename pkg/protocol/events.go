@@ -30,6 +30,8 @@ type Event struct {
 	Queued bool `json:"queued,omitempty"`
 	// Free is, on a result, the space left on each root's volume after the update (-1: unknown).
 	Free []int64 `json:"free,omitempty"`
+	// Data is a chunk of a run command's output (EventStdout, EventStderr), as the command wrote it.
+	Data []byte `json:"data,omitempty"`
 }
 
 // Timings are the in-pod stages of an update, in milliseconds.

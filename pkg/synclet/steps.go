@@ -65,12 +65,7 @@ func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 	}()
 	ws, timedOut := s.waitStep(pid, done, st.Timeout())
 	release(cmd)
-	select { // a step that left a background process holding the pipe must not hang the update
-	case <-lines:
-	case <-time.After(time.Second):
-		pr.Close()
-		<-lines
-	}
+	awaitOutput(lines, pr) // a step that left a background process holding the pipe must not hang the update
 	code := exitCode(ws)
 	if timedOut {
 		e := &StepError{Cmd: st.Display, Code: code, Timeout: st.Timeout()}
@@ -95,7 +90,13 @@ func (s *Supervisor) waitStep(pid int, done <-chan syscall.WaitStatus, limit tim
 	case <-timeout.C:
 	}
 	s.cfg.Log.Printf("supervisor: step timed out after %s: stopping its process group", protocol.FormatTimeout(limit))
-	signalGroup(pid, syscall.SIGTERM)
+	return s.stopGroup(pid, done, syscall.SIGTERM), true
+}
+
+// stopGroup stops the process group led by pid: first, SIGKILL after the grace period, and SIGKILL
+// again once the leader is gone, for children that outlive it. It returns the leader's exit status.
+func (s *Supervisor) stopGroup(pid int, done <-chan syscall.WaitStatus, first syscall.Signal) syscall.WaitStatus {
+	signalGroup(pid, first)
 	grace := time.NewTimer(s.cfg.Grace)
 	defer grace.Stop()
 	var ws syscall.WaitStatus
@@ -106,7 +107,7 @@ func (s *Supervisor) waitStep(pid int, done <-chan syscall.WaitStatus, limit tim
 		ws = <-done
 	}
 	signalGroup(pid, syscall.SIGKILL)
-	return ws, true
+	return ws
 }
 
 // runPending runs steps queued while the app container was down; s.mu must be held. The file is

@@ -47,6 +47,7 @@ type Supervisor struct {
 
 	pid      atomic.Int64 // the app's pid (0: none), read without mu so signals are forwarded even while steps run
 	stepPid  atomic.Int64 // the running step's pid (0: none), stopped too when the container is stopped
+	runs     groups       // the process groups of `kubectl fastdev run` commands, stopped too
 	stopping atomic.Bool  // the kubelet (or Run's context) asked the container to stop: nothing restarts now
 	oomKills func() int64 // the container's OOM kill count, -1 when unknown; a field so tests can fake it
 	exit     chan int     // the code Run returns
@@ -105,7 +106,10 @@ func (s *Supervisor) listen() *http.Server {
 		s.cfg.Log.Printf("supervisor: not listening for steps (%v); the app runs without live restarts", err)
 		return nil
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(s.serveRun)}
+	mux := http.NewServeMux()
+	mux.HandleFunc(supervisorExecPath, s.serveExec)
+	mux.HandleFunc("/", s.serveRun)
+	srv := &http.Server{Handler: mux}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Log.Printf("supervisor: stopped listening for steps (%v); the app runs without live restarts", err)
@@ -135,6 +139,7 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 				if pid := int(s.stepPid.Load()); pid > 0 {
 					signalGroup(pid, sn)
 				}
+				s.runs.signal(sn)
 			}
 			switch pid := int(s.pid.Load()); {
 			case pid > 0:
@@ -155,6 +160,7 @@ func (s *Supervisor) terminate() int {
 	if pid := int(s.stepPid.Load()); pid > 0 {
 		signalGroup(pid, syscall.SIGTERM)
 	}
+	s.runs.signal(syscall.SIGTERM)
 	pid := int(s.pid.Load())
 	if pid <= 0 {
 		return 128 + int(syscall.SIGTERM)
