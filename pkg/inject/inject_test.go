@@ -54,16 +54,24 @@ const webRules = "container: web\nsync:\n  - from: ./src\n    to: /app/src\n  - 
 
 var opts = Options{SyncletImage: "kubectl-fastdev/synclet:v0.1.0", Port: 17220, Token: "tok", NativeSidecar: true}
 
+// syncletResources are rules that set the injected containers' resources: cpu request and memory
+// limit given, the rest default.
+const syncletResources = "synclet:\n  resources:\n    requests: {cpu: 50m}\n    limits: {memory: 1Gi, ephemeral-storage: 2Gi}\n"
+
 func TestTemplateGolden(t *testing.T) {
-	for _, native := range []bool{true, false} {
-		name := "native-sidecar"
-		if !native {
-			name = "plain-sidecar"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		native bool
+		rules  string
+	}{
+		{"native-sidecar", true, webRules},
+		{"plain-sidecar", false, webRules},
+		{"synclet-resources", true, webRules + syncletResources},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			o := opts
-			o.NativeSidecar = native
-			got, err := Template(&deployment().Spec.Template, mustRules(t, webRules), o)
+			o.NativeSidecar = c.native
+			got, err := Template(&deployment().Spec.Template, mustRules(t, c.rules), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +79,7 @@ func TestTemplateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", name+".golden.yaml")
+			golden := filepath.Join("testdata", c.name+".golden.yaml")
 			if *update {
 				if err := os.WriteFile(golden, b, 0o644); err != nil {
 					t.Fatal(err)
@@ -83,6 +91,50 @@ func TestTemplateGolden(t *testing.T) {
 			}
 			if string(want) != string(b) {
 				t.Errorf("injected template differs from %s (rerun with -update if intended):\n%s", golden, b)
+			}
+		})
+	}
+}
+
+// TestInjectedResources: every injected container has cpu and memory requests and limits (a
+// ResourceQuota on them refuses the pod otherwise), the rules' values replace the defaults per
+// resource, and a request is never over its limit.
+func TestInjectedResources(t *testing.T) {
+	cases := []struct {
+		name, rules string
+		req, lim    map[corev1.ResourceName]string
+	}{
+		{"defaults", webRules, map[corev1.ResourceName]string{"cpu": "10m", "memory": "16Mi"}, map[corev1.ResourceName]string{"cpu": "500m", "memory": "256Mi"}},
+		{"overrides", webRules + syncletResources, map[corev1.ResourceName]string{"cpu": "50m", "memory": "16Mi"},
+			map[corev1.ResourceName]string{"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}},
+		{"request above the default limit raises it", webRules + "synclet: {resources: {requests: {memory: 512Mi}}}\n",
+			map[corev1.ResourceName]string{"cpu": "10m", "memory": "512Mi"}, map[corev1.ResourceName]string{"cpu": "500m", "memory": "512Mi"}},
+		{"limit below the default request lowers it", webRules + "synclet: {resources: {limits: {cpu: 5m}}}\n",
+			map[corev1.ResourceName]string{"cpu": "5m", "memory": "16Mi"}, map[corev1.ResourceName]string{"cpu": "5m", "memory": "256Mi"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Template(&deployment().Spec.Template, mustRules(t, c.rules), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Spec.InitContainers) != 3 {
+				t.Fatalf("%d init containers", len(got.Spec.InitContainers))
+			}
+			for _, ctr := range got.Spec.InitContainers {
+				for kind, pair := range map[string]struct {
+					have corev1.ResourceList
+					want map[corev1.ResourceName]string
+				}{"requests": {ctr.Resources.Requests, c.req}, "limits": {ctr.Resources.Limits, c.lim}} {
+					if len(pair.have) != len(pair.want) {
+						t.Errorf("%s %s: %v, want %v", ctr.Name, kind, pair.have, pair.want)
+					}
+					for name, v := range pair.want {
+						if q, ok := pair.have[name]; !ok || q.String() != v {
+							t.Errorf("%s %s.%s = %v, want %s", ctr.Name, kind, name, pair.have[name], v)
+						}
+					}
+				}
 			}
 		})
 	}
@@ -121,7 +173,11 @@ func TestTemplateErrors(t *testing.T) {
 		want        string
 	}{
 		{"unknown container", "container: nope\nsync:\n  - from: ./src\n    to: /app/src\n", nil, `no container "nope"`},
-		{"no command", "container: proxy\nsync:\n  - from: ./src\n    to: /app/src\n", nil, "no command in the pod spec"},
+		{"no command", "container: proxy\nsync:\n  - from: ./src\n    to: /app/src\n", nil,
+			"no command in the pod spec, so the process to restart is unknown: add `command: [\"/path/to/app\", ...]` to the rules, the image's ENTRYPOINT followed by its CMD"},
+		{"no command, args set", "container: proxy\nsync:\n  - from: ./src\n    to: /app/src\n", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[1].Args = []string{"--listen", ":80"}
+		}, "the image's ENTRYPOINT only, as `docker image inspect` shows it: the pod spec's args [\"--listen\" \":80\"] follow it"},
 		{"to is a volume mount", "sync:\n  - from: ./src\n    to: /etc/web\n", nil, "already a volume mount"},
 		{"volume name taken", webRules, func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "fastdev"})
