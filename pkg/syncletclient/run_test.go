@@ -1,0 +1,39 @@
+package syncletclient
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+)
+
+// TestRunOnOldSynclet: a synclet that predates run answers 404, which Run words as "run up again".
+func TestRunOnOldSynclet(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	c := New(strings.TrimPrefix(srv.URL, "http://"), "tok")
+	defer c.Close()
+	_, err := c.Run(context.Background(), protocol.CommandRequest{Argv: []string{"true"}}, nil, nil)
+	if !errors.Is(err, ErrNoRun) || !strings.Contains(err.Error(), "kubectl fastdev up") {
+		t.Errorf("got %v, want ErrNoRun", err)
+	}
+}
+
+// TestRunReplyWithoutResult: a reply cut before its result (the pod went) is an error, not exit 0.
+func TestRunReplyWithoutResult(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"type":"stdout","data":"aGk="}` + "\n"))
+	}))
+	defer srv.Close()
+	c := New(strings.TrimPrefix(srv.URL, "http://"), "tok")
+	defer c.Close()
+	var got string
+	_, err := c.Run(context.Background(), protocol.CommandRequest{Argv: []string{"true"}}, nil, func(e protocol.Event) { got += string(e.Data) })
+	if err == nil || !strings.Contains(err.Error(), "exit code is unknown") || got != "hi" {
+		t.Errorf("got %v, output %q", err, got)
+	}
+}
