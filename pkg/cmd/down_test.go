@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,5 +76,31 @@ func TestDownRestores(t *testing.T) {
 	o.targets = []*appsv1.Deployment{got}
 	if err := o.Run(context.Background()); err != nil || out.String() != "" || errOut.String() != "web: not injected, nothing to do\n" {
 		t.Errorf("second down: %v, out %q, stderr %q", err, out.String(), errOut.String())
+	}
+}
+
+// TestDownRefusesAChangeMeanwhile: a template someone changed after injection is not restored (their
+// change would be lost) unless --force; the error names the flag and the Deployment is untouched.
+func TestDownRefusesAChangeMeanwhile(t *testing.T) {
+	d := injectedDeployment(t)
+	d.Spec.Template.Spec.Containers[0].Image = "web:2" // someone's edit
+	cs := fake.NewSimpleClientset(d)
+	var out, errOut strings.Builder
+	o := NewDownOptions(nil, genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	o.client, o.targets = kube.NewForClientset(cs, "dev"), []*appsv1.Deployment{d}
+	err := o.Run(context.Background())
+	if !errors.Is(err, inject.ErrChangedMeanwhile) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("down over a change: %v", err)
+	}
+	if got, _ := o.client.GetDeployment(context.Background(), "web"); !isInjected(got) {
+		t.Error("the Deployment was restored anyway")
+	}
+	o.Force = true
+	if err := o.Run(context.Background()); err != nil || out.String() != "web: restored\n" {
+		t.Fatalf("down --force: %v, out %q", err, out.String())
+	}
+	got, err := o.client.GetDeployment(context.Background(), "web")
+	if err != nil || isInjected(got) || got.Spec.Template.Spec.Containers[0].Image != "web:1" {
+		t.Errorf("after down --force: %+v, %v", got.Spec.Template.Spec.Containers, err)
 	}
 }
