@@ -14,8 +14,10 @@ import (
 )
 
 // plan returns the injection options for this cluster after planning every Deployment's patch: a
-// mistake in one leaves all of them untouched.
-func (o *UpOptions) plan() (inject.Options, error) {
+// mistake in one leaves all of them untouched. It plans on each Deployment's JSON as the server sends
+// it, as inject does: a typed copy lacks the fields newer than this client, and against the recorded
+// original that has them, an injected Deployment would look changed.
+func (o *UpOptions) plan(ctx context.Context) (inject.Options, error) {
 	minor, err := o.client.ServerMinor()
 	if err != nil {
 		return inject.Options{}, err
@@ -23,7 +25,11 @@ func (o *UpOptions) plan() (inject.Options, error) {
 	opts := inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, NativeSidecar: minor >= 29}
 	var problems []string
 	for _, d := range o.targets {
-		if _, err := inject.InjectPatch(d, o.rules[d.Name], withToken(opts)); err != nil {
+		raw, err := o.client.GetDeploymentRaw(ctx, d.Name)
+		if err == nil {
+			_, err = inject.InjectPatchRaw(raw, o.rules[d.Name], withToken(opts))
+		}
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
 		}
 	}

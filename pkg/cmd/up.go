@@ -158,7 +158,7 @@ func (o *UpOptions) Validate() error {
 
 // Run injects every target, then runs the dev loop until ctx ends.
 func (o *UpOptions) Run(ctx context.Context) error {
-	opts, err := o.plan()
+	opts, err := o.plan(ctx)
 	if err != nil {
 		return err
 	}
