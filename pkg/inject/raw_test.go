@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func applyRaw(t *testing.T, doc []byte, patch []byte) []byte {
 	return out
 }
 
-// part decodes the value at a slash path of a JSON document (numbers as written).
+// part decodes the value at a slash path (keys and list indexes) of a JSON document, numbers as written.
 func part(t *testing.T, doc []byte, path string) any {
 	t.Helper()
 	var v any
@@ -59,11 +60,18 @@ func part(t *testing.T, doc []byte, path string) any {
 		t.Fatal(err)
 	}
 	for _, k := range strings.Split(strings.Trim(path, "/"), "/") {
-		m, ok := v.(obj)
-		if !ok {
-			t.Fatalf("%s: %q is not under an object", path, k)
+		switch c := v.(type) {
+		case obj:
+			v = c[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i >= len(c) {
+				t.Fatalf("%s: no item %q", path, k)
+			}
+			v = c[i]
+		default:
+			t.Fatalf("%s: %q is not under an object or a list", path, k)
 		}
-		v = m[k]
 	}
 	return v
 }
@@ -95,17 +103,11 @@ func TestUnknownFieldsSurviveInjectAndRestore(t *testing.T) {
 		}
 	}
 	injected := applyRaw(t, raw, plan.Patch)
-	for _, p := range []string{"spec/template/spec/futureField", "spec/template/spec/containers", "spec/template/spec/volumes", "spec/futureStrategyField"} {
-		if p == "spec/template/spec/containers" || p == "spec/template/spec/volumes" {
-			list := part(t, injected, p).([]any)
-			if !reflect.DeepEqual(list[0].(obj)["futureSetting"], part(t, raw, p).([]any)[0].(obj)["futureSetting"]) ||
-				!reflect.DeepEqual(list[0].(obj)["futureVolumeField"], part(t, raw, p).([]any)[0].(obj)["futureVolumeField"]) {
-				t.Errorf("%s[0] lost its unknown field: %v", p, list[0])
-			}
-			continue
-		}
-		if !reflect.DeepEqual(part(t, injected, p), part(t, raw, p)) {
-			t.Errorf("%s after up: %v, want %v", p, part(t, injected, p), part(t, raw, p))
+	for _, p := range []string{"spec/futureStrategyField", "spec/template/spec/futureField", "spec/template/spec/initContainers/0/futureSetting",
+		"spec/template/spec/containers/0/futureSetting", "spec/template/spec/containers/0/volumeMounts/0/futureMountField",
+		"spec/template/spec/containers/1/futureSetting", "spec/template/spec/volumes/0/futureVolumeField"} {
+		if got, want := part(t, injected, p), part(t, raw, p); want == nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s after up: %v, want %v", p, got, want)
 		}
 	}
 	recordedOrig := part(t, injected, "metadata/annotations").(obj)[AnnotationOriginal].(string)
