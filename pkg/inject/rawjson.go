@@ -151,8 +151,9 @@ func clone(v any) any {
 
 // diff returns the JSON patch operations that turn cur into want at path, touching only what
 // differs: equal fields (known to this client's types or not) get no operation. A null field counts
-// as absent (the typed form writes creationTimestamp: null, the server may omit it). Lists are
-// compared item by item, then extended or cut at the end, which is how injection changes them.
+// as absent (the typed form writes creationTimestamp: null, the server may omit it). Lists of objects
+// are compared item by item, then extended or cut at the end, which is how injection changes them;
+// a list of scalars (a command) is replaced whole.
 func diff(path string, cur, want any) []op {
 	switch w := want.(type) {
 	case obj:
@@ -178,7 +179,11 @@ func diff(path string, cur, want any) []op {
 		return ops
 	case []any:
 		c, ok := cur.([]any)
-		if !ok {
+		if !ok || (scalars(c) && scalars(w)) {
+			// a list of words (a command, args) is one value: replaced whole when it differs
+			if ok && slices.EqualFunc(c, w, scalarEqual) {
+				return nil
+			}
 			return []op{{Op: "replace", Path: path, Value: want}}
 		}
 		var ops []op
@@ -212,6 +217,17 @@ func scalarEqual(a, b any) bool {
 		return aerr == nil && berr == nil && af == bf
 	}
 	return a == b
+}
+
+// scalars reports a list that holds no object or list.
+func scalars(l []any) bool {
+	for _, v := range l {
+		switch v.(type) {
+		case obj, []any:
+			return false
+		}
+	}
+	return true
 }
 
 // same reports whether two JSON documents are equal, nulls counting as absent.
