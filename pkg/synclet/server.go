@@ -36,9 +36,10 @@ type ServerConfig struct {
 
 // Server serves the synclet's HTTP API.
 type Server struct {
-	cfg     ServerConfig
-	applier *archive.Applier
-	super   *http.Client
+	cfg      ServerConfig
+	applier  *archive.Applier
+	super    *http.Client
+	timeouts timeouts // of the HTTP server (tests shorten them)
 
 	// busy is held by one update or manifest scan at a time (updates must apply in the order the CLI
 	// sent them); a request waits for it only while its caller does, so a CLI that gave up on a pod
@@ -65,7 +66,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, applier: a, busy: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, applier: a, timeouts: defaultTimeouts, busy: make(chan struct{}, 1)}
 	s.super = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -94,7 +95,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w (if the app uses this port, run `kubectl fastdev up` with another --synclet-port)", err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.timeouts.httpServer(s.Handler())
 	go func() {
 		<-ctx.Done()
 		// Close makes Serve return ErrServerClosed; closing the listener has nothing left to report
