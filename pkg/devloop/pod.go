@@ -242,10 +242,9 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 		w.converged(b)
 		return nil
 	}
-	p.meta.ID = strconv.FormatInt(time.Now().UnixNano(), 10)
 	start := time.Now()
 	var steps []StepOutput
-	res, sent, err := upd.Update(ctx, p.meta, p.puts, func(e protocol.Event) {
+	res, files, err := w.sendParts(ctx, upd, view, split(p, partCaps, view.roots), func(e protocol.Event) {
 		switch e.Type {
 		case protocol.EventOutput:
 			w.dep.report.StepLine(w.dep.name, w.pod, e.Step, e.Line)
@@ -254,12 +253,9 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("sending update: %w", err)
-	}
-	u := w.outcome(b, p, res, len(sent), steps, time.Since(start))
-	if err := w.settle(ctx, upd, view, p, res, sent); err != nil {
 		return err
 	}
+	u := w.outcome(b, p, res, files, steps, time.Since(start))
 	if res.Error == "" {
 		w.retry.succeeded()
 		w.converged(b)
@@ -267,8 +263,32 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 		u.Err = w.retryFailed(view, b, p, len(steps) > 0, res.Error)
 	}
 	w.dep.report.Updated(u)
-	w.dep.local.release.burst(len(sent))
+	w.dep.local.release.burst(files)
 	return nil
+}
+
+// sendParts sends the parts of one update in order, each as a request, bringing view up to date after
+// each; a part the pod answers as failed ends it there. It returns the results merged (the last one
+// answered, with the write times of all) and how many entries were sent.
+func (w *podWorker) sendParts(ctx context.Context, upd updater, view *podView, parts []*plan, onEvent func(protocol.Event)) (*protocol.Event, int, error) {
+	var res *protocol.Event
+	files := 0
+	for _, part := range parts {
+		part.meta.ID = strconv.FormatInt(time.Now().UnixNano(), 10)
+		r, sent, err := upd.Update(ctx, part.meta, part.puts, onEvent)
+		if err != nil {
+			return nil, files, fmt.Errorf("sending update: %w", err)
+		}
+		files += len(sent)
+		res = mergeResults(res, r)
+		if err := w.settle(ctx, upd, view, part, r, sent); err != nil {
+			return nil, files, err
+		}
+		if r.Error != "" {
+			break
+		}
+	}
+	return res, files, nil
 }
 
 // converged tells a ConvergeReporter that b, a comparison of every root as a whole, left the pod
