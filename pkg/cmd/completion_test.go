@@ -99,7 +99,7 @@ current-context: c
 		{[]string{"down", "web", ""}, []string{"api"}},
 		{[]string{"status", "a"}, []string{"api"}},
 		{[]string{"run", ""}, []string{"api", "web"}},
-		{[]string{"run", "web", ""}, nil}, // run takes one Deployment; the command after it runs in the pod
+		{[]string{"run", "web", ""}, nil},            // run takes one Deployment; the command after it runs in the pod
 		{[]string{"-n", "elsewhere", "up", ""}, nil}, // the server knows no such namespace
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
