@@ -84,11 +84,12 @@ test-unit:
 	go test -short ./...
 	go -C hack/mkimage test -short ./...
 
-# test-chaos: the long chaos run (240 seeded edits under faults); CI runs an 80-edit form inside `make test`
+# test-chaos: the long chaos run (1000 seeded edits, bursts of 1000 files, failing, timed-out and
+# 2 MB-line steps, reverts of the injection, under faults); CI runs an 80-edit form inside `make test`
 test-chaos: build images
 	@$(CLUSTER) status >/dev/null || { echo "the cluster is not running: make cluster-up"; exit 1; }
-	eval "$$($(CLUSTER) env | sed 's/^/export /')" && FASTDEV_BIN=$$PWD/bin/kubectl-fastdev FASTDEV_CHAOS_EDITS=240 \
-	  go test -count=1 -timeout 30m -v -run TestChaos ./test/e2e/
+	eval "$$($(CLUSTER) env | sed 's/^/export /')" && FASTDEV_BIN=$$PWD/bin/kubectl-fastdev FASTDEV_CHAOS_EDITS=1000 \
+	  go test -count=1 -timeout 60m -v -run TestChaos ./test/e2e/
 
 test-e2e: build images
 	hack/test.sh e2e

@@ -2,17 +2,14 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,91 +20,188 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// chaosRules syncs ./tree, keeps the pod's uploads/, and has three steps a file name triggers: one that
+// fails (writing into uploads/ first), one that never exits (stopped at its 2 s timeout) and one that
+// prints a 2 MB line.
+const chaosRules = `container: web
+sync:
+  - from: ./tree
+    to: /www
+    keep: ["uploads/**"]
+run:
+  - cmd: /bin/busybox sh -c "mkdir -p /www/uploads && echo failed > /www/uploads/last-failure && echo failing on purpose && exit 3"
+    trigger: ["fail-*"]
+  - cmd: /bin/busybox sleep 1000
+    trigger: ["hang-*"]
+    timeout: 2s
+  - cmd: /bin/busybox sh -c "/bin/busybox head -c 2097152 /dev/zero | /bin/busybox tr '\\000' x; echo"
+    trigger: ["huge-*"]
+restart: none
+`
+
+// chaosFaults are the faults TestChaos injects, in turn.
+var chaosFaults = []string{"kill-synclet", "cut-connections", "branch-switch", "delete-pod", "restart-up", "revert", "scale"}
+
+// revertGap keeps reverts of the injection at most 2 a minute: `up` stops fighting at the third
+// within a minute, which is its own test (TestRevertGivesUp), not chaos.
+const revertGap = 31 * time.Second
+
 // TestChaos makes a seeded random sequence of edits (create, modify, delete, rename files and
 // directories; names with spaces and non-ASCII characters; binary files; one 50 MB file; an executable
-// script; symlinks inside the tree) while deleting pods, killing the synclet container, cutting every
-// connection to the API server, killing and restarting `up`, and scaling 1 -> 3 -> 1. At the end every
-// replica's tree must equal the local tree (hashes and modes), and the local tree must be exactly what
-// the test wrote: kubectl-fastdev never modifies it.
-// FASTDEV_CHAOS_EDITS (default 80; `make test-chaos` uses 240) and FASTDEV_CHAOS_SEED tune it.
+// script; symlinks inside the tree; branch switches rewriting a whole directory of files at once;
+// files that trigger a step that fails, one that times out and one that prints a 2 MB line) while
+// deleting pods, killing the synclet container, cutting every connection to the API server, killing
+// and restarting `up`, reverting the injection with `kubectl replace -f` of the manifest, and scaling
+// 1 -> 3 -> 1. At the end every replica's tree must equal the local tree (hashes and modes; the pod's
+// keep paths aside), and the local tree must be exactly what the test wrote: kubectl-fastdev never
+// modifies it.
+// FASTDEV_CHAOS_EDITS (default 80; `make test-chaos` uses 1000), FASTDEV_CHAOS_BURST (files per branch
+// switch: 1000, or 250 under 500 edits) and FASTDEV_CHAOS_SEED tune it.
 func TestChaos(t *testing.T) {
 	e := newEnv(t)
+	start := time.Now()
+	r := newChaosRun(e)
+	t.Logf("chaos: %d edits, bursts of %d files, seed %d (FASTDEV_CHAOS_SEED=%d reproduces the sequence)", r.edits, r.burst, r.seed, r.seed)
+	e.applyExample(r.ns, "web-static", func(d *appsv1.Deployment) { d.Annotations["fastdev.dev/rules"] = chaosRules })
+	r.m.write("index.html", []byte("chaos index\n"), 0o644)
+	r.up = r.startUp()
+	e.waitConnected(r.up, r.ns, "web-static", 1)
+
+	faultEvery, stepEvery := max(r.edits/40, 5), max(r.edits/30, 8)
+	for i := 0; i < r.edits; i++ {
+		r.m.randomEdit(i == r.edits/3)
+		time.Sleep(time.Duration(r.rng.Intn(60)) * time.Millisecond)
+		switch {
+		case i%faultEvery == faultEvery-1:
+			r.fault(chaosFaults[(i/faultEvery)%len(chaosFaults)])
+		case i%stepEvery == stepEvery/2:
+			step := []string{"fail", "hang", "huge"}[(i/stepEvery)%3]
+			r.m.trigger(step, i)
+			r.faults["step-"+step]++
+		}
+	}
+	r.converged()
+	r.stepRound()
+	want := r.converged()
+	if diff := diffTrees(r.m.want, r.m.snapshot(t)); diff != "" {
+		t.Errorf("the local tree changed under kubectl-fastdev: %s", diff)
+	}
+	r.report(want, time.Since(start))
+}
+
+// chaosRun is one TestChaos: the local tree, the `up` running on it, and what was injected so far.
+type chaosRun struct {
+	e          *env
+	ns, dir    string
+	edits      int
+	burst      int
+	seed       int64
+	rng        *rand.Rand
+	m          *chaosTree
+	proxy      *cutProxy
+	kubeconfig string
+	up         *proc
+	output     strings.Builder // the output of the `up`s killed so far
+	replicas   int
+	branch     int
+	faults     map[string]int
+	lastRevert time.Time
+}
+
+func newChaosRun(e *env) *chaosRun {
+	t := e.t
 	edits, err := strconv.Atoi(envOr("FASTDEV_CHAOS_EDITS", "80"))
 	if err != nil {
 		t.Fatalf("FASTDEV_CHAOS_EDITS: %v", err)
+	}
+	burst := 1000
+	if edits < 500 {
+		burst = 250 // keeps the run inside `make test` short
+	}
+	if burst, err = strconv.Atoi(envOr("FASTDEV_CHAOS_BURST", strconv.Itoa(burst))); err != nil {
+		t.Fatalf("FASTDEV_CHAOS_BURST: %v", err)
 	}
 	seed, err := strconv.ParseInt(envOr("FASTDEV_CHAOS_SEED", strconv.FormatInt(time.Now().UnixNano()%1e6, 10)), 10, 64)
 	if err != nil {
 		t.Fatalf("FASTDEV_CHAOS_SEED: %v", err)
 	}
-	t.Logf("chaos: %d edits, seed %d (FASTDEV_CHAOS_SEED=%d reproduces the sequence)", edits, seed, seed)
-	rng := rand.New(rand.NewSource(seed))
+	r := &chaosRun{e: e, ns: e.namespace(nil), dir: t.TempDir(), edits: edits, burst: burst, seed: seed,
+		rng: rand.New(rand.NewSource(seed)), replicas: 1, faults: map[string]int{}}
+	r.m = &chaosTree{root: filepath.Join(r.dir, "tree"), rng: r.rng, want: map[string]string{}}
+	r.proxy = e.newCutProxy("127.0.0.1:6443")
+	r.kubeconfig = r.proxy.kubeconfig()
+	return r
+}
 
-	ns := e.namespace(nil)
-	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
-		d.Annotations["fastdev.dev/rules"] = "container: web\nsync:\n  - from: ./tree\n    to: /www\nrestart: none\n"
+func (r *chaosRun) startUp() *proc {
+	return r.e.startAs(r.kubeconfig, r.dir, "up", "-n", r.ns, "web-static")
+}
+
+// allOutput is what every `up` of the run printed.
+func (r *chaosRun) allOutput() string { return r.output.String() + r.up.Output() }
+
+// fault injects one fault; one that finds nothing to act on (no pod yet, a revert too soon after the
+// last) cuts the connections instead.
+func (r *chaosRun) fault(f string) {
+	e := r.e
+	done := true
+	switch f {
+	case "delete-pod":
+		ps := e.pods(r.ns, "web-static")
+		// a pod already going away is as good a fault: a failed delete is not the test's concern
+		done = len(ps) > 0 && e.cs.CoreV1().Pods(r.ns).Delete(context.Background(), ps[r.rng.Intn(len(ps))].Name, metav1.DeleteOptions{}) == nil
+	case "kill-synclet":
+		done = e.killSynclet(r.ns)
+	case "cut-connections":
+		done = r.proxy.cut() > 0
+	case "branch-switch":
+		r.branch++
+		r.m.branchSwitch(r.branch, r.burst)
+	case "restart-up":
+		r.up.kill()
+		r.output.WriteString(r.up.Output())
+		r.m.randomEdit(false) // an edit while no `up` runs
+		r.up = r.startUp()
+	case "revert":
+		done = r.revert()
+	case "scale":
+		r.replicas = 4 - r.replicas // 1 <-> 3
+		e.scale(r.ns, "web-static", int32(r.replicas))
+	}
+	if done {
+		r.faults[f]++
+	} else if f != "cut-connections" {
+		r.fault("cut-connections")
+	}
+}
+
+// revert writes the Deployment back as its manifest says (with the chaos rules and the current
+// replicas), as a GitOps tool's sync does: `up` must notice and inject again. At most one per revertGap.
+func (r *chaosRun) revert() bool {
+	if !r.lastRevert.IsZero() && time.Since(r.lastRevert) < revertGap {
+		return false
+	}
+	n := int32(r.replicas)
+	manifest := r.e.manifestFile(func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = chaosRules
+		d.Spec.Replicas = &n
 	})
-	dir := t.TempDir()
-	root := filepath.Join(dir, "tree")
-	m := &chaosTree{root: root, rng: rng, want: map[string]string{}}
-	m.write("index.html", []byte("chaos index\n"), 0o644)
+	r.e.kubectl("-n", r.ns, "replace", "-f", manifest)
+	r.lastRevert = time.Now()
+	return true
+}
 
-	proxy := e.newCutProxy("127.0.0.1:6443")
-	cfg := proxy.kubeconfig()
-	startUp := func() *proc {
-		p := e.startAs(cfg, dir, "up", "-n", ns, "web-static")
-		return p
-	}
-	up := startUp()
-	e.waitConnected(up, ns, "web-static", 1)
-
-	faults := map[string]int{}
-	faultEvery := max(edits/16, 3)
-	replicas := 1
-	for i := 0; i < edits; i++ {
-		m.randomEdit(i == edits/3)
-		time.Sleep(time.Duration(rng.Intn(60)) * time.Millisecond)
-		if i%faultEvery != faultEvery-1 {
-			continue
-		}
-		switch f := []string{"kill-synclet", "cut-connections", "delete-pod", "restart-up", "scale"}[(i/faultEvery)%5]; f {
-		case "delete-pod":
-			if ps := e.pods(ns, "web-static"); len(ps) > 0 {
-				// a pod already going away is as good a fault: a failed delete is not the test's concern
-				_ = e.cs.CoreV1().Pods(ns).Delete(context.Background(), ps[rng.Intn(len(ps))].Name, metav1.DeleteOptions{})
-				faults[f]++
-			}
-		case "kill-synclet":
-			if e.killSynclet(ns) {
-				faults[f]++
-			}
-		case "cut-connections":
-			if n := proxy.cut(); n > 0 {
-				faults[f]++
-			}
-		case "restart-up":
-			up.kill()
-			m.randomEdit(false) // an edit while no `up` runs
-			up = startUp()
-			faults[f]++
-		case "scale":
-			if replicas == 1 {
-				replicas = 3
-			} else {
-				replicas = 1
-			}
-			e.scale(ns, "web-static", int32(replicas))
-			faults[f]++
-		}
-	}
-	want := m.snapshot(t)
-	e.eventually(4*time.Minute, fmt.Sprintf("all %d replicas equal to the local tree", replicas), func() error {
-		ps := e.pods(ns, "web-static")
-		if len(ps) != replicas {
-			return fmt.Errorf("%d running pods, want %d", len(ps), replicas)
+// converged waits until every replica holds the local tree, and returns that tree.
+func (r *chaosRun) converged() map[string]string {
+	e := r.e
+	want := r.m.snapshot(e.t)
+	e.eventually(6*time.Minute, fmt.Sprintf("all %d replicas equal to the local tree", r.replicas), func() error {
+		ps := e.pods(r.ns, "web-static")
+		if len(ps) != r.replicas {
+			return fmt.Errorf("%d running pods, want %d", len(ps), r.replicas)
 		}
 		for _, p := range ps {
-			got, err := e.podTree(ns, p.Name)
+			got, err := e.podTree(r.ns, p.Name)
 			if err != nil {
 				return err
 			}
@@ -117,253 +211,52 @@ func TestChaos(t *testing.T) {
 		}
 		return nil
 	})
-	if diff := diffTrees(m.want, m.snapshot(t)); diff != "" {
-		t.Errorf("the local tree changed under kubectl-fastdev: %s", diff)
+	return want
+}
+
+// stepOutcomes are what `up` prints for each of chaosRules' steps.
+var stepOutcomes = map[string]string{"huge": "[line cut: 2097152 bytes", "hang": "timed out after 2s", "fail": "failed with exit code 3"}
+
+// stepRound triggers each step once more after the chaos, one edit at a time, and waits for `up` to
+// report its outcome, then for an edit after them to land: the steps work and wedge nothing.
+func (r *chaosRun) stepRound() {
+	for _, step := range []string{"huge", "hang", "fail"} {
+		before := strings.Count(r.allOutput(), stepOutcomes[step])
+		r.m.trigger(step, -1)
+		r.e.eventually(90*time.Second, "the "+step+" step's outcome in up's output", func() error {
+			if strings.Count(r.allOutput(), stepOutcomes[step]) <= before {
+				return fmt.Errorf("no new %q in:\n%s", stepOutcomes[step], tail(r.up.Output(), 2000))
+			}
+			return nil
+		})
 	}
+	r.m.write("index.html", []byte("after the step round\n"), 0o644)
+}
+
+// tail is the end of s, at most n bytes.
+func tail(s string, n int) string { return s[max(len(s)-n, 0):] }
+
+var reStepOutcome = regexp.MustCompile(`timed out after 2s|\[line cut: 2097152 bytes|failed with exit code 3`)
+
+// report logs what the run did and fails it when too few faults were injected.
+func (r *chaosRun) report(want map[string]string, took time.Duration) {
+	t := r.e.t
 	total := 0
-	for _, n := range faults {
-		total += n
+	for f, n := range r.faults {
+		if !strings.HasPrefix(f, "step-") {
+			total += n
+		}
 	}
-	t.Logf("chaos: survived %d edits (%d files at the end) and %d faults %v across %d replicas", m.edits, len(want), total, faults, replicas)
+	out := r.allOutput()
+	outcomes := map[string]int{}
+	for _, m := range reStepOutcome.FindAllString(out, -1) {
+		outcomes[m]++
+	}
+	t.Logf("chaos: survived %d edits (%d files at the end) and %d faults %v across %d replicas in %s; re-injections %d; step outcomes seen %v",
+		r.m.edits, len(want), total, r.faults, r.replicas, took.Round(time.Second), strings.Count(out, "web-static: re-injected"), outcomes)
 	if total < 5 {
 		t.Errorf("only %d faults injected", total)
 	}
-}
-
-// chaosTree makes random edits under root and keeps want: what every path should hold afterwards.
-type chaosTree struct {
-	root  string
-	rng   *rand.Rand
-	want  map[string]string // rel -> "F|mode|sha" / "D" / "L|target"
-	edits int
-	big   bool
-}
-
-var chaosNames = []string{"a.txt", "b c.html", "naïve café.txt", "日本語.md", "data.bin", "x-y_z.json", "run.sh", "Ünïcødé dir", "deep", "ﬁle"}
-
-func (c *chaosTree) pick(kind byte) string {
-	var out []string
-	for p, v := range c.want {
-		if v[0] == kind && p != "index.html" {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	sort.Strings(out)
-	return out[c.rng.Intn(len(out))]
-}
-
-func (c *chaosTree) newPath() string {
-	dir := "."
-	if d := c.pick('D'); d != "" && c.rng.Intn(3) > 0 {
-		dir = d
-	}
-	return filepath.ToSlash(filepath.Join(dir, fmt.Sprintf("%d %s", c.rng.Intn(1000), chaosNames[c.rng.Intn(len(chaosNames))])))
-}
-
-func (c *chaosTree) write(rel string, data []byte, mode os.FileMode) {
-	p := filepath.Join(c.root, rel)
-	must(os.MkdirAll(filepath.Dir(p), 0o755))
-	os.RemoveAll(p)
-	must(os.WriteFile(p, data, mode))
-	must(os.Chmod(p, mode))
-	h := sha256.Sum256(data)
-	c.want[rel] = fmt.Sprintf("F|%o|%s", mode, hex.EncodeToString(h[:]))
-	for d := filepath.ToSlash(filepath.Dir(rel)); d != "."; d = filepath.ToSlash(filepath.Dir(d)) {
-		c.want[d] = "D"
-	}
-}
-
-// must stops the run on a local file system error: the edits are the test's own, on its temp dir,
-// and want would no longer describe the tree.
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
-func (c *chaosTree) remove(rel string) {
-	os.RemoveAll(filepath.Join(c.root, rel))
-	for p := range c.want {
-		if p == rel || strings.HasPrefix(p, rel+"/") {
-			delete(c.want, p)
-		}
-	}
-}
-
-func (c *chaosTree) rename(from, to string) {
-	must(os.MkdirAll(filepath.Dir(filepath.Join(c.root, to)), 0o755))
-	if err := os.Rename(filepath.Join(c.root, from), filepath.Join(c.root, to)); err != nil {
-		return
-	}
-	for p, v := range c.want {
-		if p == from || strings.HasPrefix(p, from+"/") {
-			delete(c.want, p)
-			c.want[to+strings.TrimPrefix(p, from)] = v
-		}
-	}
-	for d := filepath.ToSlash(filepath.Dir(to)); d != "."; d = filepath.ToSlash(filepath.Dir(d)) {
-		c.want[d] = "D"
-	}
-}
-
-func (c *chaosTree) content() ([]byte, os.FileMode) {
-	switch c.rng.Intn(4) {
-	case 0: // binary
-		b := make([]byte, c.rng.Intn(64<<10))
-		c.rng.Read(b)
-		return b, 0o644
-	case 1:
-		return []byte("#!/bin/sh\necho chaos " + strconv.Itoa(c.rng.Int()) + "\n"), 0o755
-	default:
-		return []byte(strings.Repeat("line "+strconv.Itoa(c.rng.Int())+"\n", 1+c.rng.Intn(50))), 0o644
-	}
-}
-
-func (c *chaosTree) randomEdit(big bool) {
-	c.edits++
-	if big && !c.big {
-		c.big = true
-		b := make([]byte, 50<<20)
-		c.rng.Read(b)
-		c.write("big/fifty-megabytes.bin", b, 0o644)
-		return
-	}
-	switch op := c.rng.Intn(10); {
-	case op < 3:
-		b, mode := c.content()
-		c.write(c.newPath(), b, mode)
-	case op < 5:
-		if f := c.pick('F'); f != "" {
-			b, mode := c.content()
-			c.write(f, b, mode)
-		}
-	case op == 5:
-		if f := c.pick('F'); f != "" {
-			c.remove(f)
-		}
-	case op == 6:
-		if f := c.pick('F'); f != "" {
-			c.rename(f, c.newPath())
-		}
-	case op == 7:
-		d := c.newPath()
-		must(os.MkdirAll(filepath.Join(c.root, d), 0o755))
-		for x := filepath.ToSlash(d); x != "."; x = filepath.ToSlash(filepath.Dir(x)) {
-			c.want[x] = "D"
-		}
-	case op == 8:
-		if d := c.pick('D'); d != "" && !strings.HasPrefix(d, "big") {
-			if c.rng.Intn(2) == 0 {
-				c.remove(d)
-			} else {
-				c.rename(d, c.newPath())
-			}
-		}
-	default:
-		if f := c.pick('F'); f != "" {
-			link := filepath.ToSlash(filepath.Join(filepath.Dir(f), fmt.Sprintf("link %d", c.rng.Intn(1000))))
-			os.RemoveAll(filepath.Join(c.root, link))
-			if os.Symlink(filepath.Base(f), filepath.Join(c.root, link)) == nil {
-				c.want[link] = "L|" + filepath.Base(f)
-			}
-		}
-	}
-}
-
-// snapshot reads the local tree in the same form as want.
-func (c *chaosTree) snapshot(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(c.root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == c.root {
-			return err
-		}
-		rel, err := filepath.Rel(c.root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			tgt, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = "L|" + tgt
-		case fi.IsDir():
-			out[rel] = "D"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.Sum256(b)
-			out[rel] = fmt.Sprintf("F|%o|%s", fi.Mode().Perm(), hex.EncodeToString(h[:]))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// podTree lists /www in a pod's app container in the snapshot form, using the image's busybox.
-func (e *env) podTree(ns, pod string) (map[string]string, error) {
-	script := `cd /www && find . -mindepth 1 | while IFS= read -r f; do
-  if [ -L "$f" ]; then echo "L|$(readlink "$f")|$f"
-  elif [ -d "$f" ]; then echo "D||$f"
-  else echo "F|$(stat -c %a "$f")|$(sha256sum < "$f" | cut -d' ' -f1)|$f"; fi; done`
-	out, err := exec.Command(e.kubectlBin, "--kubeconfig", e.kubeconfig, "-n", ns, "exec", pod, "-c", "web", "--", "/bin/sh", "-c", script).CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("listing pod %s: %v: %s", pod, err, out)
-	}
-	tree := map[string]string{}
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		if l == "" {
-			continue
-		}
-		parts := strings.SplitN(l, "|", 4)
-		switch parts[0] {
-		case "L":
-			tree[strings.TrimPrefix(parts[2], "./")] = "L|" + parts[1]
-		case "D":
-			tree[strings.TrimPrefix(parts[2], "./")] = "D"
-		case "F":
-			if len(parts) == 4 {
-				tree[strings.TrimPrefix(parts[3], "./")] = "F|" + parts[1] + "|" + parts[2]
-			}
-		}
-	}
-	return tree, nil
-}
-
-func diffTrees(want, got map[string]string) string {
-	var d []string
-	for p, w := range want {
-		if g, ok := got[p]; !ok {
-			d = append(d, "missing "+p)
-		} else if g != w {
-			d = append(d, fmt.Sprintf("%s is %s, want %s", p, g, w))
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			d = append(d, "extra "+p)
-		}
-	}
-	sort.Strings(d)
-	if len(d) > 8 {
-		d = append(d[:8], fmt.Sprintf("... and %d more", len(d)-8))
-	}
-	return strings.Join(d, "; ")
 }
 
 // killSynclet kills the synclet container of a random pod through the node's containerd.
