@@ -64,7 +64,7 @@ the app's environment, user and working directory, its stdout and stderr arrive 
 run exits with its exit code. No pods/exec permission is needed: run reaches the synclet through
 a port-forward, as up does, whether or not up is running.
 
-The command runs in one ready pod, or with --all in every ready pod, each output line prefixed
+The command runs in one ready pod (the first by name), or with --all in every ready pod, each output line prefixed
 with the pod's name (the exit code is then the first non-zero one, in pod name order). -i passes
 run's standard input to the command. Ctrl-C stops the command and its child processes in the pod
 and exits with code 130.
@@ -200,11 +200,11 @@ func (o *RunOptions) Validate() error {
 // Run runs the command in one ready pod, or in each with --all, and returns an *ExitError carrying
 // the command's exit code when it is not 0.
 func (o *RunOptions) Run(ctx context.Context) error {
+	// stderr carries the command's own stderr alone, so a script can keep it apart: no note of which
+	// pod ran it (the first ready one by name; the 126/127/137 explanations name it)
 	pods := o.pods[:1]
 	if o.All {
 		pods = o.pods
-	} else if len(o.pods) > 1 {
-		fmt.Fprintf(o.ErrOut, "running in pod %s (one of %d ready; --all runs in every one)\n", pods[0], len(o.pods))
 	}
 	req := protocol.CommandRequest{Argv: o.Argv, Stdin: o.Stdin}
 	results := make([]podResult, len(pods))
