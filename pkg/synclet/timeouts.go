@@ -2,7 +2,9 @@ package synclet
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -79,6 +81,9 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		// it again to discard the rest of the body
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Now())
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			err = fmt.Errorf("the sender sent nothing for %s (its port-forward dropped; the CLI reconnects and compares again): %w", b.idle, err)
+		}
 	}
 	return n, err
 }
