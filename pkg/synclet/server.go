@@ -86,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathManifest, s.manifest)
 	mux.HandleFunc("GET "+protocol.PathStatus, s.statusHandler)
 	mux.HandleFunc("POST "+protocol.PathUpdate, s.update)
+	mux.HandleFunc("POST "+protocol.PathRun, s.runCommand)
 	return s.auth(mux)
 }
 
