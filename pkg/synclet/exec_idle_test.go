@@ -32,3 +32,17 @@ func TestRunInputMaySilence(t *testing.T) {
 		t.Errorf("got %v %+v %q", err, res, out.String())
 	}
 }
+
+// TestRunQuietCommandNotCut: a command that prints nothing and reads nothing for longer than every
+// server timeout (idle body, idle connection) still runs to its end and reports its exit code.
+func TestRunQuietCommandNotCut(t *testing.T) {
+	p := newPod(t, archive.DefaultLimits)
+	superviseApp(t, p, "echo $$ >> pids; exec sleep 1000", time.Second)
+	addr := serveWith(t, p, short)
+	var out bytes.Buffer
+	res, err := syncletclient.New(addr, token).Run(context.Background(), protocol.CommandRequest{Argv: []string{"sh", "-c", "sleep 1.5; echo done; exit 7"}}, nil,
+		func(e protocol.Event) { out.Write(e.Data) })
+	if err != nil || res.ExitCode != 7 || out.String() != "done\n" {
+		t.Errorf("got %v %+v %q", err, res, out.String())
+	}
+}
