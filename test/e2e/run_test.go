@@ -71,7 +71,8 @@ func (e *env) runExample(ns string, mutate func(*appsv1.Deployment)) (string, *p
 
 // TestRun runs commands in the dev container of web-static: the exit code passes through (0, 3, 127
 // explained), stdout and stderr stay apart, the command sees the container's environment and working
-// directory, stdin with -i, a file written into a sync root stays (a keep path) through later edits,
+// directory, stdin with -i, a file written into a sync root stays (a keep path) through later edits
+// and the next converge,
 // --all runs in both replicas with prefixed output, an edit lands while a long command runs, and a
 // Deployment that is not injected is refused naming `up`.
 func TestRun(t *testing.T) {
@@ -140,11 +141,16 @@ func TestRun(t *testing.T) {
 		t.Errorf("the long command: %v\n%s", long.err, long.Output())
 	}
 
-	// the command runs whether or not up does
+	// the command runs whether or not up does; the next converge (up again) leaves the kept file
 	up.stop()
 	if r = e.runCmd(e.kubeconfig, "", sh("cat gen/out.txt")...); r.code != 0 || r.stdout != "generated in the pod\n" {
 		t.Errorf("without up: %+v", r)
 	}
+	up = e.upAndConnect(ns, "web-static", dir, 2)
+	if r = e.runCmd(e.kubeconfig, "", sh("cat gen/out.txt")...); r.code != 0 || r.stdout != "generated in the pod\n" {
+		t.Errorf("after a converge: %+v", r)
+	}
+	up.stop()
 
 	e.applyExample(ns, "web-go", nil)
 	r = e.runCmd(e.kubeconfig, "", "run", "-n", ns, "web-go", "--", "true")
