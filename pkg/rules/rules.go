@@ -84,7 +84,9 @@ type Rules struct {
 	// Restart is how the app picks up an update; it defaults to protocol.RestartProcess.
 	Restart protocol.Restart
 	// Command is the argv that protocol.RestartProcess restarts when the pod spec has
-	// no command of its own; nil means use the pod spec.
+	// no command of its own; nil means use the pod spec. It takes the place of the image's
+	// ENTRYPOINT and CMD both (the supervisor's wrapper replaces them): the pod spec's args,
+	// when set, follow it; without them it must hold the CMD too.
 	Command []string
 	// Fallback holds globs of paths whose change needs a real image rebuild;
 	// matching files are reported, not synced.
