@@ -1,6 +1,8 @@
 // Package inject builds the one patch that turns a Deployment into a dev Deployment (synclet binary
 // installed by an init container, sync targets seeded and mounted, synclet sidecar, app process wrapped
-// by the supervisor) and the patch that restores it exactly. Pure: no client-go, no I/O.
+// by the supervisor) and the patch that restores it exactly. Both are planned on the Deployment's JSON
+// as the API server sent it and touch only the paths injection changes, so fields newer than this
+// client's k8s.io/api types survive. Pure: no client-go, no I/O.
 package inject
 
 import (
