@@ -54,8 +54,11 @@ func (o *RunOptions) runIn(ctx context.Context, pod string, req protocol.Command
 		err = fmt.Errorf("writing the command's output: %w", werr)
 	}
 	var se *syncletclient.StatusError
-	if errors.As(err, &se) && se.Code == 401 {
-		err = fmt.Errorf("pod %s runs with another injection token (injected again meanwhile): run `kubectl fastdev up %s` and try again: %w", pod, o.Name, err)
+	if errors.As(err, &se) {
+		se.Msg = strings.TrimSpace(se.Msg) // http.Error's newline would leave a blank line under the message
+		if se.Code == 401 {
+			err = fmt.Errorf("pod %s runs with another injection token (injected again meanwhile): run `kubectl fastdev up %s` and try again: %w", pod, o.Name, err)
+		}
 	}
 	return podResult{res: res, err: err}
 }
