@@ -57,7 +57,7 @@ func (o *RunOptions) runIn(ctx context.Context, pod string, req protocol.Command
 	if errors.As(err, &se) {
 		se.Msg = strings.TrimSpace(se.Msg) // http.Error's newline would leave a blank line under the message
 		if se.Code == 401 {
-			err = fmt.Errorf("pod %s runs with another injection token (injected again meanwhile): run `kubectl fastdev up %s` and try again: %w", pod, o.Name, err)
+			err = fmt.Errorf("the pod runs with another injection token (injected again meanwhile): run `kubectl fastdev up %s` and try again: %w", o.Name, err)
 		}
 	}
 	return podResult{res: res, err: err}
