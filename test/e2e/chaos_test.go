@@ -40,10 +40,11 @@ restart: none
 `
 
 // chaosFaults are the faults TestChaos injects, in turn.
-var chaosFaults = []string{"kill-synclet", "cut-connections", "branch-switch", "delete-pod", "restart-up", "revert", "scale"}
+var chaosFaults = []string{"kill-synclet", "cut-connections", "branch-switch", "delete-pod", "restart-up", "scale"}
 
-// revertGap keeps reverts of the injection at most 2 a minute: `up` stops fighting at the third
-// within a minute, which is its own test (TestRevertGivesUp), not chaos.
+// revertGap spaces the reverts of the injection, which come on a clock of their own from a tenth of
+// the edits on: at most 2 a minute, since `up` stops fighting at the third within a minute, which is its
+// own test (TestRevertGivesUp), not chaos.
 const revertGap = 31 * time.Second
 
 // TestChaos makes a seeded random sequence of edits (create, modify, delete, rename files and
@@ -56,7 +57,8 @@ const revertGap = 31 * time.Second
 // keep paths aside), and the local tree must be exactly what the test wrote: kubectl-fastdev never
 // modifies it.
 // FASTDEV_CHAOS_EDITS (default 80; `make test-chaos` uses 1000), FASTDEV_CHAOS_BURST (files per branch
-// switch: 1000, or 250 under 500 edits) and FASTDEV_CHAOS_SEED tune it.
+// switch: 1000, or 250 under 500 edits) and FASTDEV_CHAOS_SEED tune it. Edits come up to 60 ms apart,
+// 150 ms from 500 edits on: a long run lasts minutes, for reverts on their clock to come several times.
 func TestChaos(t *testing.T) {
 	e := newEnv(t)
 	start := time.Now()
@@ -70,8 +72,10 @@ func TestChaos(t *testing.T) {
 	faultEvery, stepEvery := max(r.edits/40, 5), max(r.edits/30, 8)
 	for i := 0; i < r.edits; i++ {
 		r.m.randomEdit(i == r.edits/3)
-		time.Sleep(time.Duration(r.rng.Intn(60)) * time.Millisecond)
+		time.Sleep(time.Duration(r.rng.Intn(r.pause)) * time.Millisecond)
 		switch {
+		case i >= r.edits/10 && time.Since(r.lastRevert) >= revertGap:
+			r.fault("revert")
 		case i%faultEvery == faultEvery-1:
 			r.fault(chaosFaults[(i/faultEvery)%len(chaosFaults)])
 		case i%stepEvery == stepEvery/2:
@@ -94,7 +98,8 @@ type chaosRun struct {
 	e          *env
 	ns, dir    string
 	edits      int
-	burst      int
+	burst      int // files per branch switch
+	pause      int // most milliseconds between two edits
 	seed       int64
 	rng        *rand.Rand
 	m          *chaosTree
@@ -114,9 +119,9 @@ func newChaosRun(e *env) *chaosRun {
 	if err != nil {
 		t.Fatalf("FASTDEV_CHAOS_EDITS: %v", err)
 	}
-	burst := 1000
+	burst, pause := 1000, 150
 	if edits < 500 {
-		burst = 250 // keeps the run inside `make test` short
+		burst, pause = 250, 60 // keeps the run inside `make test` short
 	}
 	if burst, err = strconv.Atoi(envOr("FASTDEV_CHAOS_BURST", strconv.Itoa(burst))); err != nil {
 		t.Fatalf("FASTDEV_CHAOS_BURST: %v", err)
@@ -125,7 +130,7 @@ func newChaosRun(e *env) *chaosRun {
 	if err != nil {
 		t.Fatalf("FASTDEV_CHAOS_SEED: %v", err)
 	}
-	r := &chaosRun{e: e, ns: e.namespace(nil), dir: t.TempDir(), edits: edits, burst: burst, seed: seed,
+	r := &chaosRun{e: e, ns: e.namespace(nil), dir: t.TempDir(), edits: edits, burst: burst, pause: pause, seed: seed,
 		rng: rand.New(rand.NewSource(seed)), replicas: 1, faults: map[string]int{}}
 	r.m = &chaosTree{root: filepath.Join(r.dir, "tree"), rng: r.rng, want: map[string]string{}}
 	r.proxy = e.newCutProxy("127.0.0.1:6443")

@@ -51,7 +51,7 @@ func (c *chaosTree) newPath() string {
 func (c *chaosTree) write(rel string, data []byte, mode os.FileMode) {
 	p := filepath.Join(c.root, rel)
 	must(os.MkdirAll(filepath.Dir(p), 0o755))
-	os.RemoveAll(p)
+	c.remove(rel) // a directory or link of that name goes, and what want says was below it
 	must(os.WriteFile(p, data, mode))
 	must(os.Chmod(p, mode))
 	h := sha256.Sum256(data)
@@ -135,6 +135,9 @@ func (c *chaosTree) randomEdit(big bool) {
 		}
 	case op == 7:
 		d := c.newPath()
+		if v, ok := c.want[d]; ok && v != "D" {
+			c.remove(d) // a file or link of that name: a later edit may pick any name again
+		}
 		must(os.MkdirAll(filepath.Join(c.root, d), 0o755))
 		for x := filepath.ToSlash(d); x != "."; x = filepath.ToSlash(filepath.Dir(x)) {
 			c.want[x] = "D"
@@ -150,7 +153,7 @@ func (c *chaosTree) randomEdit(big bool) {
 	default:
 		if f := c.pick('F'); f != "" {
 			link := filepath.ToSlash(filepath.Join(filepath.Dir(f), fmt.Sprintf("link %d", c.rng.Intn(1000))))
-			os.RemoveAll(filepath.Join(c.root, link))
+			c.remove(link)
 			if os.Symlink(filepath.Base(f), filepath.Join(c.root, link)) == nil {
 				c.want[link] = "L|" + filepath.Base(f)
 			}
