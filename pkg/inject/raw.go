@@ -107,7 +107,7 @@ func injectRaw(orig obj, o, w *corev1.PodTemplateSpec, app int) (obj, error) {
 		return nil, fmt.Errorf("the pod template's containers do not match its typed form (%v)", err)
 	}
 	c, wc := containers[app], &w.Spec.Containers[app]
-	setStrs(c, "command", wc.Command)
+	setList(c, "command", wc.Command)
 	delete(c, "args")
 	if err := appendTyped(c, "volumeMounts", wc.VolumeMounts[len(o.Spec.Containers[app].VolumeMounts):]); err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func appendTyped[T any](o obj, key string, added []T) error {
 		}
 		list = append(list, g.(obj))
 	}
-	setItems(o, key, list)
+	setList(o, key, list)
 	return nil
 }
 
@@ -220,7 +220,7 @@ func filter(o obj, key string, drop func(obj) bool) {
 	if err != nil || o[key] == nil {
 		return
 	}
-	setItems(o, key, slices.DeleteFunc(list, drop))
+	setList(o, key, slices.DeleteFunc(list, drop))
 }
 
 // unwrap puts back the command and args of container c when injection wrapped them.
@@ -237,8 +237,8 @@ func unwrap(c obj, orig *corev1.PodTemplateSpec) {
 		}
 		if slices.Equal(argv, append(slices.Clone(o.Command), o.Args...)) ||
 			(len(o.Command) == 0 && len(argv) >= len(o.Args) && slices.Equal(argv[len(argv)-len(o.Args):], o.Args)) {
-			setStrs(c, "command", o.Command)
-			setStrs(c, "args", o.Args)
+			setList(c, "command", o.Command)
+			setList(c, "args", o.Args)
 		}
 	}
 }

@@ -90,8 +90,8 @@ func items(o obj, key string) ([]obj, error) {
 	return out, nil
 }
 
-// setItems stores list under key, or removes the key when the list is empty (as the API server omits it).
-func setItems(o obj, key string, list []obj) {
+// setList stores list under key, or removes the key when the list is empty (as the API server omits it).
+func setList[T any](o obj, key string, list []T) {
 	if len(list) == 0 {
 		delete(o, key)
 		return
@@ -115,19 +115,6 @@ func strs(v any) []string {
 		out = append(out, str)
 	}
 	return out
-}
-
-// setStrs stores a list of strings under key, or removes the key for an empty list.
-func setStrs(o obj, key string, l []string) {
-	if len(l) == 0 {
-		delete(o, key)
-		return
-	}
-	v := make([]any, len(l))
-	for i, s := range l {
-		v[i] = s
-	}
-	o[key] = v
 }
 
 // clone deep-copies a decoded JSON value.
