@@ -19,6 +19,7 @@ type guardAPI interface {
 	// WatchDeployments calls onDeployment with every state of each named Deployment until ctx ends.
 	WatchDeployments(ctx context.Context, names []string, onDeployment func(d *appsv1.Deployment, gone bool), onErr func(error)) error
 	PatchPlanned(ctx context.Context, d *appsv1.Deployment, verb string, plan kube.PlanFunc) (*appsv1.Deployment, error)
+	GetDeployment(ctx context.Context, name string) (*appsv1.Deployment, error)
 }
 
 var _ guardAPI = (*kube.Client)(nil)
@@ -50,14 +51,27 @@ func (o *UpOptions) startGuard(ctx context.Context, targets []devloop.Target, op
 func runGuard(ctx context.Context, api guardAPI, targets map[string]guard.Injection, say func(string)) error {
 	guards := map[string]*guard.Guard{}
 	var names []string
+	since := map[string]int64{}
 	for name, in := range targets {
 		guards[name] = guard.New(name, in, kube.FieldManager)
 		names = append(names, name)
+		since[name] = injectedGeneration(ctx, api, name)
 	}
 	var mu sync.Mutex
 	lastErr := ""
 	err := api.WatchDeployments(ctx, names, func(d *appsv1.Deployment, gone bool) {
 		// one informer per Deployment calls this, in order: each guard is fed by one goroutine
+		mu.Lock()
+		stale := !gone && d.Generation < since[d.Name]
+		if gone {
+			since[d.Name] = 0 // a Deployment created again starts its generations anew
+		}
+		mu.Unlock()
+		if stale {
+			// an informer's first list may come from the API server's watch cache, which can still
+			// hold the template from before up's own patch: that is no revert
+			return
+		}
 		dec := guards[d.Name].Observe(d, gone, time.Now())
 		for _, w := range dec.Warnings {
 			say(w)
@@ -77,6 +91,16 @@ func runGuard(ctx context.Context, api guardAPI, targets map[string]guard.Inject
 		return fmt.Errorf("watching deployments for reverts: %w", err)
 	}
 	return nil
+}
+
+// injectedGeneration is the Deployment's generation as up left it (a consistent read, after the
+// injection); 0 when it cannot be read, so that every state counts.
+func injectedGeneration(ctx context.Context, api guardAPI, name string) int64 {
+	d, err := api.GetDeployment(ctx, name)
+	if err != nil {
+		return 0
+	}
+	return d.Generation
 }
 
 // reinject injects d again with one patch (or none, if it is intact again meanwhile), recording the

@@ -124,3 +124,47 @@ func mustOriginal(t *testing.T, d *appsv1.Deployment) *corev1.PodTemplateSpec {
 	}
 	return o
 }
+
+// staleFirst delivers a state from before up's injection ahead of the real ones, as an informer's
+// first list, served from the API server's watch cache, can.
+type staleFirst struct {
+	*kube.Client
+	stale *appsv1.Deployment
+}
+
+func (s staleFirst) WatchDeployments(ctx context.Context, names []string, on func(*appsv1.Deployment, bool), onErr func(error)) error {
+	on(s.stale, false)
+	return s.Client.WatchDeployments(ctx, names, on, onErr)
+}
+
+// TestGuardIgnoresStateOlderThanInjection: a template older than the injection up just made is no
+// revert (once seen in CI: it was counted, and the give-up rule then came one revert early).
+func TestGuardIgnoresStateOlderThanInjection(t *testing.T) {
+	d := injectedDeployment(t)
+	d.Generation = 2
+	before := deployment("web", map[string]string{rules.AnnotationKey: webRules})
+	before.Spec.Template = *mustOriginal(t, d)
+	before.Generation = 1
+	before.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "e2e.test", Operation: metav1.ManagedFieldsOperationUpdate,
+		Time: &metav1.Time{Time: time.Now()}, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{}}}`)}}}
+	cs := fake.NewSimpleClientset(d)
+	r, err := rules.Parse(webRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := guard.Injection{Rules: r, Options: inject.Options{SyncletImage: "synclet:1", Port: 7777, Token: "t"}}
+	s := &said{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runGuard(ctx, staleFirst{Client: kube.NewForClientset(cs, "dev"), stale: before}, map[string]guard.Injection{"web": in}, s.say)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(s.lines) != 0 {
+		t.Errorf("a state from before the injection was taken for a revert:\n%s", strings.Join(s.lines, "\n"))
+	}
+}
