@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 )
@@ -186,12 +187,18 @@ func TestReplicasConverge(t *testing.T) {
 func (e *env) scale(ns, name string, n int32) {
 	t := e.t
 	t.Helper()
-	s, err := e.cs.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+	// `up` may patch the Deployment meanwhile (a re-injection after a revert in the chaos test): read
+	// the scale again and retry, as any client of a shared object does
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := e.cs.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Replicas = n
+		_, err = e.cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	s.Spec.Replicas = n
-	if _, err := e.cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
