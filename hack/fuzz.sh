@@ -29,5 +29,20 @@ for t in "${TARGETS[@]}"; do
   # one worker (-parallel 1): the machine's cores are shared. No minimization of new inputs: the
   # applier's coverage is not deterministic (temp names, goroutines), so minimizing can stall a worker
   # for a minute; a crasher is still written in full.
-  go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 0 -parallel 1 "$pkg"
+  # Go 1.26's fuzz coordinator can end a clean run with "context deadline exceeded" when the -fuzztime
+  # deadline races a worker (golang/go#75804, fixed in Go 1.27). A real failure writes its input under
+  # testdata/fuzz/<target>; a deadline report that wrote none is that race, said as a warning.
+  corpus="$pkg/testdata/fuzz/$fn"
+  before=$(ls "$corpus" 2>/dev/null | sort)
+  out=$(mktemp)
+  if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 0 -parallel 1 "$pkg" 2>&1 | tee "$out"; then
+    rm -f "$out"; continue
+  fi
+  after=$(ls "$corpus" 2>/dev/null | sort)
+  if [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$out" && [ "$(grep -c -- '^--- FAIL' "$out")" = 1 ]; then
+    echo "warning: $fn ended with Go's fuzztime deadline race (golang/go#75804) and wrote no failing input: not a failure"
+    rm -f "$out"; continue
+  fi
+  rm -f "$out"
+  exit 1
 done
