@@ -64,7 +64,9 @@ func TestApplyBoundsOpenDirs(t *testing.T) {
 	if held := c.most - before; held > maxOpenDirs+4 {
 		t.Errorf("the update held %d descriptors at once, want at most %d directories open", held, maxOpenDirs)
 	}
-	if after := openFDs(t); after != before {
+	// more after than before is a leak; fewer is the runtime or the test binary closing one of its own
+	// meanwhile (seen in CI: 13 before, 10 after), which says nothing about the applier
+	if after := openFDs(t); after > before {
 		t.Errorf("%d descriptors open after the update, %d before", after, before)
 	}
 	for _, rel := range []string{"d0000/sub/f", "d4999/sub/f", "d0000/sub/again"} {
