@@ -315,23 +315,7 @@ func TestBadInputs(t *testing.T) {
 					c.mutate(d)
 				}
 			})
-			out, err := e.run(dir, "up", "-n", ns, name)
-			if err == nil {
-				t.Fatalf("up succeeded; output:\n%s", out)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("error does not mention %q:\n%s", w, out)
-				}
-			}
-			after, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// the controller updates status meanwhile, so compare what a patch would change
-			if after.Generation != d.Generation || !equality.Semantic.DeepEqual(after.Spec, d.Spec) {
-				t.Errorf("deployment spec changed: generation %d -> %d", d.Generation, after.Generation)
-			}
+			after := e.upRefused(dir, d, c.want)
 			for k := range after.Annotations {
 				if strings.HasPrefix(k, "fastdev.dev/") && k != "fastdev.dev/rules" {
 					t.Errorf("annotation %s added", k)
@@ -400,4 +384,30 @@ func TestVolumeTooSmall(t *testing.T) {
 	e.serves(ns, "web-static", "/new.html", "new page", 1, 20*time.Second)
 	e.serves(ns, "web-static", "/", "hello from web-static v2", 1, 20*time.Second)
 	e.httpStatus(ns, "web-static", "/video.bin", 404, 10*time.Second)
+}
+
+// upRefused runs `up` on d with args, which must fail with output naming every want, and leave d's
+// spec as it was (the controller updates status meanwhile, so only what a patch would change counts);
+// it returns the Deployment as up left it.
+func (e *env) upRefused(dir string, d *appsv1.Deployment, want []string, args ...string) *appsv1.Deployment {
+	t := e.t
+	t.Helper()
+	out, err := e.run(dir, append([]string{"up", "-n", d.Namespace, d.Name}, args...)...)
+	if err == nil {
+		t.Fatalf("up succeeded; output:\n%s", out)
+	}
+	t.Logf("up said: %s", strings.TrimSpace(out))
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("error does not mention %q:\n%s", w, out)
+		}
+	}
+	after, err := e.cs.AppsV1().Deployments(d.Namespace).Get(context.Background(), d.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != d.Generation || !equality.Semantic.DeepEqual(after.Spec, d.Spec) {
+		t.Errorf("deployment spec changed: generation %d -> %d", d.Generation, after.Generation)
+	}
+	return after
 }
