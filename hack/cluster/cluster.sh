@@ -40,13 +40,14 @@ need_root() { [ "$(id -u)" = 0 ] || { echo "cluster.sh must run as root (it chan
 
 deps() {
   local missing=""
-  for c in containerd runc etcd iptables conntrack bc openssl gcc tmux; do command -v $c >/dev/null || missing=1; done
+  for c in containerd runc etcd iptables conntrack bc openssl gcc tmux chromium; do command -v $c >/dev/null || missing=1; done
   [ -d /usr/lib/cni ] && [ -x /bin/busybox ] || missing=1   # busybox-static: the web-static sample image
   [ -z "$missing" ] && return 0
   say "installing Debian packages"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins \
-    etcd-server iptables conntrack bc openssl gcc libc6-dev busybox-static tmux >/dev/null
+    etcd-server iptables conntrack bc openssl gcc libc6-dev busybox-static tmux \
+    chromium >/dev/null   # chromium: the web view's e2e test (test/e2e/web_test.go)
 }
 
 build() {
