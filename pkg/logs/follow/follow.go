@@ -87,7 +87,7 @@ func Run(ctx context.Context, api API, cfg Config, out func(logs.Item)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := &follower{api: api, cfg: cfg, items: make(chan logs.Item, 256), started: map[string]bool{},
-		seen: map[string]bool{}, pods: map[string]*podInfo{}, pending: map[string][]logs.Item{}}
+		seen: map[string]bool{}, pods: map[string]*podInfo{}, pending: map[string][]logs.Item{}, gone: map[string]bool{}}
 	var wg sync.WaitGroup
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
@@ -125,6 +125,7 @@ type follower struct {
 	seen    map[string]bool        // exits, stuck starts and events already reported
 	pods    map[string]*podInfo    // every pod seen, by name
 	pending map[string][]logs.Item // events about pods not seen yet, by pod name
+	gone    map[string]bool        // pods the watch reported deleted: their logs are gone with them
 }
 
 // podInfo is what the follower knows of one pod.

@@ -25,6 +25,7 @@ type fakeAPI struct {
 	events []corev1.Event
 	logs   map[string]string         // pod/container[/previous] -> log text
 	pipes  map[string]*io.PipeReader // pod/container -> a log that is still being written (follow)
+	errs   map[string]error          // pod/container -> the error reading its log returns
 	// subscribed receives the handlers of each pod subscription, for the test to drive; nil: there
 	// is no pod source in this test
 	subscribed chan podHandlers
@@ -74,6 +75,9 @@ func (f *fakeAPI) StreamLogs(_ context.Context, pod string, o *corev1.PodLogOpti
 	}
 	if s, ok := f.logs[key]; ok {
 		return io.NopCloser(strings.NewReader(s)), nil
+	}
+	if err, ok := f.errs[key]; ok {
+		return nil, err
 	}
 	return nil, fmt.Errorf("no log for %s", key)
 }

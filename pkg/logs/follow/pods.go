@@ -30,7 +30,12 @@ func (f *follower) followPods(ctx context.Context, t *Target, wg *sync.WaitGroup
 	err := f.api.SubscribePods(ctx, t.Selector, func(pod *corev1.Pod, gone bool) {
 		if !gone {
 			f.observe(ctx, t, pod, wg)
-		} else if f.cfg.OnPod != nil {
+			return
+		}
+		f.mu.Lock()
+		f.gone[pod.Name] = true
+		f.mu.Unlock()
+		if f.cfg.OnPod != nil {
 			f.cfg.OnPod(t.Name, pod, true)
 		}
 	}, func(err error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
@@ -37,7 +38,8 @@ func (f *follower) stream(ctx context.Context, pod string, s streamSpec, m *logs
 			if failures++; ctx.Err() == nil && opts.Follow && failures < 4 && sleep(ctx, time.Second) {
 				continue
 			}
-			if ctx.Err() == nil {
+			// a pod that is gone (replaced, scaled down) has no log to read: that is no warning
+			if ctx.Err() == nil && !apierrors.IsNotFound(err) && f.present(pod) {
 				f.warn(fmt.Sprintf("%s/%s: reading the log: %v", pod, s.container, err))
 			}
 			break
@@ -125,6 +127,13 @@ func splitTimestamp(s string) (time.Time, string) {
 		return time.Time{}, s
 	}
 	return t, text
+}
+
+// present reports whether pod is still there: not reported gone by the pod watch.
+func (f *follower) present(pod string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.gone[pod]
 }
 
 // running reports whether the latest state seen of pod has container instance id running.
