@@ -185,6 +185,9 @@ func str(n *yaml.Node, key string) (string, error) {
 	if n.ShortTag() != "!!str" {
 		return "", errorf(key, n.Line, "must be a string, not %s: quote it, as in %s: %q", describe(n), lastKey(key), n.Value)
 	}
+	if err := placeholder(n.Value, key, n.Line); err != nil { // a value `init` asks the user for
+		return "", err
+	}
 	return n.Value, nil
 }
 
