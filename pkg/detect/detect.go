@@ -35,7 +35,7 @@ type Proposal struct {
 	// Language is what the local tree holds.
 	Language Language
 	// Asks names every value init could not guess; the YAML holds a placeholder for each.
-	Asks []string
+	Asks  []string
 	lines []line
 }
 

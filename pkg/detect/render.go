@@ -51,7 +51,7 @@ func scalar(s string) string {
 func quote(s string) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // keep init's "<placeholder>" readable
+	enc.SetEscapeHTML(false)              // keep init's "<placeholder>" readable
 	if err := enc.Encode(s); err != nil { // a Go string always encodes; keep a readable fallback all the same
 		return strconv.Quote(s)
 	}
