@@ -51,7 +51,9 @@ bin/mkimage: $(MKIMAGE_SRC)
 
 $(IMG)/pause.tar: $(K8S_BINS) bin/mkimage
 	$(MKIMAGE) pause
-$(IMG)/synclet.tar: bin/synclet bin/mkimage
+# the synclet image also carries Delve, built from hack/tools/dlv and cached in $(CACHE)/tools (mkimage's delve.go)
+DLV_SRC := hack/tools/dlv/go.mod hack/tools/dlv/go.sum hack/tools/dlv/main.go
+$(IMG)/synclet.tar: bin/synclet bin/mkimage $(DLV_SRC)
 	$(MKIMAGE) synclet
 $(IMG)/web-static.tar: $(shell find manifests/examples/web-static -type f) bin/mkimage
 	$(MKIMAGE) web-static

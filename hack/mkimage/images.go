@@ -27,6 +27,8 @@ type options struct {
 	pauseBin   string
 	examples   string
 	busybox    string
+	cache      string
+	dlvModule  string // Delve's tools module, built into the synclet image (delve.go); empty: no Delve
 }
 
 // recipe builds one image. tmp is a scratch directory that lives until the image has been written,
@@ -109,9 +111,10 @@ func pauseImage(_ context.Context, o options, _ string) (string, v1.Image, error
 	return "fastdev.local/pause:3.10", img, err
 }
 
-// syncletImage carries only the static synclet binary: the injection copies it into the pod, so the
-// image needs nothing else, apart from the user database and /tmp that any process may expect.
-func syncletImage(_ context.Context, o options, _ string) (string, v1.Image, error) {
+// syncletImage carries only the static synclet binary and a static Delve (for `up --debug`): the
+// injection copies both into the pod, so the image needs nothing else, apart from the user database
+// and /tmp that any process may expect.
+func syncletImage(ctx context.Context, o options, _ string) (string, v1.Image, error) {
 	if o.version == "" {
 		return "", nil, errors.New("-version is required: it is the synclet image's tag (see the VERSION file)")
 	}
@@ -121,6 +124,9 @@ func syncletImage(_ context.Context, o options, _ string) (string, v1.Image, err
 	l := baseLayer(false).HostFile("/synclet", 0o755, o.syncletBin)
 	img, err := image.Build(image.Config{Entrypoint: []string{"/synclet"}, User: "65534:65534"}, l)
 	return "kubectl-fastdev/synclet:" + o.version, img, err
+	if err := addDelve(ctx, o, l); err != nil { // /dlv, for `up --debug`
+		return "", nil, err
+	}
 }
 
 // webStaticImage is busybox httpd serving /www: the sample where an update is a file sync and a

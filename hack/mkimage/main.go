@@ -28,6 +28,8 @@ func main() {
 	flag.StringVar(&o.pauseBin, "pause-bin", "", "static pause binary for the sandbox image")
 	flag.StringVar(&o.examples, "examples", "manifests/examples", "directory holding the sample apps (web-static/www, web-go/src)")
 	flag.StringVar(&o.busybox, "busybox", "/bin/busybox", "static busybox for the web-static image (Debian package busybox-static)")
+	flag.StringVar(&o.dlvModule, "dlv-module", "hack/tools/dlv", "Go module whose main package is Delve, built static into the synclet image (empty: no Delve)")
+	flag.StringVar(&o.cache, "cache", "", "directory keeping downloads between builds (npm packages, Debian packages for web-python)")
 	flag.Parse()
 	for _, n := range strings.Split(only, ",") {
 		if n = strings.TrimSpace(n); n != "" {

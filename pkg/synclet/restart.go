@@ -50,7 +50,11 @@ func (s *Supervisor) start() error {
 		s.sendExit(128 + int(syscall.SIGTERM))
 		return errStopping
 	}
-	cmd := exec.Command(s.cfg.Argv[0], s.cfg.Argv[1:]...)
+	argv, err := s.command() // the app's argv, or Delve running it (debug.go)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s.started, s.ooms = time.Now(), s.oomKills()
@@ -142,6 +146,10 @@ func (s *Supervisor) stopApp() {
 	// s.pid, not s.child.Process.Pid: the reaping goroutine's Release may be setting the latter to -1
 	// right now, and -(-1) would signal every process
 	pid, exited := int(s.pid.Load()), s.exited
+	var traced []int // Delve's target, in a group of its own: Delve ends it on SIGTERM, not when killed
+	if s.debugPort != 0 {
+		traced = debuggees(pid)
+	}
 	signalGroup(pid, syscall.SIGTERM)
 	// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
 	grace := time.NewTimer(s.cfg.Grace)
@@ -154,6 +162,9 @@ func (s *Supervisor) stopApp() {
 	}
 	grace.Stop()
 	signalGroup(pid, syscall.SIGKILL)
+	for _, t := range traced {
+		signalGroup(t, syscall.SIGKILL)
+	}
 	s.child = nil
 	s.pid.Store(0)
 }

@@ -25,7 +25,10 @@ func Install(dest, runDir string) error {
 	if err := os.MkdirAll(runDir, 0o777); err != nil {
 		return err
 	}
-	return os.Chmod(runDir, 0o777)
+	if err := os.Chmod(runDir, 0o777); err != nil {
+		return err
+	}
+	return installDelve(self, filepath.Dir(dest)) // for `up --debug` (debug.go)
 }
 
 // Seed copies what the image has under src into dst (an emptyDir that is then mounted over src), so

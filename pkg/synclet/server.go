@@ -89,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+protocol.PathRun, s.runCommand)
 	return s.auth(mux)
 }
+	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
 
 // Serve listens and serves until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {

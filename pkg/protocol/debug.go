@@ -1,0 +1,36 @@
+package protocol
+
+import "fmt"
+
+// PathDebug asks the synclet to have the supervisor run the app under Delve (`up --debug`). The CLI's
+// debug relay sends it before each connection to the pod's Delve: it is idempotent, and a synclet
+// older than it answers 404 (the fix: `kubectl fastdev up` injects the current synclet). An addition
+// old CLIs never use, so the protocol version does not change.
+const PathDebug = "/v1/debug"
+
+// SupervisorDebugPath is PathDebug's counterpart on the supervisor's socket.
+const SupervisorDebugPath = "/debug"
+
+// DebugRequest is the body of PathDebug: run the app under a headless Delve listening on the pod's
+// loopback at Port (DAP and JSON-RPC on one port), from now on and at every restart.
+type DebugRequest struct {
+	Port int `json:"port"`
+}
+
+// Validate checks the port.
+func (r DebugRequest) Validate() error {
+	if r.Port <= 0 || r.Port > 65535 {
+		return fmt.Errorf("debug port %d: want 1-65535 (the rules' debug.port)", r.Port)
+	}
+	return nil
+}
+
+// DebugReply answers PathDebug once Delve listens (or has failed to).
+type DebugReply struct {
+	// Addr is where Delve listens in the pod, e.g. 127.0.0.1:2345.
+	Addr string `json:"addr"`
+	// Started is true when this request (re)started the app under Delve, false when it already ran so.
+	Started bool `json:"started"`
+	// Generation counts the app's starts; a relay that saw another one knows the app was restarted.
+	Generation int `json:"generation"`
+}

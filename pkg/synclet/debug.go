@@ -1,0 +1,217 @@
+package synclet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+)
+
+// delveName is Delve's file name beside the synclet binary: /dlv in the synclet image, /fastdev/bin/dlv
+// in the pod (copied by Install).
+const delveName = "dlv"
+
+// delveListenTimeout bounds how long a debug request waits for Delve to listen: Delve reads the
+// binary's DWARF before it opens its port, about a second for a small service on a busy node.
+const delveListenTimeout = 30 * time.Second
+
+// installDelve copies Delve from beside the running synclet (the synclet image's /dlv) into dir, when
+// the image has it: an image without Delve still installs, and `up --debug` then says what is missing.
+func installDelve(self, dir string) error {
+	src := filepath.Join(filepath.Dir(self), delveName)
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := copyFile(src, filepath.Join(dir, delveName), 0o755); err != nil {
+		return fmt.Errorf("installing Delve: %w", err)
+	}
+	return nil
+}
+
+// delveArgv is the command that runs the app's argv under a headless Delve on the pod's loopback:
+// one port for DAP and JSON-RPC clients, several clients in turn (the CLI's relay reconnects), the app
+// running at once (--continue). Delve traces its own child, which needs no capability. The relay
+// reaches Delve through a port-forward, whose connections come from a process of another user in
+// the pod's network namespace, hence --only-same-user=false; Delve listens on loopback only.
+func delveArgv(dlv string, port int, argv []string) ([]string, error) {
+	prog, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("finding %q for Delve: %w", argv[0], err)
+	}
+	out := []string{dlv, "exec", "--headless", "--listen=" + delveAddr(port), "--accept-multiclient",
+		"--api-version=2", "--continue", "--only-same-user=false", prog}
+	if len(argv) > 1 {
+		out = append(append(out, "--"), argv[1:]...)
+	}
+	return out, nil
+}
+
+func delveAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// command returns what start runs: the app's argv, or Delve running it once a debug request came;
+// s.mu must be held.
+func (s *Supervisor) command() ([]string, error) {
+	if s.debugPort == 0 {
+		return s.cfg.Argv, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding Delve beside the synclet: %w", err)
+	}
+	dlv := filepath.Join(filepath.Dir(self), delveName)
+	if _, err := os.Stat(dlv); err != nil {
+		return nil, fmt.Errorf("no Delve at %s (%v): the synclet image lacks it; build it with `make images` and run `kubectl fastdev up --debug` again", dlv, err)
+	}
+	return delveArgv(dlv, s.debugPort, s.cfg.Argv)
+}
+
+// serveDebug switches the app to running under Delve (protocol.DebugRequest): restarted under Delve
+// now unless it already runs so on that port, and at every later start. It answers once Delve
+// listens, so the caller can connect at once.
+func (s *Supervisor) serveDebug(w http.ResponseWriter, r *http.Request) {
+	var req protocol.DebugRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, "reading the debug request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	reply, err := s.debugOn(req.Port)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(reply); err != nil {
+		s.cfg.Log.Printf("supervisor: debug reply not delivered to the synclet: %v", err)
+	}
+}
+
+// debugOn makes the app run under Delve on port and waits until Delve listens.
+func (s *Supervisor) debugOn(port int) (protocol.DebugReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reply := protocol.DebugReply{Addr: delveAddr(port)}
+	if s.debugPort != port || s.child == nil {
+		s.debugPort = port
+		s.cfg.Log.Printf("supervisor: running %s under Delve on %s (kubectl fastdev up --debug)", s.cfg.Argv[0], reply.Addr)
+		s.stopApp()
+		if err := s.startNow(); err != nil {
+			return reply, fmt.Errorf("starting the app under Delve: %w", err)
+		}
+		reply.Started = true
+	}
+	reply.Generation = s.gen
+	if err := waitListening(reply.Addr, s.exited, delveListenTimeout); err != nil {
+		return reply, err
+	}
+	return reply, nil
+}
+
+// waitListening polls addr until it accepts a connection, the process that should open it exits, or
+// timeout passes.
+func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			// a probe: Delve sees a client that leaves without a word
+			_ = c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("Delve exited before listening on %s: `kubectl fastdev logs` shows its output "+
+				"(a build without -gcflags='all=-N -l' still debugs; a missing ptrace permission does not: see docs/debug.md)", addr)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Delve did not listen on %s within %s: `kubectl fastdev logs` shows its output", addr, timeout)
+		}
+	}
+}
+
+// debuggees returns the children of pid (Delve's target, which runs in a process group of its own),
+// so stopApp can end them when Delve had to be killed and could not end its target itself.
+func debuggees(pid int) []int {
+	if pid <= 0 {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(child); ok && ppid == pid {
+			kids = append(kids, child)
+		}
+	}
+	return kids
+}
+
+// parentOf reads a process's parent pid from /proc/PID/stat ("pid (comm) state ppid ...", where comm
+// may hold spaces and parentheses, so the fields are counted after its last ')').
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	return ppid, err == nil
+}
+
+// debug relays a protocol.DebugRequest from the CLI to the supervisor and its reply back.
+func (s *Server) debug(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		http.Error(w, "reading the debug request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	sreq, err := http.NewRequestWithContext(r.Context(), http.MethodPost, "http://supervisor"+protocol.SupervisorDebugPath, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	resp, err := s.super.Do(sreq)
+	if err != nil {
+		var ne *net.OpError
+		if errors.As(err, &ne) && ne.Op == "dial" {
+			http.Error(w, "the app container is not running (starting, or restarting after a crash): the debugger attaches once it runs", http.StatusServiceUnavailable)
+			return
+		}
+		http.Error(w, "asking the supervisor to start Delve: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		s.cfg.Log.Printf("debug: reply not delivered to the CLI: %v", err)
+	}
+}
