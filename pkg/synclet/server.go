@@ -87,9 +87,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathStatus, s.statusHandler)
 	mux.HandleFunc("POST "+protocol.PathUpdate, s.update)
 	mux.HandleFunc("POST "+protocol.PathRun, s.runCommand)
+	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
 	return s.auth(mux)
 }
-	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
 
 // Serve listens and serves until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
