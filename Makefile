@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.Version=$
 CLUSTER := hack/cluster/cluster.sh
 GO_SOURCES := $(shell find cmd pkg synclet -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build deps images test-chaos demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet lint fmt clean
+.PHONY: all build deps images test-chaos test-multinode demo-down cluster-up cluster-down cluster-status kubeconfig demo test test-unit test-e2e vet lint fmt clean
 
 all: build
 
@@ -95,6 +95,11 @@ test-chaos: build images
 
 test-e2e: build images
 	hack/test.sh e2e
+
+# test-multinode: the whole e2e suite on two nodes, the second one untainted so the scheduler spreads every
+# test's pods over both (`make test` runs on two nodes too, but only the multi-node tests use the second)
+test-multinode: build images
+	NODES=2 NODE2_TAINT=0 hack/test.sh e2e
 
 vet:
 	go vet ./...

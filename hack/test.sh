@@ -57,12 +57,20 @@ teardown() {
 }
 trap teardown EXIT
 
+# two nodes: the second one tainted, so only the multi-node tests (test/e2e/multinode_test.go) use it and
+# the rest of the suite runs as on one node; `make test-multinode` lifts the taint and runs all of it on both
+export NODES=${NODES:-2}
 if ! $CLUSTER status >/dev/null 2>&1; then
   STARTED=$(mktemp)
   sysctl kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forward net.ipv4.conf.all.route_localnet > "$STARTED"
   phase "cluster up" $CLUSTER up
+elif [ "$NODES" = 2 ] && [ -z "$($CLUSTER env | sed -n 's/^FASTDEV_NODE2=//p')" ]; then
+  phase "second node up" $CLUSTER up   # a running one-node cluster gets its second node
 fi
 eval "$($CLUSTER env | sed 's/^/export /')"
+if [ "${NODE2_TAINT:-1}" = 0 ] && [ -n "$FASTDEV_NODE2" ]; then   # make test-multinode
+  "$FASTDEV_KUBECTL" --kubeconfig "$FASTDEV_KUBECONFIG" taint nodes "$FASTDEV_NODE2" fastdev.dev/node2- 2>/dev/null || true
+fi
 export FASTDEV_BIN=$PWD/bin/kubectl-fastdev
 phase "e2e tests" go test -count=1 -timeout 60m -v ./test/e2e/
 # packaging: make dist, krew validation and an offline krew install (krew is built once into the cache)

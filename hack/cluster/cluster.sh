@@ -8,9 +8,12 @@
 #   cluster.sh up          deps + build + PKI/config + network guard + start everything; reuses a running cluster
 #   cluster.sh import DIR  import every docker-archive tarball in DIR into the cluster's containerd
 #   cluster.sh down        stop what this harness started (by PID) and undo every host change
+#   cluster.sh node2-down  remove only the second node (NODES=2 cluster.sh up adds it to a running cluster)
 #   cluster.sh status      print whether the cluster is up (exit 0) or not (exit 1)
 #   cluster.sh kubeconfig  print the admin kubeconfig path
 #   cluster.sh env         print the harness facts as shell variables (for tests)
+#
+# NODES=2 (up): a second node on this machine, in a network namespace of its own (hack/cluster/node2.sh).
 #
 # Runs as root: it mounts, writes cgroups, iptables rules and sysctls. Every step is safe to rerun, and
 # `up` first cleans up after an earlier run that was killed halfway.
@@ -24,7 +27,8 @@ BIN=$CACHE/k8s-$K8S_VERSION/bin          # keyed by version: a second machine-lo
 S=$CACHE/cluster                          # all cluster state; fixed host paths are listed in down()
 PKI=$S/pki CONF=$S/conf RUN=$S/run LOGS=$S/logs
 SOCK=$S/containerd/containerd.sock
-POD_CIDR=10.244.0.0/24
+POD_CIDR=10.244.0.0/24                    # this node's; a second node (node2.sh) has 10.244.1.0/24
+CLUSTER_CIDR=10.244.0.0/16
 SVC_CIDR=10.96.0.0/12
 GUARD_BRIDGE=fdsvc0
 GUARD_CHAIN=FASTDEV-LOCAL-ONLY
@@ -35,6 +39,10 @@ export KUBECONFIG=$PKI/admin.kubeconfig
 KUBECTL="$BIN/kubectl --kubeconfig=$KUBECONFIG"
 T0=$(date +%s.%N)
 say() { printf '[cluster %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*" >&2; }
+
+NODES=${NODES:-1}                        # 2: also a second node in a network namespace (hack/cluster/node2.sh)
+# shellcheck source=node2.sh
+. "$(dirname "$0")/node2.sh"
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "cluster.sh must run as root (it changes mounts, iptables and sysctls)" >&2; exit 1; }; }
 
@@ -78,20 +86,22 @@ build() {
   say "built $(ls $BIN | tr '\n' ' ')"
 }
 
+# sign NAME CN O [SAN], in $PKI: with a SAN a server+client certificate, else a client certificate
+sign() {
+  local n=$1 cn=$2 o=$3 san=${4:-}
+  openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$cn${o:+/O=$o}" 2>/dev/null
+  { echo "basicConstraints=CA:FALSE"; echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [ -n "$san" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$san"
+    else echo "extendedKeyUsage=clientAuth"; fi; } > $n.ext
+  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 3650 -extfile $n.ext 2>/dev/null
+  rm -f $n.csr $n.ext
+}
+
 certs() {
   # regenerate when the node's name or address changed (its certificates name both)
   [ -f $PKI/ca.crt ] && [ "$(cat $PKI/node 2>/dev/null)" = "$NODE $NODE_IP" ] && return 0
   rm -rf $PKI; mkdir -p $PKI; cd $PKI
   openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=fastdev-local-ca" 2>/dev/null
-  sign() { # name CN O [SAN]: with a SAN a server+client certificate, else a client certificate
-    local n=$1 cn=$2 o=$3 san=${4:-}
-    openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$cn${o:+/O=$o}" 2>/dev/null
-    { echo "basicConstraints=CA:FALSE"; echo "keyUsage=critical,digitalSignature,keyEncipherment"
-      if [ -n "$san" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$san"
-      else echo "extendedKeyUsage=clientAuth"; fi; } > $n.ext
-    openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 3650 -extfile $n.ext 2>/dev/null
-    rm -f $n.csr $n.ext
-  }
   sign apiserver kube-apiserver "" "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,DNS:$NODE,IP:127.0.0.1,IP:10.96.0.1,IP:$NODE_IP"
   sign admin admin system:masters
   sign apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
@@ -123,6 +133,9 @@ current-context: fastdev-local
 KC
 }
 
+# configs writes one node's containerd, CNI, kubelet and kube-proxy configuration from $S, $CONF, $SOCK,
+# $POD_CIDR and $NODE (node2.sh runs it in a subshell with its own), with $SERVING and $PROXY_KC naming
+# the node's certificates.
 configs() {
   mkdir -p $CONF $S/containerd $S/cni/net.d
   echo "nameserver 127.0.0.1" > $CONF/resolv.conf   # pods never use the host's (off-machine) resolver
@@ -166,8 +179,8 @@ authentication:
   webhook: {enabled: true}
   x509: {clientCAFile: $PKI/ca.crt}
 authorization: {mode: Webhook}
-tlsCertFile: $PKI/kubelet-serving.crt
-tlsPrivateKeyFile: $PKI/kubelet-serving.key
+tlsCertFile: $PKI/${SERVING:-kubelet-serving}.crt
+tlsPrivateKeyFile: $PKI/${SERVING:-kubelet-serving}.key
 cgroupDriver: cgroupfs
 failCgroupV1: false
 containerRuntimeEndpoint: unix://$SOCK
@@ -184,9 +197,9 @@ YAML
   cat > $CONF/kube-proxy.yaml <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+clientConnection: {kubeconfig: $PKI/${PROXY_KC:-kube-proxy}.kubeconfig}
 mode: iptables
-clusterCIDR: $POD_CIDR
+clusterCIDR: $CLUSTER_CIDR
 hostnameOverride: $NODE
 conntrack: {maxPerCore: 0}
 metricsBindAddress: 127.0.0.1:10249
@@ -224,12 +237,16 @@ wait_for() { # what timeout_s cmd...
 
 status() {
   for c in etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do alive $c || return 1; done
-  [ "$($KUBECTL get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+  [ "$($KUBECTL get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] || return 1
+  [ ! -f $RUN/nodes ] || node2_status
 }
 
 up() {
   need_root
-  if status; then say "cluster already running"; return 0; fi
+  if status; then
+    if [ "$NODES" = 2 ] && [ ! -f $RUN/nodes ]; then node2_up; fi
+    say "cluster already running"; return 0
+  fi
   # anything half-alive from an earlier run that was killed: stop it and undo its host changes first
   [ -d $RUN ] && { say "cleaning up an earlier run"; down >/dev/null 2>&1 || true; }
   deps; build; certs; configs
@@ -268,19 +285,23 @@ up() {
   start kube-proxy $BIN/kube-proxy --config=$CONF/kube-proxy.yaml
   wait_for "node Ready" 120 status
   wait_for "default ServiceAccount" 60 $KUBECTL get sa default
+  if [ "$NODES" = 2 ]; then node2_up; fi
   say "cluster up; export KUBECONFIG=$KUBECONFIG"
 }
 
 # import DIR: docker-archive tarballs into containerd's k8s.io namespace (what the kubelet sees)
 # A stamp per tarball (in $RUN, which `down` removes with containerd's store) skips re-imports.
 import() {
-  local n=0 stamp
+  local n=0 stamp sock node
   mkdir -p $RUN
-  for f in "$1"/*.tar; do
-    [ -e "$f" ] || continue
-    stamp=$RUN/imported-$(basename "$f")
-    [ "$stamp" -nt "$f" ] && continue
-    ctr -a $SOCK -n k8s.io images import "$f" >/dev/null; touch "$stamp"; n=$((n+1))
+  for node in 1 2; do
+    sock=$SOCK; [ $node = 2 ] && { alive containerd-2 || continue; sock=$SOCK2; }
+    for f in "$1"/*.tar; do
+      [ -e "$f" ] || continue
+      stamp=$RUN/imported-$node-$(basename "$f")
+      [ "$stamp" -nt "$f" ] && continue
+      ctr -a $sock -n k8s.io images import "$f" >/dev/null; touch "$stamp"; n=$((n+1))
+    done
   done
   say "imported $n new images from $1"
 }
@@ -302,6 +323,7 @@ down() {
     for _ in $(seq 60); do [ -z "$($K get pods -A -o name 2>/dev/null)" ] && break; sleep 0.5; done
     for _ in $(seq 40); do [ -z "$($CTR tasks ls -q 2>/dev/null)" ] && break; sleep 0.5; done
   fi
+  node2_down
   stop kube-proxy; stop kubelet; stop kube-controller-manager; stop kube-scheduler
   if [ -S $SOCK ] && ! alive containerd; then start containerd containerd --config $S/containerd/config.toml; sleep 1; fi
   for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks kill -s SIGKILL "$t"; done; sleep 0.5
@@ -341,6 +363,12 @@ FASTDEV_GUARD_BRIDGE=$GUARD_BRIDGE
 FASTDEV_GUARD_CHAIN=$GUARD_CHAIN
 FASTDEV_UPLINK=$UPLINK
 FASTDEV_CONTAINERD_SOCK=$SOCK
+FASTDEV_NODE2=$([ -f $RUN/nodes ] && echo $NODE2)
+FASTDEV_NODE2_TAINTED=$NODE2_TAINT
+FASTDEV_NODE2_CONTAINERD_SOCK=$SOCK2
+FASTDEV_NODE2_NETNS=$NETNS2
+FASTDEV_NODE2_LINK=$VETH2
+FASTDEV_NODE2_CGROUP=$CGROOT2
 ENV
 }
 
@@ -349,10 +377,11 @@ case "${1:-}" in
   build) build;;
   up) up;;
   down) down;;
+  node2-down) need_root; set +e; node2_down; set -e; say "node 2 removed";;
   status) status && echo "cluster running (KUBECONFIG=$KUBECONFIG)" || { echo "cluster not running"; exit 1; };;
   import) need_root; import "${2:?usage: cluster.sh import DIR}";;
   kubeconfig) echo "$KUBECONFIG";;
   kubeconfig-for) kubeconfig_for "${2:?usage: cluster.sh kubeconfig-for USER}";;
   env) envvars;;
-  *) sed -n '2,16p' "$0"; exit 2;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2;;
 esac

@@ -60,11 +60,15 @@ const revertGap = 31 * time.Second
 // switch: 1000, or 250 under 500 edits) and FASTDEV_CHAOS_SEED tune it. Edits come up to 60 ms apart,
 // 150 ms from 500 edits on: a long run lasts minutes, for reverts on their clock to come several times.
 func TestChaos(t *testing.T) {
-	e := newEnv(t)
+	newChaosRun(newEnv(t), nil).run()
+}
+
+// run makes the chaos run's edits and faults, and checks every replica and the local tree at the end.
+func (r *chaosRun) run() {
+	e, t := r.e, r.e.t
 	start := time.Now()
-	r := newChaosRun(e)
 	t.Logf("chaos: %d edits, bursts of %d files, seed %d (FASTDEV_CHAOS_SEED=%d reproduces the sequence)", r.edits, r.burst, r.seed, r.seed)
-	e.applyExample(r.ns, "web-static", func(d *appsv1.Deployment) { d.Annotations["fastdev.dev/rules"] = chaosRules })
+	e.applyExample(r.ns, "web-static", r.deployment)
 	r.m.write("index.html", []byte("chaos index\n"), 0o644)
 	r.up = r.startUp()
 	e.waitConnected(r.up, r.ns, "web-static", 1)
@@ -96,6 +100,7 @@ func TestChaos(t *testing.T) {
 // chaosRun is one TestChaos: the local tree, the `up` running on it, and what was injected so far.
 type chaosRun struct {
 	e          *env
+	place      func(*appsv1.Deployment) // where the pods may run (nil: anywhere the scheduler likes)
 	ns, dir    string
 	edits      int
 	burst      int // files per branch switch
@@ -113,7 +118,15 @@ type chaosRun struct {
 	lastRevert time.Time
 }
 
-func newChaosRun(e *env) *chaosRun {
+// deployment makes the sample's Deployment the chaos run's: its rules, and where its pods may run.
+func (r *chaosRun) deployment(d *appsv1.Deployment) {
+	d.Annotations["fastdev.dev/rules"] = chaosRules
+	if r.place != nil {
+		r.place(d)
+	}
+}
+
+func newChaosRun(e *env, place func(*appsv1.Deployment)) *chaosRun {
 	t := e.t
 	edits, err := strconv.Atoi(envOr("FASTDEV_CHAOS_EDITS", "80"))
 	if err != nil {
@@ -130,7 +143,7 @@ func newChaosRun(e *env) *chaosRun {
 	if err != nil {
 		t.Fatalf("FASTDEV_CHAOS_SEED: %v", err)
 	}
-	r := &chaosRun{e: e, ns: e.namespace(nil), dir: t.TempDir(), edits: edits, burst: burst, pause: pause, seed: seed,
+	r := &chaosRun{e: e, place: place, ns: e.namespace(nil), dir: t.TempDir(), edits: edits, burst: burst, pause: pause, seed: seed,
 		rng: rand.New(rand.NewSource(seed)), replicas: 1, faults: map[string]int{}}
 	r.m = &chaosTree{root: filepath.Join(r.dir, "tree"), rng: r.rng, want: map[string]string{}}
 	r.proxy = e.newCutProxy("127.0.0.1:6443")
@@ -188,7 +201,7 @@ func (r *chaosRun) revert() bool {
 	}
 	n := int32(r.replicas)
 	manifest := r.e.manifestFile(func(d *appsv1.Deployment) {
-		d.Annotations["fastdev.dev/rules"] = chaosRules
+		r.deployment(d)
 		d.Spec.Replicas = &n
 	})
 	r.e.kubectl("-n", r.ns, "replace", "-f", manifest)
@@ -276,8 +289,11 @@ func (e *env) killSynclet(ns string) bool {
 }
 
 func (e *env) tryKillSynclet(ns string) bool {
-	sock := os.Getenv("FASTDEV_CONTAINERD_SOCK")
 	for _, p := range e.pods(ns, "web-static") {
+		sock := os.Getenv("FASTDEV_CONTAINERD_SOCK") // each node has its containerd
+		if n2 := os.Getenv("FASTDEV_NODE2"); n2 != "" && p.Spec.NodeName == n2 {
+			sock = os.Getenv("FASTDEV_NODE2_CONTAINERD_SOCK")
+		}
 		for _, s := range p.Status.InitContainerStatuses {
 			if s.Name == "fastdev-synclet" && s.State.Running != nil && s.ContainerID != "" {
 				id := strings.TrimPrefix(s.ContainerID, "containerd://")

@@ -58,7 +58,13 @@ func TestClusterLeftNothing(t *testing.T) {
 	if len(cg) > 0 {
 		t.Errorf("cgroups left: %v", cg)
 	}
-	for _, link := range []string{"cni0", env["FASTDEV_GUARD_BRIDGE"]} {
+	if n2cg, _ := filepath.Glob("/sys/fs/cgroup/*/" + env["FASTDEV_NODE2_CGROUP"]); len(n2cg) > 0 {
+		t.Errorf("the second node's cgroups left: %v", n2cg)
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), env["FASTDEV_NODE2_NETNS"]) {
+		t.Errorf("the second node's network namespace %s left", env["FASTDEV_NODE2_NETNS"])
+	}
+	for _, link := range []string{"cni0", env["FASTDEV_GUARD_BRIDGE"], env["FASTDEV_NODE2_LINK"]} {
 		if exec.Command("ip", "link", "show", link).Run() == nil {
 			t.Errorf("network link %s left", link)
 		}
