@@ -122,11 +122,11 @@ func syncletImage(ctx context.Context, o options, _ string) (string, v1.Image, e
 		return "", nil, err
 	}
 	l := baseLayer(false).HostFile("/synclet", 0o755, o.syncletBin)
-	img, err := image.Build(image.Config{Entrypoint: []string{"/synclet"}, User: "65534:65534"}, l)
-	return "kubectl-fastdev/synclet:" + o.version, img, err
 	if err := addDelve(ctx, o, l); err != nil { // /dlv, for `up --debug`
 		return "", nil, err
 	}
+	img, err := image.Build(image.Config{Entrypoint: []string{"/synclet"}, User: "65534:65534"}, l)
+	return "kubectl-fastdev/synclet:" + o.version, img, err
 }
 
 // webStaticImage is busybox httpd serving /www: the sample where an update is a file sync and a

@@ -110,6 +110,7 @@ func (s *Supervisor) listen() *http.Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(supervisorExecPath, s.serveExec)
+	mux.HandleFunc(protocol.SupervisorDebugPath, s.serveDebug)
 	mux.HandleFunc("/", s.serveRun)
 	srv := &http.Server{Handler: mux}
 	go func() {
