@@ -33,14 +33,15 @@ bin/synclet: $(GO_SOURCES)
 IMG := $(CACHE)/images
 MKIMAGE_SRC := $(wildcard hack/mkimage/*.go hack/mkimage/image/*.go) hack/mkimage/go.mod hack/mkimage/go.sum
 MKIMAGE = bin/mkimage -out $(IMG) -version $(VERSION) -synclet-bin bin/synclet \
-  -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples -only
+  -pause-bin $(CACHE)/k8s-$(K8S_VERSION)/bin/pause -examples manifests/examples -cache $(CACHE) -only
 K8S_BINS := $(CACHE)/k8s-$(K8S_VERSION)/bin/.complete
 
 # deps: the Debian packages the cluster and the sample images need (a quick check once installed)
 deps:
 	@$(CLUSTER) deps
 
-images: deps $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/web-go.tar
+images: deps $(IMG)/pause.tar $(IMG)/synclet.tar $(IMG)/web-static.tar $(IMG)/web-go.tar \
+  $(IMG)/web-node.tar $(IMG)/web-python.tar
 	@if $(CLUSTER) status >/dev/null 2>&1; then $(CLUSTER) import $(IMG); fi
 
 $(K8S_BINS):
@@ -59,6 +60,11 @@ $(IMG)/web-static.tar: $(shell find manifests/examples/web-static -type f) bin/m
 	$(MKIMAGE) web-static
 $(IMG)/web-go.tar: $(shell find manifests/examples/web-go -type f) bin/mkimage
 	$(MKIMAGE) web-go
+# web-node: npm downloads into $(CACHE)/npm on the first build only; web-python: Debian packages into $(CACHE)/debs
+$(IMG)/web-node.tar: $(shell find manifests/examples/web-node -type f -not -path '*/node_modules/*') bin/mkimage
+	$(MKIMAGE) web-node
+$(IMG)/web-python.tar: $(shell find manifests/examples/web-python -type f -not -name '*.pyc') bin/mkimage
+	$(MKIMAGE) web-python
 
 cluster-up: images
 	$(CLUSTER) up

@@ -50,12 +50,15 @@ deps() {
   local missing=""
   for c in containerd runc etcd iptables conntrack bc openssl gcc tmux chromium; do command -v $c >/dev/null || missing=1; done
   [ -d /usr/lib/cni ] && [ -x /bin/busybox ] || missing=1   # busybox-static: the web-static sample image
+  # web-python: Debian's python3 and pip wheel; web-node: node with its bundled npm (hack/mkimage/node.go)
+  [ -x /usr/bin/python3 ] && [ -d /usr/share/python-wheels ] && command -v node >/dev/null || missing=1
   [ -z "$missing" ] && return 0
   say "installing Debian packages"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins \
-    etcd-server iptables conntrack bc openssl gcc libc6-dev busybox-static tmux \
+    etcd-server iptables conntrack bc openssl gcc libc6-dev busybox-static tmux python3 python3-pip-whl \
     chromium >/dev/null   # chromium: the web view's e2e test (test/e2e/web_test.go)
+  command -v node >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 }
 
 build() {

@@ -43,6 +43,8 @@ var recipes = []recipe{
 	{"synclet", syncletImage},
 	{"web-static", webStaticImage},
 	{"web-go", webGoImage},
+	{"web-node", webNodeImage},
+	{"web-python", webPythonImage},
 }
 
 func names() []string {

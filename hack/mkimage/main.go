@@ -2,8 +2,8 @@
 // tarballs, ready for `ctr -n k8s.io images import` (hack/cluster/cluster.sh import DIR):
 //
 //	go -C hack/mkimage build -o "$PWD/bin/mkimage" .
-//	bin/mkimage -out DIR [-only pause,synclet,web-static,web-go] -version v0.1.0 \
-//	    -synclet-bin PATH -pause-bin PATH -examples manifests/examples
+//	bin/mkimage -out DIR [-only pause,synclet,web-static,web-go,web-node,web-python] -version v0.1.0 \
+//	    -synclet-bin PATH -pause-bin PATH -examples manifests/examples -cache ~/.cache/kubectl-fastdev
 //
 // It is a module of its own, so that go-containerregistry stays out of the plugin's go.mod; `make images`
 // builds and runs it from the repository root as above.

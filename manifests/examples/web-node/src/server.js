@@ -1,0 +1,25 @@
+// Sample Node.js HTTP service for kubectl-fastdev: GET / answers the message, GET /healthz "ok".
+// It uses one npm dependency (ms) to show that in-pod installs work.
+const http = require("http");
+const ms = require("ms");
+
+const message = "hello from web-node v1";
+const started = Date.now();
+
+const server = http.createServer((req, res) => {
+  console.log(`${req.method} ${req.url}`);
+  if (req.url === "/healthz") {
+    res.end("ok\n");
+    return;
+  }
+  if (req.url === "/uptime") {
+    res.end(`up ${ms(Date.now() - started, { long: true })}\n`);
+    return;
+  }
+  res.end(message + "\n");
+});
+
+server.listen(8080, () => console.log("web-node listening on :8080"));
+
+// A clean, quick exit on SIGTERM: a restart waits for the old process to end.
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
