@@ -1,12 +1,16 @@
 package detect
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -63,7 +67,7 @@ func TestPropose(t *testing.T) {
 		{name: "node: a file the command names, npm install on package.json", tree: nodeTree, from: ".",
 			tmpl: pod(corev1.Container{Name: "app", Command: []string{"node", "/srv/app/server.js"}}), lang: Node,
 			want: rules.Rules{Sync: []rules.Sync{{From: ".", To: "/srv/app", Ignore: []string{"node_modules/"}}},
-				Run:     []rules.Step{{Cmd: "npm install", Trigger: []string{"package.json", "package-lock.json"}}},
+				Run:     []rules.Step{{Cmd: "npm install --prefer-offline --no-audit --no-fund", Trigger: []string{"package.json", "package-lock.json"}}},
 				Restart: protocol.RestartProcess, Fallback: []string{"Dockerfile"}},
 			contains: []string{"the command runs /srv/app/server.js, and ./server.js is here", "# a change to it needs an image rebuild"}},
 		{name: "python with a reloading server", tree: pyTree, from: "./svc",
@@ -195,5 +199,58 @@ func TestScalar(t *testing.T) {
 		if got := scalar(in); got != want {
 			t.Errorf("scalar(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestProposeSamples: for each sample app, its Deployment without rules and its directory give a
+// proposal syncing the same directories as the rules the sample was written with.
+func TestProposeSamples(t *testing.T) {
+	root := "../../manifests/examples"
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		manifest := filepath.Join(root, e.Name(), "deployment.yaml")
+		raw, err := os.ReadFile(manifest)
+		if err != nil {
+			continue
+		}
+		n++
+		t.Run(e.Name(), func(t *testing.T) {
+			var d appsv1.Deployment
+			if err := yaml.Unmarshal([]byte(strings.Split(string(raw), "\n---")[0]), &d); err != nil {
+				t.Fatal(err)
+			}
+			own, err := rules.Parse(d.Annotations[rules.AnnotationKey])
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Propose(Input{Tree: os.DirFS(filepath.Join(root, e.Name())), From: "./" + e.Name(), Workload: "deployment/" + d.Name, Template: d.Spec.Template})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := rules.Parse(p.YAML())
+			if err != nil || len(p.Asks) > 0 {
+				t.Fatalf("%v %q\n%s", err, p.Asks, p.YAML())
+			}
+			if got.Sync[0].From != own.Sync[0].From || got.Sync[0].To != own.Sync[0].To || got.Container != own.Container {
+				t.Errorf("proposed %s %s -> %s, the sample has %s %s -> %s", got.Container, got.Sync[0].From, got.Sync[0].To, own.Container, own.Sync[0].From, own.Sync[0].To)
+			}
+			if len(got.Run) != len(own.Run) {
+				t.Errorf("proposed %d steps, the sample has %d:\n%s", len(got.Run), len(own.Run), p.YAML())
+			}
+			for i := range min(len(got.Run), len(own.Run)) {
+				for _, trig := range own.Run[i].Trigger {
+					if !slices.Contains(got.Run[i].Trigger, trig) {
+						t.Errorf("run[%d] triggers on %q, not on the sample's %q", i, got.Run[i].Trigger, trig)
+					}
+				}
+			}
+		})
+	}
+	if n < 2 {
+		t.Fatalf("found %d samples under %s", n, root)
 	}
 }

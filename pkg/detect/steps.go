@@ -2,6 +2,8 @@ package detect
 
 import (
 	"fmt"
+	"path"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -22,7 +24,7 @@ func (p *Proposal) steps(c *corev1.Container, proj *project, to string) {
 	case Node:
 		run = nodeSteps(proj)
 	case Python:
-		run = pythonSteps(proj)
+		run = pythonSteps(c, proj)
 	}
 	if len(run) == 0 {
 		return
@@ -57,8 +59,8 @@ func (p *Proposal) goSteps(c *corev1.Container, proj *project, to string) []step
 
 // nodeSteps installs package.json's dependencies, and builds when package.json has a build script.
 func nodeSteps(proj *project) []step {
-	install := step{cmd: "npm install", trigger: []string{"package.json"},
-		why: "package.json changed: install what it lists, also a dependency added without updating the lockfile"}
+	install := step{cmd: "npm install --prefer-offline --no-audit --no-fund", trigger: []string{"package.json"},
+		why: "package.json changed: install what it lists (also a dependency not yet in the lockfile), from npm's cache first"}
 	switch proj.lock {
 	case "yarn.lock":
 		install.cmd, install.why = "yarn install", "package.json or yarn.lock changed: install with yarn, whose lockfile is here"
@@ -77,12 +79,29 @@ func nodeSteps(proj *project) []step {
 }
 
 // pythonSteps installs requirements.txt, or the pyproject.toml project in editable mode (so the
-// synced files are the ones imported).
-func pythonSteps(proj *project) []step {
-	if proj.has("requirements.txt") {
-		return []step{{cmd: "pip install -r requirements.txt", trigger: []string{"requirements.txt"},
-			why: "requirements.txt changed: install what it lists in the pod"}}
+// synced files are the ones imported), with the pip of the interpreter the container runs.
+func pythonSteps(c *corev1.Container, proj *project) []step {
+	pip, whyPip := "pip", ""
+	if py, ok := interpreter(c); ok {
+		pip, whyPip = py+" -m pip", fmt.Sprintf(", with the pip of %s, which the container runs", py)
 	}
-	return []step{{cmd: "pip install -e .", trigger: []string{"pyproject.toml"},
-		why: "pyproject.toml changed: reinstall the project, editable so the synced files are the ones imported"}}
+	if proj.has("requirements.txt") {
+		return []step{{cmd: pip + " install -r requirements.txt", trigger: []string{"requirements.txt"},
+			why: "requirements.txt changed: install what it lists in the pod" + whyPip}}
+	}
+	return []step{{cmd: pip + " install -e .", trigger: []string{"pyproject.toml"},
+		why: "pyproject.toml changed: reinstall the project, editable so the synced files are the ones imported" + whyPip}}
+}
+
+// interpreter is the container's program when it is a Python given by its absolute path (a
+// virtualenv's, say): its pip installs where the app imports from.
+func interpreter(c *corev1.Container) (string, bool) {
+	if len(c.Command) == 0 || !path.IsAbs(c.Command[0]) {
+		return "", false
+	}
+	base := path.Base(c.Command[0])
+	if base != "python" && !strings.HasPrefix(base, "python3") {
+		return "", false
+	}
+	return path.Clean(c.Command[0]), true
 }
