@@ -30,8 +30,14 @@ func (r recordingReporter) Updated(u devloop.Update) {
 	r.Reporter.Updated(u)
 }
 
-// Converged records that a pod converged, for `status` to tell stale pods (devloop.ConvergeReporter).
-func (r recordingReporter) Converged(dep, pod string) { r.rec.Converged(dep, pod) }
+// Converged records that a pod converged, for `status` to tell stale pods (devloop.ConvergeReporter),
+// and tells the view (the shared model marks the pod synced).
+func (r recordingReporter) Converged(dep, pod string) {
+	r.rec.Converged(dep, pod)
+	if c, ok := r.Reporter.(devloop.ConvergeReporter); ok {
+		c.Converged(dep, pod)
+	}
+}
 
 var _ devloop.ConvergeReporter = recordingReporter{}
 

@@ -45,6 +45,7 @@ type UpOptions struct {
 	Plain        bool
 	TakeOver     bool
 	forwards     forwardOptions
+	web          webFlag // --web: the web view's address (pkg/cmd/web.go)
 
 	client  *kube.Client
 	absDir  string
@@ -97,6 +98,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
 	f.BoolVar(&o.Plain, "plain", false, "print plain lines instead of the live view, even on a terminal")
 	o.forwards.addFlags(f)
+	f.Var(&o.web, "web", "serve the web view on this loopback address (a free port by default; the URL is printed once), or --web=false")
 	return cmd
 }
 
@@ -192,6 +194,8 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	// one pod informer per Deployment, shared by the dev loop, the live view and its log follower
 	cluster := o.client.Sharing()
 	ctx, view, stopView := o.startView(ctx, cluster, targets)
+	view, stopWeb := o.startWeb(ctx, cluster, targets, view) // the shared model, the web view, the pods' logs
+	defer stopWeb()
 	o.setWarn(view.Warn)
 	defer o.setWarn(nil)
 	stopForwards := startForwards(ctx, cluster, forwards, targets, view, rec)
@@ -217,7 +221,7 @@ func (o *UpOptions) startView(ctx context.Context, cluster *kube.SharingClient, 
 	}
 	ctx, quit := context.WithCancel(ctx)
 	live := tui.Start(ctx, tui.Config{In: o.In, Out: o.Out, Title: "kubectl fastdev up · namespace " + o.client.Namespace,
-		API: cluster, Targets: targets, Dir: o.Dir, OnQuit: quit})
+		Targets: targets, OnQuit: quit})
 	return ctx, live, func() error {
 		defer quit()
 		return live.Stop()

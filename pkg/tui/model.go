@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
+	"github.com/muesli/termenv"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
@@ -45,6 +46,7 @@ type row struct {
 	lastSync  time.Time
 	latency   time.Duration
 	lastErr   string
+	work      work
 }
 
 // maxNotes is how many recent messages (watching, warnings, step output) the view keeps.
@@ -52,18 +54,20 @@ const maxNotes = 5
 
 // model is the state the view draws.
 type model struct {
-	title  string
-	deps   []string
-	rows   map[string]*row // by dep/pod
-	newest *logs.Item      // the newest error block, exit or stuck container
-	notes  []string
-	fwds   []forwardMsg // the forwards, in the order `up` opened them
-	now    time.Time
-	width  int
-	height int
-	st     styles
-	theme  *logs.Theme
-	quit   func()
+	title   string
+	deps    []string
+	rows    map[string]*row // by dep/pod
+	newest  *logs.Item      // the newest error block, exit or stuck container
+	notes   []string
+	fwds    []forwardMsg // the forwards, in the order `up` opened them
+	now     time.Time
+	width   int
+	height  int
+	st      styles
+	profile termenv.Profile // for the progress bars
+	theme   *logs.Theme
+	web     string // the web view's URL, "" when it is off
+	quit    func()
 }
 
 type styles struct {
@@ -114,6 +118,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case updatedMsg:
 		r := m.row(msg.Deployment, msg.Pod)
 		r.connected, r.lastSync = true, time.Now()
+		r.work = work{} // the update's steps and transfer are over
 		if msg.Latency > 0 {
 			r.latency = msg.Latency
 		}
@@ -122,6 +127,12 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.fwds = append(m.fwds, msg)
 	case noteMsg:
 		m.note(string(msg))
+	case progressMsg:
+		m.progressed(msg)
+	case stepMsg:
+		m.stepped(msg)
+	case webMsg:
+		m.web = string(msg)
 	case itemMsg:
 		m.item(logs.Item(msg))
 	}
@@ -158,7 +169,11 @@ func (m *model) note(s string) {
 
 func (m *model) View() string {
 	var b strings.Builder
-	b.WriteString(m.st.title.Render(m.title) + "\n\n")
+	b.WriteString(m.st.title.Render(m.title) + "\n")
+	if m.web != "" {
+		b.WriteString(m.st.dim.Render("web view: ") + m.st.ok.Render(m.web) + "\n")
+	}
+	b.WriteString("\n")
 	t := table.New().Border(lipgloss.HiddenBorder()).BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
 		BorderHeader(false).BorderColumn(false).
 		Headers("DEPLOYMENT", "POD", "PHASE", "CONNECTED", "LAST SYNC", "LATENCY", "LAST ERROR").
@@ -183,6 +198,7 @@ func (m *model) View() string {
 		}
 	}
 	b.WriteString(t.Render() + "\n")
+	m.longWork(&b)
 	m.forwards(&b)
 	used := strings.Count(b.String(), "\n")
 	var tail strings.Builder

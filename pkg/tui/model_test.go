@@ -113,3 +113,29 @@ func TestViewForwards(t *testing.T) {
 		}
 	}
 }
+
+// TestLongWork: a large update shows a bar with files and bytes of the total, the rate and the time
+// left, until its result; a step shows under the table once it has run for a while, with its last line.
+func TestLongWork(t *testing.T) {
+	m := newModel(nil)
+	t0 := time.Now()
+	send(m, tea.WindowSizeMsg{Width: 200, Height: 40},
+		progressMsg{dep: "web", pod: "web-1", files: 0, totalFiles: 10000, bytes: 0, totalBytes: 100 << 20, at: t0},
+		progressMsg{dep: "web", pod: "web-1", files: 2500, totalFiles: 10000, bytes: 25 << 20, totalBytes: 100 << 20, at: t0.Add(2 * time.Second)})
+	v := m.View()
+	if !strings.Contains(v, "In progress") || !strings.Contains(v, "2500/10000 files, 25.0 MiB/100.0 MiB, 12.5 MiB/s, 6s left") {
+		t.Fatalf("no progress bar:\n%s", v)
+	}
+	send(m, updatedMsg(devloop.Update{Deployment: "web", Pod: "web-1", Files: 10000}))
+	if v := m.View(); strings.Contains(v, "In progress") {
+		t.Fatalf("progress after the result:\n%s", v)
+	}
+	send(m, stepMsg{dep: "web", pod: "web-1", step: "go build", line: "compiling", at: t0}, tickMsg(t0.Add(time.Second)))
+	if v := m.View(); strings.Contains(v, "running for") {
+		t.Fatalf("a short step is not long work:\n%s", v)
+	}
+	send(m, stepMsg{dep: "web", pod: "web-1", step: "go build", line: "linking", at: t0.Add(4 * time.Second)}, tickMsg(t0.Add(5*time.Second)))
+	if v := m.View(); !strings.Contains(v, `web-1 step "go build" running for 5s: linking`) {
+		t.Fatalf("no long step:\n%s", v)
+	}
+}

@@ -1,12 +1,13 @@
 // Package tui is the live status view of `kubectl fastdev up` in a terminal: one row per pod of each
-// dev Deployment (phase, connected, last sync, last edit->running latency, last error), the URLs of
-// its forwards, and the newest error block below, kept current from the dev loop (as its devloop.Reporter) and from the
-// pods' logs and states (pkg/logs/follow). It is drawn with Bubble Tea and Lip Gloss.
+// dev Deployment (phase, connected, last sync, last edit->running latency, last error), the progress
+// of a large sync and of a long step, the URLs of its forwards and of the web view, and the newest
+// error block below. It is told what happens by the same calls as the shared model (pkg/events): the
+// dev loop's (as its devloop.Reporter), the forwards', and the log follower's (Phase, Item) that `up`
+// runs once for every view. It is drawn with Bubble Tea, Lip Gloss and the Bubbles progress bar.
 package tui
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -15,11 +16,9 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/logs/follow"
 )
 
 // Config is what the view shows and where.
@@ -27,12 +26,8 @@ type Config struct {
 	In  io.Reader // keys: q or Ctrl-C stop `up`
 	Out io.Writer // the terminal
 	// Title is the first line, e.g. "kubectl fastdev up · namespace dev".
-	Title string
-	// API, when set, is read for the pods' phases and their logs' error blocks. In `up` it is the
-	// client the dev loop follows its pods with, so both share one watch per Deployment.
-	API     follow.API
+	Title   string
 	Targets []devloop.Target
-	Dir     string // the local directory of the rules, for local file paths
 	// OnQuit is called when the user asks to stop (q, Esc or Ctrl-C: the terminal is in raw mode,
 	// so Ctrl-C is a key here, not a signal).
 	OnQuit func()
@@ -63,7 +58,7 @@ func Start(ctx context.Context, cfg Config) *View {
 	for _, t := range cfg.Targets {
 		names = append(names, t.Name)
 	}
-	m := &model{title: cfg.Title, deps: names, rows: map[string]*row{}, now: time.Now(), quit: cfg.OnQuit,
+	m := &model{title: cfg.Title, deps: names, rows: map[string]*row{}, now: time.Now(), quit: cfg.OnQuit, profile: r.ColorProfile(),
 		theme: logs.NewTheme(cfg.Out, r.ColorProfile() != termenv.Ascii),
 		st: styles{title: r.NewStyle().Bold(true), header: r.NewStyle().Bold(true).Underline(true),
 			ok: r.NewStyle().Foreground(lipgloss.Color("2")), bad: r.NewStyle().Foreground(lipgloss.Color("9")),
@@ -81,32 +76,7 @@ func Start(ctx context.Context, cfg Config) *View {
 			v.err = err
 		}
 	}()
-	if cfg.API != nil {
-		go v.follow(ctx, cfg)
-	}
 	return v
-}
-
-// follow feeds the view the pods' phases and the error items of their logs since the view started.
-func (v *View) follow(ctx context.Context, cfg Config) {
-	var targets []follow.Target
-	for _, t := range cfg.Targets {
-		targets = append(targets, follow.Target{Name: t.Name, Selector: t.Selector, Rules: t.Rules})
-	}
-	fc := follow.Config{Targets: targets, Dir: cfg.Dir, Follow: true, Since: time.Now(),
-		Exists: func(p string) bool { _, err := os.Stat(p); return err == nil },
-		OnPod: func(dep string, pod *corev1.Pod, gone bool) {
-			v.p.Send(phaseMsg{dep: dep, pod: pod.Name, phase: follow.Phase(pod), gone: gone})
-		},
-		Warn: v.Warn}
-	err := follow.Run(ctx, cfg.API, fc, func(it logs.Item) {
-		if it.Kind.IsError() {
-			v.p.Send(itemMsg(it))
-		}
-	})
-	if err != nil && ctx.Err() == nil {
-		v.Warn(fmt.Sprintf("following the pods' logs: %v", err))
-	}
 }
 
 // Stop ends the view and restores the terminal. It returns an
@@ -133,8 +103,28 @@ func (v *View) PodGone(dep, pod string) { v.p.Send(podGoneMsg{dep: dep, pod: pod
 
 // StepLine implements devloop.Reporter.
 func (v *View) StepLine(dep, pod, step, line string) {
-	v.p.Send(noteMsg(fmt.Sprintf("%s/%s: [%s] %s", dep, pod, step, line)))
+	v.p.Send(stepMsg{dep: dep, pod: pod, step: step, line: line, at: time.Now()})
 }
+
+// Phase shows a pod's phase as the pod watch saw it; gone takes its row away.
+func (v *View) Phase(dep, pod, phase string, gone bool) {
+	v.p.Send(phaseMsg{dep: dep, pod: pod, phase: phase, gone: gone})
+}
+
+// Item shows an item of the pods' logs: an error block as the newest error, a Warning event in Recent.
+func (v *View) Item(it logs.Item) {
+	if it.Kind.IsError() {
+		v.p.Send(itemMsg(it))
+	}
+}
+
+// Progressed shows how far a large update to a pod has come, as a bar under the table.
+func (v *View) Progressed(dep, pod string, files, totalFiles int, bytes, totalBytes int64) {
+	v.p.Send(progressMsg{dep: dep, pod: pod, files: files, totalFiles: totalFiles, bytes: bytes, totalBytes: totalBytes, at: time.Now()})
+}
+
+// WebURL shows the web view's address under the title.
+func (v *View) WebURL(url string) { v.p.Send(webMsg(url)) }
 
 // Updated implements devloop.Reporter.
 func (v *View) Updated(u devloop.Update) { v.p.Send(updatedMsg(u)) }
