@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -101,17 +102,28 @@ func equalTrees(t *testing.T, local, remote string, skip tree.SkipFunc) {
 	}
 }
 
+// devKey is the developer's key the in-process synclet accepts.
+var devKey = func() *auth.Key {
+	k, err := auth.Generate("dev@test")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 // runLoop runs the whole CLI loop for the rules, from base, against an in-process synclet serving
 // podRoot as /www, until the test ends; it returns what the loop reported.
 func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
 	t.Helper()
 	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
-		Token: "secret", Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
+		Keys: devKey.Public().String(), Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
 		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Config.ConnContext = srv.ConnContext
+	hs.Start()
 	r, err := rules.Parse(rulesText)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +133,7 @@ func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
 	done := make(chan error)
 	go func() {
 		done <- Run(ctx, &fakePods{addr: strings.TrimPrefix(hs.URL, "http://")}, Config{Dir: base,
-			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Token: "secret", Port: 1}},
+			Targets: []Target{{Name: "web", Selector: "app=web", Rules: r, Key: devKey, Port: 1}},
 			Watch:   fswatch.Options{Quiet: 10 * time.Millisecond}}, rep)
 	}()
 	t.Cleanup(func() {

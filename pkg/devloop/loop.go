@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -35,7 +36,8 @@ type Target struct {
 	Name     string
 	Selector string // its pods' label selector
 	Rules    *rules.Rules
-	Token    string
+	Keys     string    // the public keys injected (kept by a re-injection)
+	Key      *auth.Key // this machine's key, which every connection to a synclet proves
 	Port     int
 }
 
@@ -48,7 +50,7 @@ type Config struct {
 
 type deployment struct {
 	name   string
-	token  string
+	key    *auth.Key
 	port   int
 	local  *local
 	api    PodAPI
@@ -82,7 +84,7 @@ func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 		if err != nil {
 			return fmt.Errorf("deployment %q: %w", t.Name, err)
 		}
-		d := &deployment{name: t.Name, token: t.Token, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{},
+		d := &deployment{name: t.Name, key: t.Key, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{},
 			scanned: make(chan struct{})}
 		d.start(ctx, &wg, cfg.Watch, t.Selector, errs)
 	}

@@ -152,7 +152,7 @@ func (w *podWorker) serveConnection(ctx context.Context) error {
 		return err
 	}
 	defer fwd.Close()
-	cl := syncletclient.New(fwd.Addr, w.dep.token)
+	cl := syncletclient.New(fwd.Addr, w.dep.key)
 	defer cl.Close()
 	return w.serve(ctx, cl, fwd.Done)
 }

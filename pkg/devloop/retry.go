@@ -117,14 +117,14 @@ func (e *permanentError) Error() string {
 
 func (e *permanentError) Unwrap() error { return e.err }
 
-// permanent returns err as a *permanentError when retrying cannot help: the synclet refuses the token
-// (401: the pod was injected by another `up`, with another token) or the protocol version (409), or the
+// permanent returns err as a *permanentError when retrying cannot help: the synclet refuses this
+// machine's key (401: the pod was injected by an `up` elsewhere, without it) or the protocol version (409), or the
 // API server forbids the port-forward (403). Otherwise it returns nil.
 func permanent(err error) *permanentError {
 	var se *syncletclient.StatusError
 	switch {
 	case errors.As(err, &se) && se.Code == http.StatusUnauthorized:
-		return &permanentError{err, "the pod runs with another injection token (another `kubectl fastdev up` injected it again); stop the other `up` and run `kubectl fastdev up` again, with --take-over if it still holds the Deployment"}
+		return &permanentError{err, "the pod does not accept this machine's key (an `up` elsewhere injected it, or an older kubectl-fastdev did); run `kubectl fastdev up` again, with --take-over if another `up` still holds the Deployment, to add the key"}
 	case errors.As(err, &se) && se.Code == http.StatusConflict:
 		return &permanentError{err, "the pod's synclet speaks another protocol version: run `kubectl fastdev up` again with this kubectl-fastdev to re-inject, or use the kubectl-fastdev that injected it"}
 	case errors.As(err, &se) && se.Code == http.StatusForbidden, kube.IsForbidden(err):

@@ -179,7 +179,7 @@ func (f *forwardTo) PortForward(context.Context, string, int) (*kube.Forward, er
 	return &kube.Forward{Addr: f.addr, Done: make(chan error), Close: func() {}}, nil
 }
 
-// TestWorkerStopsOnPermanentErrors: a refused token, a protocol version mismatch or a forbidden
+// TestWorkerStopsOnPermanentErrors: a refused key, a protocol version mismatch or a forbidden
 // port-forward is reported once with what to fix, and the pod is not tried again.
 func TestWorkerStopsOnPermanentErrors(t *testing.T) {
 	refuse := func(code int, msg string) string {
@@ -192,7 +192,7 @@ func TestWorkerStopsOnPermanentErrors(t *testing.T) {
 		api  *forwardTo
 		want string
 	}{
-		{"token", &forwardTo{fakePods: fakePods{addr: refuse(http.StatusUnauthorized, "missing or wrong injection token")}}, "another injection token"},
+		{"token", &forwardTo{fakePods: fakePods{addr: refuse(http.StatusUnauthorized, "key ed25519 AAAA is not authorized in this pod")}}, "does not accept this machine's key"},
 		{"protocol", &forwardTo{fakePods: fakePods{addr: refuse(http.StatusConflict, "protocol version")}}, "run `kubectl fastdev up` again with this kubectl-fastdev"},
 		{"forbidden", &forwardTo{err: apierrors.NewForbidden(schema.GroupResource{Resource: "pods/portforward"}, "web-1", errors.New("no"))}, "grant the permission"},
 	}

@@ -21,7 +21,10 @@ import (
 const (
 	// AnnotationOriginal holds the pod template as it was before injection (JSON), for `down`.
 	AnnotationOriginal = "fastdev.dev/original-template"
-	// AnnotationToken holds the per-injection token the synclet requires.
+	// AnnotationKeys holds the public keys the synclet accepts (pkg/auth's list): nothing secret.
+	AnnotationKeys = "fastdev.dev/authorized-keys"
+	// AnnotationToken held the bearer token of injections before protocol version 2; re-injection
+	// and `down` remove it.
 	AnnotationToken = "fastdev.dev/token"
 	// AnnotationPort holds the synclet's in-pod loopback port.
 	AnnotationPort = "fastdev.dev/synclet-port"
@@ -46,7 +49,7 @@ const (
 type Options struct {
 	SyncletImage  string
 	Port          int
-	Token         string
+	Keys          string // the public keys the synclet accepts (pkg/auth's authorized-keys list)
 	NativeSidecar bool // the server supports init containers with restartPolicy: Always (1.29+)
 }
 
@@ -149,7 +152,7 @@ func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, re
 	side.ImagePullPolicy = app.ImagePullPolicy
 	side.Command = sideIn.args
 	side.VolumeMounts = sideIn.mounts
-	side.Env = []corev1.EnvVar{{Name: protocol.EnvToken, Value: opts.Token}}
+	side.Env = []corev1.EnvVar{{Name: protocol.EnvAuthorizedKeys, Value: opts.Keys}}
 	for _, c := range []*corev1.Container{&install, &seed, &side} {
 		c.Resources = *res.DeepCopy()
 	}

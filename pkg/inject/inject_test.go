@@ -52,7 +52,13 @@ func mustRules(t *testing.T, text string) *rules.Rules {
 
 const webRules = "container: web\nsync:\n  - from: ./src\n    to: /app/src\n  - from: ./static\n    to: /app/static\n    sizeLimit: 64Mi\n    medium: Memory\nrun:\n  - cmd: go build -o /app/server .\n    trigger: [\"**/*.go\"]\n"
 
-var opts = Options{SyncletImage: "kubectl-fastdev/synclet:v0.1.0", Port: 17220, Token: "tok", NativeSidecar: true}
+// Public keys of two developers' machines (pkg/auth's format).
+const (
+	aliceKey = "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= alice@laptop"
+	bobKey   = "ed25519 AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE= bob@desk"
+)
+
+var opts = Options{SyncletImage: "kubectl-fastdev/synclet:v0.1.0", Port: 17220, Keys: aliceKey, NativeSidecar: true}
 
 // syncletResources are rules that set the injected containers' resources: cpu request and memory
 // limit given, the rest default.
@@ -232,6 +238,50 @@ func apply(t *testing.T, d *appsv1.Deployment, patch []byte) *appsv1.Deployment 
 	return &nd
 }
 
+// TestSecondMachineAddsItsKey: an up from another machine adds its public key to those in force (the
+// annotation and the sidecar's environment), keeps the port, and drops a pre-key token; the same
+// machine again changes nothing; down removes the keys.
+func TestSecondMachineAddsItsKey(t *testing.T) {
+	r := mustRules(t, webRules)
+	plan, err := InjectPatch(deployment(), r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected := apply(t, deployment(), plan.Patch)
+	injected.Annotations[AnnotationToken] = "a token an older release recorded"
+	bob, err := InjectPatch(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Keys: bobKey, NativeSidecar: true})
+	if err != nil || bob.Patch == nil || bob.Port != 17220 {
+		t.Fatalf("bob's up: %+v, %v", bob, err)
+	}
+	both := aliceKey + "\n" + bobKey
+	after := apply(t, injected, bob.Patch)
+	if after.Annotations[AnnotationKeys] != both || after.Annotations[AnnotationToken] != "" {
+		t.Errorf("annotations after bob's up: %v", after.Annotations)
+	}
+	var env []corev1.EnvVar
+	for _, c := range append(after.Spec.Template.Spec.InitContainers, after.Spec.Template.Spec.Containers...) {
+		if c.Name == SyncletContainer {
+			env = c.Env
+		}
+	}
+	if len(env) != 1 || env[0].Name != protocol.EnvAuthorizedKeys || env[0].Value != both {
+		t.Errorf("synclet env %v, want both keys in %s", env, protocol.EnvAuthorizedKeys)
+	}
+	for _, k := range []string{aliceKey, bobKey} {
+		again, err := InjectPatch(after, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Keys: k, NativeSidecar: true})
+		if err != nil || again.Patch != nil {
+			t.Errorf("up again with %q: %+v, %v", k, again, err)
+		}
+	}
+	restore, err := RestorePatch(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back := apply(t, after, restore); back.Annotations[AnnotationKeys] != "" {
+		t.Errorf("down left the keys: %v", back.Annotations)
+	}
+}
+
 func TestInjectIdempotentAndRestoreExact(t *testing.T) {
 	orig := deployment()
 	r := mustRules(t, webRules)
@@ -240,15 +290,15 @@ func TestInjectIdempotentAndRestoreExact(t *testing.T) {
 		t.Fatalf("first plan: %+v, %v", plan, err)
 	}
 	injected := apply(t, orig, plan.Patch)
-	if injected.Annotations[AnnotationToken] != "tok" {
-		t.Errorf("token not recorded")
+	if injected.Annotations[AnnotationKeys] != aliceKey {
+		t.Errorf("keys not recorded: %v", injected.Annotations)
 	}
-	again, err := InjectPatch(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Token: "other", NativeSidecar: true})
+	again, err := InjectPatch(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Keys: aliceKey, NativeSidecar: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Patch != nil || again.Token != "tok" || again.Port != 17220 {
-		t.Errorf("second up must patch nothing and keep token and port: %+v", again)
+	if again.Patch != nil || again.Keys != aliceKey || again.Port != 17220 {
+		t.Errorf("second up must patch nothing and keep keys and port: %+v", again)
 	}
 	if !equality.Semantic.DeepEqual(Strip(&injected.Spec.Template, &orig.Spec.Template), &orig.Spec.Template) {
 		t.Errorf("Strip(injected) != original")

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
 
@@ -23,20 +24,20 @@ var ErrChangedMeanwhile = errors.New("pod template changed since kubectl-fastdev
 // Plan is what `up` does to one Deployment.
 type Plan struct {
 	Patch   []byte // JSON patch; nil when the Deployment is already as wanted
-	Token   string // the token in force (an existing injection keeps its token)
+	Keys    string // the public keys in force: an existing injection's with the Options' added
 	Port    int
 	Already bool // injected before this run
 }
 
-// InjectPatch is InjectPatchRaw for a typed Deployment whose template may not be the one on the
+// InjectPatch is InjectPatchRaw for a typed workload (a Deployment, StatefulSet or DaemonSet) whose template may not be the one on the
 // server (pkg/guard plans a re-injection on a rebased copy): its patch replaces the whole template
 // with the injected one, so it applies whatever the server's template is, as long as the tested
 // resourceVersion holds. Fields this client's types do not know are not in d and are not kept:
 // `up` and `down` plan on the server's JSON with InjectPatchRaw and RestorePatchRaw instead.
-func InjectPatch(d *appsv1.Deployment, r *rules.Rules, opts Options) (*Plan, error) {
+func InjectPatch(d any, r *rules.Rules, opts Options) (*Plan, error) {
 	raw, err := json.Marshal(d)
 	if err != nil {
-		return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+		return nil, fmt.Errorf("reading the workload to re-inject: %w", err)
 	}
 	return injectPatch(raw, r, opts, true)
 }
@@ -61,12 +62,11 @@ func injectPatch(raw []byte, r *rules.Rules, opts Options, whole bool) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Token: opts.Token, Port: opts.Port}
+	plan := &Plan{Keys: opts.Keys, Port: opts.Port}
 	if rec != nil {
 		plan.Already = true
-		if t := d.annotations[AnnotationToken]; t != "" {
-			plan.Token = t
-		}
+		// a second machine adds its key; the keys already there stay, so their holders keep working
+		plan.Keys = auth.Merge(d.annotations[AnnotationKeys], opts.Keys)
 		// the port stays as injected so that pods keep the address the CLI dials
 		if p, ok := injectedPort(d.annotations); ok {
 			plan.Port = p
@@ -79,7 +79,7 @@ func injectPatch(raw []byte, r *rules.Rules, opts Options, whole bool) (*Plan, e
 		return nil, err
 	}
 	o := opts
-	o.Token, o.Port = plan.Token, plan.Port
+	o.Keys, o.Port = plan.Keys, plan.Port
 	want, err := wantRaw(rec, r, o)
 	if err != nil {
 		return nil, err
@@ -91,20 +91,35 @@ func injectPatch(raw []byte, r *rules.Rules, opts Options, whole bool) (*Plan, e
 	}
 	ops := []op{{Op: "test", Path: "/metadata/resourceVersion", Value: d.resourceVersion}}
 	if !plan.Already {
-		notes := map[string]string{AnnotationOriginal: string(d.templateJSON), AnnotationToken: plan.Token, AnnotationPort: fmt.Sprint(plan.Port)}
+		notes := map[string]string{AnnotationOriginal: string(d.templateJSON), AnnotationKeys: plan.Keys, AnnotationPort: fmt.Sprint(plan.Port)}
 		if !d.hasAnnotations {
 			ops = append(ops, op{Op: "add", Path: "/metadata/annotations", Value: notes})
 		} else {
-			for _, k := range []string{AnnotationOriginal, AnnotationToken, AnnotationPort} {
+			for _, k := range []string{AnnotationOriginal, AnnotationKeys, AnnotationPort} {
 				ops = append(ops, op{Op: "add", Path: "/metadata/annotations/" + pointer(k), Value: notes[k]})
 			}
 		}
+	} else {
+		ops = append(ops, keyOps(d.annotations, plan.Keys)...)
 	}
 	if whole {
 		tmplOps = []op{{Op: "replace", Path: "/spec/template", Value: want}}
 	}
 	plan.Patch, err = json.Marshal(append(ops, tmplOps...))
 	return plan, err
+}
+
+// keyOps records keys on an injected Deployment whose annotation differs, and removes a token an
+// injection before protocol version 2 recorded.
+func keyOps(annotations map[string]string, keys string) []op {
+	var ops []op
+	if annotations[AnnotationKeys] != keys {
+		ops = append(ops, op{Op: "add", Path: "/metadata/annotations/" + pointer(AnnotationKeys), Value: keys})
+	}
+	if _, ok := annotations[AnnotationToken]; ok {
+		ops = append(ops, op{Op: "remove", Path: "/metadata/annotations/" + pointer(AnnotationToken)})
+	}
+	return ops
 }
 
 // wantRaw is the injected template as JSON: planned on the typed original, laid onto the raw one.
@@ -213,7 +228,7 @@ func RestorePatchRaw(raw []byte, force bool) ([]byte, error) {
 	}
 	ops := append([]op{{Op: "test", Path: "/metadata/resourceVersion", Value: d.resourceVersion}},
 		prefixed("/spec/template", diff("", d.template, rec.doc))...)
-	for _, k := range []string{AnnotationOriginal, AnnotationToken, AnnotationPort} {
+	for _, k := range []string{AnnotationOriginal, AnnotationKeys, AnnotationToken, AnnotationPort} {
 		if _, ok := d.annotations[k]; ok {
 			ops = append(ops, op{Op: "remove", Path: "/metadata/annotations/" + pointer(k)})
 		}

@@ -115,9 +115,9 @@ func TestUnknownFieldsSurviveInjectAndRestore(t *testing.T) {
 	if err := decode([]byte(recordedOrig), &rec); err != nil || !reflect.DeepEqual(rec, part(t, raw, "spec/template")) {
 		t.Errorf("recorded original %s, want the template as sent (%v)", recordedOrig, err)
 	}
-	again, err := InjectPatchRaw(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Token: "other", NativeSidecar: true})
-	if err != nil || again.Patch != nil || again.Token != "tok" || again.Port != 17220 {
-		t.Fatalf("second up must patch nothing and keep token and port: %+v, %v", again, err)
+	again, err := InjectPatchRaw(injected, r, Options{SyncletImage: opts.SyncletImage, Port: 1, Keys: aliceKey, NativeSidecar: true})
+	if err != nil || again.Patch != nil || again.Keys != aliceKey || again.Port != 17220 {
+		t.Fatalf("second up must patch nothing and keep keys and port: %+v, %v", again, err)
 	}
 	restore, err := RestorePatchRaw(injected, false)
 	if err != nil {
@@ -184,7 +184,7 @@ func previousRelease(t *testing.T, d *appsv1.Deployment) []byte {
 	}
 	old := d.DeepCopy()
 	old.Annotations[AnnotationOriginal] = string(orig)
-	old.Annotations[AnnotationToken], old.Annotations[AnnotationPort] = "tok", "17220"
+	old.Annotations[AnnotationKeys], old.Annotations[AnnotationPort] = aliceKey, "17220"
 	old.Spec.Template = *want
 	b, err := json.Marshal(old)
 	if err != nil {

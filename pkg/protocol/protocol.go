@@ -17,8 +17,9 @@ import (
 // Deployment at injection, so a clash with an app port can be fixed with --synclet-port.
 const DefaultPort = 17220
 
-// EnvToken names the environment variable that carries the per-injection token to the sidecar.
-const EnvToken = "FASTDEV_TOKEN"
+// EnvAuthorizedKeys names the environment variable that carries the public keys the sidecar accepts
+// (pkg/auth's format, one per line). It holds nothing secret: see docs/security.md.
+const EnvAuthorizedKeys = "FASTDEV_AUTHORIZED_KEYS"
 
 // In-pod paths the synclet and the supervisor agree on. RunDir lies on the tools volume that injection
 // mounts into both the sidecar and the app container, so the two reach each other through it.
@@ -38,13 +39,18 @@ const (
 	PathManifest = "/v1/manifest"
 	PathUpdate   = "/v1/update"
 	PathStatus   = "/v1/status"
+	// PathChallenge gives a connection its nonce, and PathAuth takes the signed nonce (pkg/auth): the
+	// first two requests of every connection, answered before any other.
+	PathChallenge = "/v1/challenge"
+	PathAuth      = "/v1/auth"
 )
 
 // MetaEntry is the name of the first tar entry of an update: the JSON UpdateMeta.
 const MetaEntry = ".fastdev-update.json"
 
 // Version is the protocol version; the synclet refuses a CLI that speaks another one, with a message.
-const Version = "1"
+// Version 2: a connection proves a key (PathChallenge, PathAuth) instead of carrying a token.
+const Version = "2"
 
 // VersionHeader carries Version on every request.
 const VersionHeader = "X-Fastdev-Protocol"

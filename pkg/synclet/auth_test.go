@@ -11,15 +11,16 @@ import (
 	"testing"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 )
 
-// TestNewServerRefuses: the synclet will not listen beyond loopback, serve without a token, or take / as
+// TestNewServerRefuses: the synclet will not listen beyond loopback, serve without keys, or take / as
 // a sync root.
 func TestNewServerRefuses(t *testing.T) {
 	root := t.TempDir()
-	ok := ServerConfig{Listen: "127.0.0.1:17220", Roots: []string{root}, To: []string{"/app"}, Token: token, Log: log.New(io.Discard, "", 0)}
+	ok := ServerConfig{Listen: "127.0.0.1:17220", Roots: []string{root}, To: []string{"/app"}, Keys: devKey.Public().String(), Log: log.New(io.Discard, "", 0)}
 	cases := []struct {
 		name string
 		edit func(*ServerConfig)
@@ -31,7 +32,8 @@ func TestNewServerRefuses(t *testing.T) {
 		{"pod address", func(c *ServerConfig) { c.Listen = "10.244.0.7:17220" }, "loopback only"},
 		{"host name", func(c *ServerConfig) { c.Listen = "localhost:17220" }, "loopback only"}, // a name may resolve anywhere
 		{"no port", func(c *ServerConfig) { c.Listen = "127.0.0.1" }, "--listen"},
-		{"no token", func(c *ServerConfig) { c.Token = "" }, "FASTDEV_TOKEN"},
+		{"no keys", func(c *ServerConfig) { c.Keys = "" }, "FASTDEV_AUTHORIZED_KEYS"},
+		{"a token, not a key", func(c *ServerConfig) { c.Keys = "0123456789abcdef" }, "FASTDEV_AUTHORIZED_KEYS"},
 		{"slash as root", func(c *ServerConfig) { c.Roots = []string{"/"} }, "refusing / as a sync root"},
 	}
 	for _, c := range cases {
@@ -52,8 +54,9 @@ func TestNewServerRefuses(t *testing.T) {
 	}
 }
 
-// TestServerAuth: every request but the health check needs the injection token (401), then the
-// protocol version (409), before any handler runs. Its length is the table's: one row per rule.
+// TestServerAuth: every request but the health check needs the protocol version (409), then a
+// connection that proved an authorized key (401), before any handler runs; nothing a request carries
+// (a public key as a bearer token, a header) stands in for the proof. One row per rule.
 func TestServerAuth(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
 	update := func() io.Reader {
@@ -63,29 +66,34 @@ func TestServerAuth(t *testing.T) {
 		}
 		return &b
 	}
+	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	other := &http.Client{Transport: &http.Transport{DialContext: auth.Dialer(mustKey("eve@elsewhere"), nil)}}
+	pub := devKey.Public().String()
 	cases := []struct {
-		name, method, path, auth, version string
-		body                              func() io.Reader
-		code                              int
-		want                              string
+		name       string
+		hc         *http.Client
+		method     string
+		path, auth string
+		version    string
+		body       func() io.Reader
+		code       int
+		want       string
 	}{
-		{"health needs nothing", "GET", protocol.PathHealth, "", "", nil, 200, "ok"},
-		{"manifest without token", "GET", protocol.PathManifest, "", protocol.Version, nil, 401, "missing or wrong injection token"},
-		{"status without token", "GET", protocol.PathStatus, "", protocol.Version, nil, 401, "injection token"},
-		{"update without token", "POST", protocol.PathUpdate, "", protocol.Version, update, 401, "injection token"},
-		{"wrong token", "GET", protocol.PathManifest, "Bearer nope", protocol.Version, nil, 401, "injection token"},
-		{"token with a suffix", "GET", protocol.PathManifest, "Bearer " + token + "x", protocol.Version, nil, 401, "injection token"},
-		{"token prefix", "GET", protocol.PathManifest, "Bearer " + token[:10], protocol.Version, nil, 401, "injection token"},
-		{"token without Bearer", "GET", protocol.PathManifest, token, protocol.Version, nil, 401, "injection token"},
-		{"basic auth", "GET", protocol.PathManifest, "Basic " + token, protocol.Version, nil, 401, "injection token"},
-		{"wrong token and version", "GET", protocol.PathManifest, "Bearer nope", "0", nil, 401, "injection token"},
-		{"no version", "GET", protocol.PathManifest, "Bearer " + token, "", nil, 409, "run `kubectl fastdev up` again"},
-		{"other version", "POST", protocol.PathUpdate, "Bearer " + token, "2", update, 409, `protocol version "2", this synclet speaks "1"`},
-		{"path around the health check", "GET", protocol.PathHealth + "/../manifest", "", protocol.Version, nil, 401, "injection token"},
-		{"health with a suffix", "GET", protocol.PathHealth + "x", "", protocol.Version, nil, 401, "injection token"},
-		{"right token and version", "GET", protocol.PathManifest, "Bearer " + token, protocol.Version, nil, 200, `"roots"`},
+		{"health needs nothing", plain, "GET", protocol.PathHealth, "", "", nil, 200, "ok"},
+		{"manifest unproven", plain, "GET", protocol.PathManifest, "", protocol.Version, nil, 401, "proven no key"},
+		{"status unproven", plain, "GET", protocol.PathStatus, "", protocol.Version, nil, 401, "proven no key"},
+		{"update unproven", plain, "POST", protocol.PathUpdate, "", protocol.Version, update, 401, "proven no key"},
+		{"run unproven", plain, "POST", protocol.PathRun, "", protocol.Version, update, 401, "proven no key"},
+		{"public key as a token", plain, "GET", protocol.PathManifest, "Bearer " + pub, protocol.Version, nil, 401, "proven no key"},
+		{"proof without a challenge", plain, "POST", protocol.PathAuth, "", protocol.Version, func() io.Reader { return strings.NewReader(`{"key":"` + pub + `","signature":"AAAA"}`) }, 401, "no challenge"},
+		{"no version", plain, "GET", protocol.PathManifest, "", "", nil, 409, "run `kubectl fastdev up` again"},
+		{"old version", plain, "POST", protocol.PathUpdate, "Bearer x", "1", update, 409, `protocol version "1", this synclet speaks "2"`},
+		{"path around the health check", plain, "GET", protocol.PathHealth + "/../manifest", "", protocol.Version, nil, 401, "proven no key"},
+		{"health with a suffix", plain, "GET", protocol.PathHealth + "x", "", protocol.Version, nil, 401, "proven no key"},
+		{"another key", other, "GET", protocol.PathManifest, "", protocol.Version, nil, 401, "is not authorized in this pod"},
+		{"another key, update", other, "POST", protocol.PathUpdate, "", protocol.Version, update, 401, "is not authorized in this pod"},
+		{"the developer's key", authed, "GET", protocol.PathManifest, "", protocol.Version, nil, 200, `"roots"`},
 	}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var body io.Reader
@@ -102,8 +110,11 @@ func TestServerAuth(t *testing.T) {
 			if c.version != "" {
 				req.Header.Set(protocol.VersionHeader, c.version)
 			}
-			resp, err := hc.Do(req)
-			if err != nil {
+			resp, err := c.hc.Do(req)
+			var refused *auth.RefusedError
+			if errors.As(err, &refused) {
+				resp = &http.Response{StatusCode: refused.Code, Body: io.NopCloser(strings.NewReader(refused.Msg))}
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			b, err := io.ReadAll(resp.Body)
@@ -124,13 +135,13 @@ func TestServerAuth(t *testing.T) {
 	}
 }
 
-// TestClientReportsRefusalCode: the client reports a refusal with its code, so the CLI can tell a stale
-// token apart.
+// TestClientReportsRefusalCode: the client reports a refused key with its code, so the CLI can tell
+// a pod injected without this machine's key apart.
 func TestClientReportsRefusalCode(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
-	_, err := p.client("stale-token").Manifest(context.Background())
+	_, err := p.client(mustKey("eve@elsewhere")).Manifest(context.Background())
 	var se *syncletclient.StatusError
-	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
-		t.Fatalf("client with a wrong token: %v", err)
+	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized || !strings.Contains(se.Msg, "eve@elsewhere") {
+		t.Fatalf("client with another key: %v", err)
 	}
 }

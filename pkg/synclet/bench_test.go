@@ -42,7 +42,7 @@ func BenchmarkRestartUpdate(b *testing.B) {
 
 // sendEdits sends b.N one-file updates with the given restart.
 func sendEdits(b *testing.B, p *pod, restart protocol.Restart) {
-	c := p.client(token)
+	c := p.client(devKey)
 	local := filepath.Join(b.TempDir(), "index.html")
 	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {
 		b.Fatal(err)

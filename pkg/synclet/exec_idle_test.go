@@ -26,7 +26,7 @@ func TestRunInputMaySilence(t *testing.T) {
 		_ = pw.Close()
 	}()
 	var out bytes.Buffer
-	res, err := syncletclient.New(addr, token).Run(context.Background(), protocol.CommandRequest{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: true}, pr,
+	res, err := syncletclient.New(addr, devKey).Run(context.Background(), protocol.CommandRequest{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: true}, pr,
 		func(e protocol.Event) { out.Write(e.Data) })
 	if err != nil || res.ExitCode != 0 || out.String() != "FIRST\nSECOND\n" {
 		t.Errorf("got %v %+v %q", err, res, out.String())
@@ -40,7 +40,7 @@ func TestRunQuietCommandNotCut(t *testing.T) {
 	superviseApp(t, p, "echo $$ >> pids; exec sleep 1000", time.Second)
 	addr := serveWith(t, p, short)
 	var out bytes.Buffer
-	res, err := syncletclient.New(addr, token).Run(context.Background(), protocol.CommandRequest{Argv: []string{"sh", "-c", "sleep 1.5; echo done; exit 7"}}, nil,
+	res, err := syncletclient.New(addr, devKey).Run(context.Background(), protocol.CommandRequest{Argv: []string{"sh", "-c", "sleep 1.5; echo done; exit 7"}}, nil,
 		func(e protocol.Event) { out.Write(e.Data) })
 	if err != nil || res.ExitCode != 7 || out.String() != "done\n" {
 		t.Errorf("got %v %+v %q", err, res, out.String())

@@ -26,7 +26,7 @@ type runResult struct {
 
 func runIn(ctx context.Context, p *pod, req protocol.CommandRequest, stdin string) runResult {
 	var out, errOut bytes.Buffer
-	res, err := p.client(token).Run(ctx, req, strings.NewReader(stdin), func(e protocol.Event) {
+	res, err := p.client(devKey).Run(ctx, req, strings.NewReader(stdin), func(e protocol.Event) {
 		switch e.Type {
 		case protocol.EventStdout:
 			out.Write(e.Data)
@@ -137,7 +137,7 @@ func TestRunBesideUpdates(t *testing.T) {
 	waitPidFiles(t, started)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	res, _, err := p.client(token).Update(ctx, protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess,
+	res, _, err := p.client(devKey).Update(ctx, protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess,
 		Steps: []protocol.Step{sh("build", "true", 0)}}, oneFile(t), nil)
 	if err != nil || res.Error != "" {
 		t.Fatalf("an update during a run: %v %+v", err, res)

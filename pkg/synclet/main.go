@@ -114,7 +114,7 @@ func serveMain(ctx context.Context, args []string, logger *log.Logger) error {
 		return err
 	}
 	s, err := NewServer(ServerConfig{
-		Listen: *listen, Roots: roots.dirs, To: roots.to, Token: os.Getenv(protocol.EnvToken),
+		Listen: *listen, Roots: roots.dirs, To: roots.to, Keys: os.Getenv(protocol.EnvAuthorizedKeys),
 		Supervisor: *super, Pending: *pending, Limits: archive.DefaultLimits, Log: logger,
 	})
 	if err != nil {

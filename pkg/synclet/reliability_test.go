@@ -22,7 +22,7 @@ func update(t *testing.T, p *pod, meta protocol.UpdateMeta) (*protocol.Event, []
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var events []protocol.Event
-	res, _, err := p.client(token).Update(ctx, meta, oneFile(t), func(e protocol.Event) { events = append(events, e) })
+	res, _, err := p.client(devKey).Update(ctx, meta, oneFile(t), func(e protocol.Event) { events = append(events, e) })
 	if err != nil {
 		t.Fatalf("update %s: %v", meta.ID, err)
 	}
@@ -188,7 +188,7 @@ func TestStopDuringSteps(t *testing.T) {
 	started := filepath.Join(a.dir, "step-started")
 	go func() {
 		// the reply may be cut short by the stop: neither it nor its error says anything here
-		_, _, _ = p.client(token).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess,
+		_, _, _ = p.client(devKey).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess,
 			Steps: []protocol.Step{sh("build", "touch "+started+"; sleep 3", 0)}}, oneFile(t), nil)
 	}()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -250,7 +250,7 @@ func TestBusySynclet(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _, err := p.client(token).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartNone,
+		_, _, err := p.client(devKey).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartNone,
 			Steps: []protocol.Step{sh("build", "touch "+started+"; sleep 2", 0)}}, oneFile(t), nil)
 		if err != nil {
 			t.Errorf("update: %v", err)
@@ -266,16 +266,16 @@ func TestBusySynclet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if _, err := p.client(token).Status(ctx); err != nil {
+	if _, err := p.client(devKey).Status(ctx); err != nil {
 		t.Errorf("status while a step runs: %v", err)
 	}
 	ctx, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
-	if _, err := p.client(token).Manifest(ctx); err == nil {
+	if _, err := p.client(devKey).Manifest(ctx); err == nil {
 		t.Error("a manifest was read while an update held the synclet")
 	}
 	<-done
-	if _, err := p.client(token).Manifest(context.Background()); err != nil {
+	if _, err := p.client(devKey).Manifest(context.Background()); err != nil {
 		t.Errorf("manifest after the update: %v", err)
 	}
 }

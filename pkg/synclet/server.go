@@ -6,7 +6,6 @@ package synclet
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
@@ -27,7 +27,7 @@ type ServerConfig struct {
 	Listen     string   // loopback address; the CLI reaches it through a port-forward
 	Roots      []string // sync root directories, numbered as in the rules
 	To         []string // the in-pod paths the app sees them at, for manifests and messages
-	Token      string   // per-injection token every request must carry
+	Keys       string   // authorized public keys (pkg/auth): each connection proves one before any request
 	Supervisor string   // the supervisor's unix socket
 	Pending    string   // where steps wait while the app container is not running
 	Limits     archive.Limits
@@ -38,6 +38,7 @@ type ServerConfig struct {
 type Server struct {
 	cfg      ServerConfig
 	applier  *archive.Applier
+	gate     *auth.Gate
 	super    *http.Client
 	timeouts timeouts // of the HTTP server (tests shorten them)
 
@@ -52,8 +53,9 @@ type Server struct {
 
 // NewServer opens the roots and returns a server; Serve starts it.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.Token == "" {
-		return nil, errors.New("no token: the synclet refuses to serve without FASTDEV_TOKEN")
+	gate, err := auth.NewGate(cfg.Keys)
+	if err != nil {
+		return nil, err
 	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -66,7 +68,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, applier: a, timeouts: defaultTimeouts, busy: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, applier: a, gate: gate, timeouts: defaultTimeouts, busy: make(chan struct{}, 1)}
 	s.super = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -97,7 +99,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w (if the app uses this port, run `kubectl fastdev up` with another --synclet-port)", err)
 	}
-	srv := s.timeouts.httpServer(s.Handler())
+	srv := s.httpServer(s.timeouts)
 	go func() {
 		<-ctx.Done()
 		// Close makes Serve return ErrServerClosed; closing the listener has nothing left to report
@@ -110,20 +112,34 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
+// ConnContext gives each connection of an http.Server serving Handler its handshake state (pkg/auth):
+// without it every request is refused. For servers other than Serve's (tests over httptest).
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return s.gate.ConnContext(ctx, c)
+}
+
+// httpServer is the server Serve runs: the handler under tm, each connection with its handshake state.
+func (s *Server) httpServer(tm timeouts) *http.Server {
+	srv := tm.httpServer(s.Handler())
+	srv.ConnContext = s.ConnContext
+	return srv
+}
+
+// auth checks the protocol version first (so a CLI of another version, whatever it proves, hears that
+// it must re-run up: 409), then that the connection proved an authorized key (401). Only the health
+// check needs neither: it says the synclet listens, nothing more.
 func (s *Server) auth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + s.cfg.Token)
+	gated := s.gate.Wrap(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != protocol.PathHealth {
-			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-				http.Error(w, "missing or wrong injection token", http.StatusUnauthorized)
-				return
-			}
-			if v := r.Header.Get(protocol.VersionHeader); v != protocol.Version {
-				http.Error(w, fmt.Sprintf("protocol version %q, this synclet speaks %q: run `kubectl fastdev up` again with a matching kubectl-fastdev to re-inject", v, protocol.Version), http.StatusConflict)
-				return
-			}
+		if r.URL.Path == protocol.PathHealth {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		if v := r.Header.Get(protocol.VersionHeader); v != protocol.Version {
+			http.Error(w, fmt.Sprintf("protocol version %q, this synclet speaks %q: run `kubectl fastdev up` again with a matching kubectl-fastdev to re-inject", v, protocol.Version), http.StatusConflict)
+			return
+		}
+		gated.ServeHTTP(w, r)
 	})
 }
 

@@ -15,12 +15,25 @@ import (
 	"testing"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
 
-const token = "0123456789abcdef-test-token"
+// devKey is the developer's key every test pod accepts.
+var devKey = mustKey("dev@test")
+
+func mustKey(comment string) *auth.Key {
+	k, err := auth.Generate(comment)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// authed is an HTTP client whose connections prove devKey, for requests the syncletclient does not make.
+var authed = &http.Client{Transport: &http.Transport{DialContext: auth.Dialer(devKey, nil)}}
 
 // pod is a synclet server over httptest with one sync root, and a directory beside the root that no
 // request may change.
@@ -43,19 +56,21 @@ func newPod(t testing.TB, limits archive.Limits) *pod {
 		t.Fatal(err)
 	}
 	var err error
-	p.srv, err = NewServer(ServerConfig{Listen: "127.0.0.1:0", Roots: []string{p.root}, To: []string{"/app"}, Token: token,
+	p.srv, err = NewServer(ServerConfig{Listen: "127.0.0.1:0", Roots: []string{p.root}, To: []string{"/app"}, Keys: devKey.Public().String(),
 		Supervisor: filepath.Join(base, "run", "supervisor.sock"), // nothing listens: the app "is not running"
 		Pending:    p.pending, Limits: limits, Log: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.http = httptest.NewServer(p.srv.Handler())
+	p.http = httptest.NewUnstartedServer(p.srv.Handler())
+	p.http.Config.ConnContext = p.srv.ConnContext
+	p.http.Start()
 	t.Cleanup(p.http.Close)
 	return p
 }
 
-func (p *pod) client(tok string) *syncletclient.Client {
-	return syncletclient.New(strings.TrimPrefix(p.http.URL, "http://"), tok)
+func (p *pod) client(key *auth.Key) *syncletclient.Client {
+	return syncletclient.New(strings.TrimPrefix(p.http.URL, "http://"), key)
 }
 
 // checkOutside fails the test if the directory beside the root changed.
@@ -81,7 +96,7 @@ type localTree struct {
 }
 
 func newLocalTree(t *testing.T, p *pod) *localTree {
-	c := p.client(token)
+	c := p.client(devKey)
 	t.Cleanup(c.Close)
 	return &localTree{t: t, dir: t.TempDir(), c: c}
 }
@@ -277,16 +292,15 @@ func TestServerQueuesStepsWhileAppDown(t *testing.T) {
 	}
 }
 
-// post sends body as an update with the right token and returns the reply's events.
+// post sends body as an update on a connection that proved devKey and returns the reply's events.
 func post(t *testing.T, p *pod, body []byte) []protocol.Event {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, p.http.URL+protocol.PathUpdate, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set(protocol.VersionHeader, protocol.Version)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := authed.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

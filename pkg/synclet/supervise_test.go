@@ -129,7 +129,7 @@ func TestRestartWaitsForExitThenKills(t *testing.T) {
 			p := newPod(t, archive.DefaultLimits)
 			a := superviseApp(t, p, c.script, 300*time.Millisecond)
 			start := time.Now()
-			res, _, err := p.client(token).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess}, oneFile(t), nil)
+			res, _, err := p.client(devKey).Update(context.Background(), protocol.UpdateMeta{ID: "1", Restart: protocol.RestartProcess}, oneFile(t), nil)
 			took := time.Since(start)
 			if err != nil || res.Error != "" {
 				t.Fatal(err, res)
@@ -184,7 +184,7 @@ func TestStepsRelayedToCLIAndLog(t *testing.T) {
 			meta := protocol.UpdateMeta{ID: c.name, Restart: protocol.RestartNone,
 				Steps: []protocol.Step{{Argv: []string{"sh", "-c", c.script}, Display: "greet"}}}
 			var events []protocol.Event
-			res, _, err := p.client(token).Update(context.Background(), meta, oneFile(t), func(e protocol.Event) { events = append(events, e) })
+			res, _, err := p.client(devKey).Update(context.Background(), meta, oneFile(t), func(e protocol.Event) { events = append(events, e) })
 			if err != nil {
 				t.Fatal(err)
 			}

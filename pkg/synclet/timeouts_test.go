@@ -28,7 +28,7 @@ var short = timeouts{header: time.Second, bodyIdle: 300 * time.Millisecond, idle
 func serveWith(t *testing.T, p *pod, tm timeouts) string {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = tm.httpServer(p.srv.Handler())
+	srv.Config = p.srv.httpServer(tm)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
@@ -75,9 +75,8 @@ func postPaced(t *testing.T, addr string, body []byte, pause time.Duration, stal
 		t.Fatal(err)
 	}
 	req.ContentLength = int64(len(body))
-	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set(protocol.VersionHeader, protocol.Version)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := authed.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,7 @@ func TestStalledBodyReleasesUpdate(t *testing.T) {
 func TestLongStepNotCut(t *testing.T) {
 	p := newPod(t, archive.DefaultLimits)
 	superviseApp(t, p, "echo $$ >> pids; exec sleep 1000", time.Second)
-	cl := syncletclient.New(serveWith(t, p, short), token)
+	cl := syncletclient.New(serveWith(t, p, short), devKey)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

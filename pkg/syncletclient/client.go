@@ -13,27 +13,28 @@ import (
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/auth"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
 // Client talks to one synclet.
 type Client struct {
-	base  string
-	token string
-	hc    *http.Client
+	base string
+	hc   *http.Client
 }
 
-// New returns a client for the synclet reachable at addr (host:port of the local port-forward).
-func New(addr, token string) *Client {
+// New returns a client for the synclet reachable at addr (host:port of the local port-forward) that
+// proves key on each connection it opens (pkg/auth).
+func New(addr string, key *auth.Key) *Client {
 	return &Client{
-		base:  "http://" + addr,
-		token: token,
+		base: "http://" + addr,
 		// one connection, kept alive: each new connection costs a new stream pair through the API server
+		// and the key's handshake (two round trips).
 		// ResponseHeaderTimeout bounds a stuck connection: the synclet answers as soon as the files are
 		// written (step output streams after that, however long a build takes)
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
 			IdleConnTimeout: 10 * time.Minute, DisableCompression: true, ResponseHeaderTimeout: 2 * time.Minute,
-			WriteBufferSize: 64 << 10}},
+			WriteBufferSize: 64 << 10, DialContext: auth.Dialer(key, nil)}},
 	}
 }
 
@@ -45,9 +46,12 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	if err != nil {
 		return nil, fmt.Errorf("building the request %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set(protocol.VersionHeader, protocol.Version)
 	resp, err := c.hc.Do(req)
+	var refused *auth.RefusedError
+	if errors.As(err, &refused) {
+		return nil, &StatusError{Code: refused.Code, Msg: refused.Msg}
+	}
 	if err != nil {
 		return nil, err
 	}

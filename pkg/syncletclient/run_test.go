@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -13,9 +12,7 @@ import (
 
 // TestRunOnOldSynclet: a synclet that predates run answers 404, which Run words as "run up again".
 func TestRunOnOldSynclet(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), "tok")
+	c := gated(t, http.NotFoundHandler())
 	defer c.Close()
 	_, err := c.Run(context.Background(), protocol.CommandRequest{Argv: []string{"true"}}, nil, nil)
 	if !errors.Is(err, ErrNoRun) || !strings.Contains(err.Error(), "kubectl fastdev up") {
@@ -25,11 +22,9 @@ func TestRunOnOldSynclet(t *testing.T) {
 
 // TestRunReplyWithoutResult: a reply cut before its result (the pod went) is an error, not exit 0.
 func TestRunReplyWithoutResult(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	c := gated(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"type":"stdout","data":"aGk="}` + "\n"))
 	}))
-	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), "tok")
 	defer c.Close()
 	var got string
 	_, err := c.Run(context.Background(), protocol.CommandRequest{Argv: []string{"true"}}, nil, func(e protocol.Event) { got += string(e.Data) })
