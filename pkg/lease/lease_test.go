@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,13 +12,16 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 )
 
-// fakeStore is the cluster's Leases in memory; it records every call.
+// fakeStore is the cluster's Leases in memory, with the API server's resourceVersion semantics (a
+// create of an existing lease and an update of another version fail); it records every call.
 type fakeStore struct {
-	mu      sync.Mutex
-	holders map[string]kube.Holder
-	calls   []string
-	getErr  error
-	acqErr  error
+	mu       sync.Mutex
+	holders  map[string]kube.Holder
+	version  int
+	calls    []string
+	getErr   error
+	acqErr   error
+	afterGet func() // called after each read, outside the lock (a race test's barrier)
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -28,25 +32,41 @@ func (f *fakeStore) GetLease(_ context.Context, d string) (*kube.Holder, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "get "+d)
-	if f.getErr != nil {
-		return nil, f.getErr
-	}
 	h, ok := f.holders[d]
+	err, after := f.getErr, f.afterGet
+	f.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	f.mu.Lock() // the deferred Unlock's
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, nil
 	}
 	return &h, nil
 }
 
-func (f *fakeStore) AcquireLease(_ context.Context, d, identity string, dur time.Duration) error {
+func (f *fakeStore) PutLease(_ context.Context, d, identity string, dur time.Duration, read *kube.Holder) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "acquire "+d+" "+identity)
+	f.calls = append(f.calls, "put "+d+" "+identity)
 	if f.acqErr != nil {
 		return f.acqErr
 	}
-	f.holders[d] = kube.Holder{Identity: identity, Renewed: time.Now(), Duration: dur}
+	cur, ok := f.holders[d]
+	if (read == nil && ok) || (read != nil && (!ok || cur.Version != read.Version)) {
+		return kube.ErrLeaseChanged
+	}
+	f.put(d, identity, dur)
 	return nil
+}
+
+// put records a holder under a new version; f.mu must be held.
+func (f *fakeStore) put(d, identity string, dur time.Duration) {
+	f.version++
+	f.holders[d] = kube.Holder{Identity: identity, Renewed: time.Now(), Duration: dur, Version: fmt.Sprint(f.version)}
 }
 
 func (f *fakeStore) ReleaseLease(_ context.Context, d, identity string) error {
@@ -63,7 +83,7 @@ func (f *fakeStore) ReleaseLease(_ context.Context, d, identity string) error {
 func (f *fakeStore) set(d, identity string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.holders[d] = kube.Holder{Identity: identity, Renewed: time.Now(), Duration: Duration}
+	f.put(d, identity, Duration)
 }
 
 func (f *fakeStore) count(prefix string) int {
@@ -103,9 +123,12 @@ func (w *warnings) all() []string {
 	return append([]string(nil), w.msgs...)
 }
 
-// opts names this process "here/100" and treats only pid 100 of this host as alive.
+// me is the identity opts gives this process.
+const me = "here/100/n"
+
+// opts names this process "here/100/n" and treats only pids 100 and 200 of this host as alive.
 func opts(w *warnings) Options {
-	return Options{Host: "here", PID: 100, Every: time.Hour, Warn: w.warn, Alive: func(pid int) bool { return pid == 100 || pid == 200 }}
+	return Options{Host: "here", PID: 100, Nonce: "n", Every: time.Hour, Warn: w.warn, Alive: func(pid int) bool { return pid == 100 || pid == 200 }}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -122,18 +145,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestClaim: free and expired leases are taken for this process; Release gives them back.
 func TestClaim(t *testing.T) {
 	s := newFakeStore()
-	s.holders["api"] = kube.Holder{Identity: "elsewhere/7", Renewed: time.Now().Add(-time.Minute), Duration: Duration}
+	s.holders["api"] = kube.Holder{Identity: "elsewhere/7/x", Renewed: time.Now().Add(-time.Minute), Duration: Duration, Version: "old"}
 	var w warnings
 	c, err := Acquire(context.Background(), s, []string{"web", "api"}, opts(&w))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"web", "api"} {
-		if h, ok := s.holder(d); !ok || h.Identity != "here/100" || h.Duration != Duration {
+		if h, ok := s.holder(d); !ok || h.Identity != me || h.Duration != Duration {
 			t.Errorf("%s: holder %+v", d, h)
 		}
 	}
-	if c.Identity() != "here/100" {
+	if c.Identity() != me {
 		t.Errorf("identity %q", c.Identity())
 	}
 	if err := c.Release(); err != nil {
@@ -153,7 +176,7 @@ func TestClaim(t *testing.T) {
 // TestClaimRefused: a lease another live `up` holds is refused with its holder named, and nothing is
 // claimed; --take-over claims it anyway.
 func TestClaimRefused(t *testing.T) {
-	for _, holder := range []string{"elsewhere/7", "here/200"} {
+	for _, holder := range []string{"elsewhere/7/x", "here/200/y", "here/200"} {
 		t.Run(holder, func(t *testing.T) {
 			s := newFakeStore()
 			s.set("api", holder)
@@ -168,7 +191,7 @@ func TestClaimRefused(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
 			}
-			if n := s.count("acquire"); n != 0 {
+			if n := s.count("put"); n != 0 {
 				t.Errorf("%d leases acquired by a refused claim", n)
 			}
 			o := opts(&w)
@@ -178,7 +201,7 @@ func TestClaimRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer release(t, c)
-			if h, _ := s.holder("api"); h.Identity != "here/100" {
+			if h, _ := s.holder("api"); h.Identity != me {
 				t.Errorf("after --take-over: holder %q", h.Identity)
 			}
 		})
@@ -189,17 +212,17 @@ func TestClaimRefused(t *testing.T) {
 // taken over at once, without waiting for the lease to expire.
 func TestDeadLocalHolder(t *testing.T) {
 	s := newFakeStore()
-	s.set("web", "here/300")
+	s.set("web", "here/300/z")
 	var w warnings
 	c, err := Acquire(context.Background(), s, []string{"web"}, opts(&w))
 	if err != nil {
 		t.Fatalf("a dead local holder blocks the claim: %v", err)
 	}
 	defer release(t, c)
-	if h, _ := s.holder("web"); h.Identity != "here/100" {
+	if h, _ := s.holder("web"); h.Identity != me {
 		t.Errorf("holder %q", h.Identity)
 	}
-	for _, identity := range []string{"here/x", "here", "/300"} {
+	for _, identity := range []string{"here/x", "here", "/300", "there/300/z"} {
 		s.set("api", identity)
 		if _, err := Acquire(context.Background(), s, []string{"api"}, opts(&w)); err == nil {
 			t.Errorf("holder %q taken for a dead local one", identity)
@@ -217,13 +240,13 @@ func TestRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "three renewals", func() bool { return s.count("acquire web") >= 4 && s.count("acquire api") >= 4 })
+	waitFor(t, "three renewals", func() bool { return s.count("put web") >= 4 && s.count("put api") >= 4 })
 	if err := c.Release(); err != nil {
 		t.Fatal(err)
 	}
-	after := s.count("acquire")
+	after := s.count("put")
 	time.Sleep(10 * o.Every)
-	if s.count("acquire") != after {
+	if s.count("put") != after {
 		t.Errorf("renewed after Release: %q", s.calls)
 	}
 	if _, ok := s.holder("web"); ok {
@@ -247,7 +270,7 @@ func TestTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.set("web", "elsewhere/7")
+	s.set("web", "elsewhere/7/x")
 	select {
 	case <-taken:
 	case <-time.After(10 * time.Second):
@@ -257,17 +280,17 @@ func TestTakenOver(t *testing.T) {
 	if len(taken) != 0 {
 		t.Errorf("TakenOver called %d more times", len(taken))
 	}
-	if h, _ := s.holder("web"); h.Identity != "elsewhere/7" {
+	if h, _ := s.holder("web"); h.Identity != "elsewhere/7/x" {
 		t.Errorf("the new holder's lease was overwritten: %q", h.Identity)
 	}
 	if err := c.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if h, ok := s.holder("web"); !ok || h.Identity != "elsewhere/7" {
+	if h, ok := s.holder("web"); !ok || h.Identity != "elsewhere/7/x" {
 		t.Errorf("Release removed the new holder's lease: %+v", h)
 	}
 	msgs := w.all()
-	if len(msgs) != 1 || msgs[0] != "web: taken over by another `kubectl fastdev up` (elsewhere/7); stopping" {
+	if len(msgs) != 1 || msgs[0] != "web: taken over by another `kubectl fastdev up` (elsewhere/7/x); stopping" {
 		t.Errorf("warnings: %q", msgs)
 	}
 }
@@ -301,7 +324,7 @@ func TestClaimError(t *testing.T) {
 	if !errors.Is(err, s.getErr) || !strings.Contains(err.Error(), `reading the dev lease of deployment "web"`) {
 		t.Errorf("err %v", err)
 	}
-	if s.count("acquire") != 0 {
+	if s.count("put") != 0 {
 		t.Errorf("acquired after a failed read: %q", s.calls)
 	}
 }
@@ -311,5 +334,101 @@ func release(t *testing.T, c *Claim) {
 	t.Helper()
 	if err := c.Release(); err != nil {
 		t.Errorf("release: %v", err)
+	}
+}
+
+// TestRace: 20 `up`s (20 processes) that all read the free lease before any writes it: exactly one
+// wins, the others are refused naming it; 20 rounds, and again for a lease an `up` left expired.
+func TestRace(t *testing.T) {
+	const racers = 20
+	for round := range 20 {
+		s := newFakeStore()
+		if round%2 == 1 {
+			s.holders["web"] = kube.Holder{Identity: "gone/1/x", Renewed: time.Now().Add(-time.Hour), Duration: Duration, Version: "old"}
+		}
+		// every racer's first look and then its claim's read wait for all the others' (two barriers),
+		// so all of them write having read the same lease
+		var barrier [2]sync.WaitGroup
+		barrier[0].Add(racers)
+		barrier[1].Add(racers)
+		var mu sync.Mutex
+		reads := 0
+		s.afterGet = func() {
+			mu.Lock()
+			n := reads
+			reads++
+			mu.Unlock()
+			if b := n / racers; b < len(barrier) {
+				barrier[b].Done()
+				barrier[b].Wait()
+			}
+		}
+		wins := make(chan *Claim, racers)
+		held := make(chan string, racers)
+		var all sync.WaitGroup
+		for i := range racers {
+			all.Add(1)
+			go func() {
+				defer all.Done()
+				var w warnings
+				o := opts(&w)
+				o.PID, o.Alive = 1000+i, func(int) bool { return true }
+				c, err := Acquire(context.Background(), s, []string{"web"}, o)
+				var he *HeldError
+				switch {
+				case err == nil:
+					wins <- c
+				case errors.As(err, &he):
+					held <- he.Holder.Identity
+				default:
+					t.Errorf("racer %d: %v", i, err)
+				}
+			}()
+		}
+		all.Wait()
+		close(wins)
+		close(held)
+		if len(wins) != 1 {
+			t.Fatalf("round %d: %d winners, want exactly one", round, len(wins))
+		}
+		winner := <-wins
+		for h := range held {
+			if h != winner.Identity() {
+				t.Errorf("round %d: refused naming %q, the winner is %q", round, h, winner.Identity())
+			}
+		}
+		if h, _ := s.holder("web"); h.Identity != winner.Identity() {
+			t.Errorf("round %d: the lease names %q, the winner is %q", round, h.Identity, winner.Identity())
+		}
+		release(t, winner)
+	}
+}
+
+// TestLiveHolder: down asks about a lease a live `up` holds, not about a free, expired or dead local one.
+func TestLiveHolder(t *testing.T) {
+	s := newFakeStore()
+	var w warnings
+	cases := []struct {
+		name, holder string
+		age          time.Duration
+		live         bool
+	}{
+		{"free", "", 0, false},
+		{"live elsewhere", "elsewhere/7/x", 0, true},
+		{"live here", "here/200/y", 0, true},
+		{"dead here", "here/300/z", 0, false},
+		{"expired", "elsewhere/7/x", time.Hour, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			delete(s.holders, "web")
+			if c.holder != "" {
+				s.holders["web"] = kube.Holder{Identity: c.holder, Renewed: time.Now().Add(-c.age), Duration: Duration}
+			}
+			h, err := LiveHolder(context.Background(), s, "web", opts(&w))
+			if err != nil || (h != nil) != c.live || (h != nil && h.Identity != c.holder) {
+				t.Errorf("LiveHolder: %+v, %v; want live %v", h, err, c.live)
+			}
+		})
 	}
 }
