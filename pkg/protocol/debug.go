@@ -15,6 +15,9 @@ const SupervisorDebugPath = "/debug"
 // loopback at Port (DAP and JSON-RPC on one port), from now on and at every restart.
 type DebugRequest struct {
 	Port int `json:"port"`
+	// GCFlags is added to in-pod go builds as -gcflags (through GOFLAGS) while debugging; empty
+	// leaves builds alone.
+	GCFlags string `json:"gcflags,omitempty"`
 }
 
 // Validate checks the port.

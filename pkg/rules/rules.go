@@ -96,6 +96,8 @@ type Rules struct {
 	Forward []Forward
 	// Synclet sets the requests and limits of the containers injection adds; zero keeps the defaults.
 	Synclet Synclet
+	// Debug, when set, runs the app under Delve (debug.go); nil unless the rules or `up --debug` ask.
+	Debug *Debug
 }
 
 // Error is a mistake in the annotation. It names the line (1-based, within the
@@ -126,7 +128,7 @@ func errorf(key string, line int, format string, args ...any) *Error {
 	return &Error{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward", "synclet"}
+var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward", "synclet", "debug"}
 
 // Parse reads the annotation text strictly and returns validated rules, or an
 // *Error for the first mistake found.
@@ -186,6 +188,11 @@ func Parse(text string) (*Rules, error) {
 	}
 	if f, ok := fields["synclet"]; ok {
 		if r.Synclet, err = parseSynclet(f); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fields["debug"]; ok {
+		if r.Debug, err = parseDebug(f); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -62,7 +63,7 @@ func delveAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.I
 // command returns what start runs: the app's argv, or Delve running it once a debug request came;
 // s.mu must be held.
 func (s *Supervisor) command() ([]string, error) {
-	if s.debugPort == 0 {
+	if s.debug == nil {
 		return s.cfg.Argv, nil
 	}
 	self, err := os.Executable()
@@ -73,7 +74,33 @@ func (s *Supervisor) command() ([]string, error) {
 	if _, err := os.Stat(dlv); err != nil {
 		return nil, fmt.Errorf("no Delve at %s (%v): the synclet image lacks it; build it with `make images` and run `kubectl fastdev up --debug` again", dlv, err)
 	}
-	return delveArgv(dlv, s.debugPort, s.cfg.Argv)
+	return delveArgv(dlv, s.debug.Port, s.cfg.Argv)
+}
+
+// stepEnv is a step's environment: the container's, with the debug request's -gcflags added to
+// GOFLAGS while debugging (quoted: the go command splits GOFLAGS at spaces outside quotes), so an
+// in-pod go build keeps what Delve needs; nil (the container's as is) otherwise. s.mu must be held.
+func (s *Supervisor) stepEnv() []string {
+	if s.debug == nil || s.debug.GCFlags == "" {
+		return nil
+	}
+	return withGoFlags(os.Environ(), "'-gcflags="+s.debug.GCFlags+"'")
+}
+
+// withGoFlags returns env with flag appended to GOFLAGS (set when absent).
+func withGoFlags(env []string, flag string) []string {
+	out := make([]string, 0, len(env)+1)
+	found := false
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOFLAGS="); ok {
+			kv, found = "GOFLAGS="+strings.TrimSpace(v+" "+flag), true
+		}
+		out = append(out, kv)
+	}
+	if !found {
+		out = append(out, "GOFLAGS="+flag)
+	}
+	return out
 }
 
 // serveDebug switches the app to running under Delve (protocol.DebugRequest): restarted under Delve
@@ -89,7 +116,7 @@ func (s *Supervisor) serveDebug(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	reply, err := s.debugOn(req.Port)
+	reply, err := s.debugOn(req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -100,13 +127,14 @@ func (s *Supervisor) serveDebug(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// debugOn makes the app run under Delve on port and waits until Delve listens.
-func (s *Supervisor) debugOn(port int) (protocol.DebugReply, error) {
+// debugOn makes the app run under Delve as req says and waits until Delve listens.
+func (s *Supervisor) debugOn(req protocol.DebugRequest) (protocol.DebugReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	reply := protocol.DebugReply{Addr: delveAddr(port)}
-	if s.debugPort != port || s.child == nil {
-		s.debugPort = port
+	reply := protocol.DebugReply{Addr: delveAddr(req.Port)}
+	restart := s.debug == nil || s.debug.Port != req.Port || s.child == nil
+	s.debug = &req // the build flags apply from the next build on
+	if restart {
 		s.cfg.Log.Printf("supervisor: running %s under Delve on %s (kubectl fastdev up --debug)", s.cfg.Argv[0], reply.Addr)
 		s.stopApp()
 		if err := s.startNow(); err != nil {

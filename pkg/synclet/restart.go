@@ -147,7 +147,7 @@ func (s *Supervisor) stopApp() {
 	// right now, and -(-1) would signal every process
 	pid, exited := int(s.pid.Load()), s.exited
 	var traced []int // Delve's target, in a group of its own: Delve ends it on SIGTERM, not when killed
-	if s.debugPort != 0 {
+	if s.debug != nil {
 		traced = debuggees(pid)
 	}
 	signalGroup(pid, syscall.SIGTERM)

@@ -46,6 +46,7 @@ func (s *Supervisor) runStep(st protocol.Step, out func(string)) (int, error) {
 	}
 	defer pr.Close()
 	cmd := exec.Command(st.Argv[0], st.Argv[1:]...)
+	cmd.Env = s.stepEnv() // Delve's build flags while debugging (debug.go)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	done, err := s.procs.start(cmd)

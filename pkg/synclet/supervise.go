@@ -44,8 +44,9 @@ type Supervisor struct {
 	ooms    int64         // the container's OOM kill count when the app last started (-1: unknown)
 	backoff backoff
 	retry   *time.Timer // the scheduled start of an app that exited on its own
-	// debugPort, once a debug request came (`up --debug`), runs the app under Delve on that loopback port
-	debugPort int
+	// debug, once a debug request came (`up --debug`), runs the app under Delve and its builds with
+	// Delve's flags (debug.go); nil runs the app directly
+	debug *protocol.DebugRequest
 
 	pid      atomic.Int64 // the app's pid (0: none), read without mu so signals are forwarded even while steps run
 	stepPid  atomic.Int64 // the running step's pid (0: none), stopped too when the container is stopped
