@@ -56,7 +56,7 @@ func golden(t *testing.T, name, got string) {
 // sources under /app/src (testdata/capture/README.md), gives the golden items.
 func TestCapturedFixtures(t *testing.T) {
 	m := &Mapper{Dir: "svc", Sync: []rules.Sync{{From: "src", To: "/app/src"}}, Workdir: "/app/src"}
-	for _, name := range []string{"python", "python-syntax", "java", "node", "node-reject"} {
+	for _, name := range []string{"python", "python-syntax", "java", "node", "node-reject", "node-crashes", "python-http"} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("testdata", name+".log"))
 			if err != nil {

@@ -98,13 +98,17 @@ func (p *goBuild) next(s string) verdict {
 func (p *goBuild) confirmed() bool { return p.seen }
 func (p *goBuild) typ() string     { return TypeGoBuild }
 
-// Python: a traceback with its chained exceptions, or a bare SyntaxError report.
+// Python: a traceback with its chained exceptions, or a bare SyntaxError report. socketserver (so
+// http.server) introduces a handler's traceback with the request's client, which the block keeps.
 var (
 	rePyFileHead  = regexp.MustCompile(`^  File ".+", line \d+$`)
 	rePyException = regexp.MustCompile(`^[A-Za-z_][\w.]*(: .*)?$`)
 )
 
-const pyTraceback = "Traceback (most recent call last):"
+const (
+	pyTraceback = "Traceback (most recent call last):"
+	pyRequest   = "Exception occurred during processing of request from "
+)
 
 type python struct {
 	state int // pyFrames, pyAfter (the exception line was seen), pyChain (a chaining sentence was seen)
@@ -115,10 +119,14 @@ const (
 	pyFrames = iota
 	pyAfter
 	pyChain
+	pyIntro // after socketserver's "Exception occurred during processing of request from": a traceback follows
 )
 
 func startPython(text string) parser {
 	s := stripLogPrefix(text)
+	if strings.HasPrefix(s, pyRequest) {
+		return &python{state: pyIntro}
+	}
 	if strings.HasSuffix(s, pyTraceback) || rePyFileHead.MatchString(s) {
 		return &python{}
 	}
@@ -130,6 +138,11 @@ func (p *python) next(s string) verdict {
 		return hold
 	}
 	switch p.state {
+	case pyIntro:
+		if strings.HasSuffix(s, pyTraceback) {
+			p.state = pyFrames
+			return take
+		}
 	case pyFrames:
 		if indented(s) {
 			return take

@@ -22,6 +22,9 @@ type Mapper struct {
 	Workdir string
 	// Exists, if set, keeps only local paths that exist (a Java frame names only "Main.java").
 	Exists func(local string) bool
+	// ReadFile, if set, reads a local file: a failed install step that names a package is mapped to
+	// the line of the local package.json or requirements file that names it (packages.go).
+	ReadFile func(local string) ([]byte, error)
 }
 
 var (
@@ -48,6 +51,7 @@ func (m *Mapper) Map(it *Item) {
 			m.add(it, i, g[1], pos, g[1]+pos)
 		}
 	}
+	m.mapPackages(it)
 }
 
 func (m *Mapper) add(it *Item, line int, p, pos, remote string) {
@@ -55,12 +59,17 @@ func (m *Mapper) add(it *Item, line int, p, pos, remote string) {
 	if !ok {
 		return
 	}
+	m.addLocation(it, Location{Line: line, Remote: remote, Local: local + pos})
+}
+
+// addLocation adds loc unless the item has it already.
+func (m *Mapper) addLocation(it *Item, loc Location) {
 	for _, l := range it.Locations {
-		if l.Line == line && l.Local == local+pos {
+		if l.Line == loc.Line && l.Local == loc.Local {
 			return
 		}
 	}
-	it.Locations = append(it.Locations, Location{Line: line, Remote: remote, Local: local + pos})
+	it.Locations = append(it.Locations, loc)
 }
 
 // Local returns the local file an in-pod path (absolute, or relative to Workdir) was synced from.

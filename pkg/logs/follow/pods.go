@@ -3,6 +3,7 @@ package follow
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +79,7 @@ func (f *follower) mapper(t *Target, pod *corev1.Pod) *logs.Mapper {
 	if t.Rules == nil {
 		return nil
 	}
-	m := &logs.Mapper{Dir: f.cfg.Dir, Sync: t.Rules.Sync, Exists: f.cfg.Exists}
+	m := &logs.Mapper{Dir: f.cfg.Dir, Sync: t.Rules.Sync, Exists: f.cfg.Exists, ReadFile: os.ReadFile}
 	for i, c := range pod.Spec.Containers {
 		if c.Name == t.Rules.Container || (t.Rules.Container == "" && i == 0) {
 			m.Workdir = c.WorkingDir
