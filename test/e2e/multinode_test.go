@@ -32,12 +32,14 @@ func (e *env) node2() string {
 }
 
 // onBothNodes lets a Deployment's pods run on the second node too and spreads them evenly over both
-// (at most one more on either node), as a team's cluster spreads replicas over its nodes.
+// (at most one more on either node, per rollout revision), as a team's cluster spreads replicas.
 func onBothNodes(d *appsv1.Deployment) {
 	spec := &d.Spec.Template.Spec
 	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: node2Taint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
 	spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, corev1.TopologySpreadConstraint{
-		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: d.Spec.Selector})
+		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: d.Spec.Selector,
+		// counted per ReplicaSet: the old pods of a rollout (up's injection) would skew the new ones
+		MatchLabelKeys: []string{"pod-template-hash"}})
 }
 
 // podsByNode returns the running pods of app, by node name.
