@@ -116,7 +116,8 @@ func TestRevertReinjects(t *testing.T) {
 	e.writeFile(filepath.Join(www, "index.html"), "edit after the argocd sync\n", 0o644)
 	e.serves(ns, "web-static", "/", "edit after the argocd sync", 1, 20*time.Second)
 
-	if out, err := e.run(dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "web-static: restored") {
+	// up still runs: down ends its session only when told to (--force)
+	if out, err := e.run(dir, "down", "-n", ns, "web-static", "--force"); err != nil || !strings.Contains(out, "web-static: restored") {
 		t.Fatalf("down: %v\n%s", err, out)
 	}
 	up.waitOutput("another kubectl fastdev command", noticed)
@@ -160,7 +161,7 @@ func TestRevertGivesUp(t *testing.T) {
 		e.reverted(up, "kubectl-replace", "kubectl replace", i, "-n", ns, "replace", "-f", manifest)
 	}
 	e.kubectl("-n", ns, "replace", "-f", manifest)
-	up.waitOutput("3 times within a minute: up stops re-injecting web-static (other Deployments are still served)", noticed)
+	up.waitOutput("3 times within a minute: up stops re-injecting web-static (other workloads are still served)", noticed)
 	if took := time.Since(start); took > time.Minute {
 		t.Logf("the three reverts took %s: the give-up rule counts reverts within a minute", took)
 	}
