@@ -60,12 +60,12 @@ function drawPods(s, now) {
     for (const p of pods) {
       const phaseClass = p.phase.startsWith("Running") && !p.phase.includes("not ready") ? "ok" : p.phase === "-" ? "dim" : "bad";
       rows.push(h("tr", { "data-pod": p.name },
-        h("td", {}, p.workload), h("td", {}, p.name),
-        h("td", { class: phaseClass }, p.phase),
-        h("td", { class: p.connected ? "ok" : "bad" }, p.connected ? "yes" : "no"),
-        h("td", { class: p.converged ? "ok" : "warn" }, p.converged ? "yes" : p.stale ? "stale" : "not yet"),
-        h("td", {}, ago(p.lastSync, now)), h("td", {}, dur(p.latencyMs)),
-        h("td", { class: p.lastError ? "bad err" : "err" }, p.lastError || "-")));
+        h("td", { "data-label": "Workload" }, p.workload), h("td", { "data-label": "Pod" }, p.name),
+        h("td", { "data-label": "Phase", class: phaseClass }, p.phase),
+        h("td", { "data-label": "Connected", class: p.connected ? "ok" : "bad" }, p.connected ? "yes" : "no"),
+        h("td", { "data-label": "Synced", class: p.converged ? "ok" : "warn" }, p.converged ? "yes" : p.stale ? "stale" : "not yet"),
+        h("td", { "data-label": "Last sync" }, ago(p.lastSync, now)), h("td", { "data-label": "Latency" }, dur(p.latencyMs)),
+        h("td", { "data-label": "Last error", class: p.lastError ? "bad err" : "err" }, p.lastError || "-")));
     }
   }
   fill("pod-rows", ...rows);
@@ -116,7 +116,7 @@ function drawChart(s) {
   svg.append(h("svg:text", { x: 4, y: top + 10, class: "axis" }, dur(max)), h("svg:text", { x: 4, y: H - bottom, class: "axis" }, "0"));
   const n = Math.max(us.length, 20), bw = (W - left - 4) / n;
   us.forEach((u, i) => {
-    const g = h("svg:g", { class: "upd", "data-latency": Math.round(u.latencyMs) });
+    const g = h("svg:g", { class: u.err ? "upd failed" : "upd", "data-latency": Math.round(u.latencyMs) });
     g.append(h("svg:title", {}, `${u.pod} ${new Date(u.time).toLocaleTimeString()}: ${dur(u.latencyMs)}` + (u.err ? " FAILED" : "")));
     let acc = 0;
     const x = left + i * bw + 1, width = Math.max(1, bw - 2);
@@ -139,7 +139,7 @@ function drawChart(s) {
 
 function drawErrors(s) {
   if (s.errors.length === 0) {
-    fill("error-list", h("p", { class: "ok" }, "none since up started"));
+    fill("error-list", h("p", { class: "ok" }, "no open errors"));
     return;
   }
   fill("error-list", ...s.errors.map((e) => {
