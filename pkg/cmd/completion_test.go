@@ -41,7 +41,7 @@ func TestDeploymentNames(t *testing.T) {
 		{"no match", nil, "x", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := deploymentNames(context.Background(), c, tc.given, tc.prefix)
+			got, err := targetNames(context.Background(), c, tc.given, tc.prefix)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestDeploymentNamesListError(t *testing.T) {
 	cs.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
-	if _, err := deploymentNames(context.Background(), kube.NewForClientset(cs, "dev"), nil, ""); err == nil {
+	if _, err := targetNames(context.Background(), kube.NewForClientset(cs, "dev"), nil, ""); err == nil {
 		t.Fatal("no error when the API server fails the list")
 	}
 }
@@ -68,13 +68,25 @@ func TestDeploymentNamesListError(t *testing.T) {
 // the command line choose the cluster and namespace.
 func TestCompleteThroughCobra(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/apis/apps/v1/namespaces/dev/deployments" {
+		var list any
+		switch r.URL.Path {
+		case "/apis/apps/v1/namespaces/dev/deployments":
+			list = appsv1.DeploymentList{
+				TypeMeta: metav1.TypeMeta{Kind: "DeploymentList", APIVersion: "apps/v1"},
+				Items:    []appsv1.Deployment{*dep("dev", "web"), *dep("dev", "api")},
+			}
+		case "/apis/apps/v1/namespaces/dev/statefulsets":
+			list = appsv1.StatefulSetList{
+				TypeMeta: metav1.TypeMeta{Kind: "StatefulSetList", APIVersion: "apps/v1"},
+				Items:    []appsv1.StatefulSet{{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "dev"}}},
+			}
+		case "/apis/apps/v1/namespaces/dev/daemonsets":
+			// a Role of an older release grants Deployments only: that kind is left out, not an error
+			http.Error(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}`, http.StatusForbidden)
+			return
+		default:
 			http.NotFound(w, r)
 			return
-		}
-		list := appsv1.DeploymentList{
-			TypeMeta: metav1.TypeMeta{Kind: "DeploymentList", APIVersion: "apps/v1"},
-			Items:    []appsv1.Deployment{*dep("dev", "web"), *dep("dev", "api")},
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(list)
@@ -95,10 +107,12 @@ current-context: c
 		args []string
 		want []string
 	}{
-		{[]string{"up", ""}, []string{"api", "web"}},
-		{[]string{"down", "web", ""}, []string{"api"}},
+		{[]string{"up", ""}, []string{"api", "statefulset/db", "web"}},
+		{[]string{"up", "sts/"}, []string{"sts/db"}},
+		{[]string{"up", "statefulset/db", ""}, []string{"api", "web"}},
+		{[]string{"down", "web", ""}, []string{"api", "statefulset/db"}},
 		{[]string{"status", "a"}, []string{"api"}},
-		{[]string{"run", ""}, []string{"api", "web"}},
+		{[]string{"run", ""}, []string{"api", "statefulset/db", "web"}},
 		{[]string{"run", "web", ""}, nil},            // run takes one Deployment; the command after it runs in the pod
 		{[]string{"-n", "elsewhere", "up", ""}, nil}, // the server knows no such namespace
 	} {

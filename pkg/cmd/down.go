@@ -6,13 +6,13 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // DownOptions are the settings of `kubectl fastdev down`.
@@ -25,7 +25,7 @@ type DownOptions struct {
 	Force    bool
 
 	client  *kube.Client
-	targets []*appsv1.Deployment
+	targets []workload.Workload
 }
 
 // NewDownOptions returns the defaults.
@@ -37,28 +37,28 @@ func NewDownOptions(flags *genericclioptions.ConfigFlags, streams genericiooptio
 func NewCmdDown(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewDownOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "down [DEPLOYMENT...]",
-		Short: "Remove the injection: the Deployments are back exactly as they were",
+		Use:   "down [[TYPE/]NAME...]",
+		Short: "Remove the injection: the workloads are back exactly as they were",
 		Long: templates.LongDesc(`
-Restores the pod template recorded when 'up' injected each Deployment (default: every injected
-Deployment in the namespace) and removes kubectl-fastdev's annotations. Works whether or not 'up' is
+Restores the pod template recorded when 'up' injected each workload (default: every injected
+Deployment, StatefulSet and DaemonSet in the namespace) and removes kubectl-fastdev's annotations. Works whether or not 'up' is
 still running, including after it was killed.`),
-		ValidArgsFunction: completeDeployments(flags),
+		ValidArgsFunction: completeTargets(flags),
 		RunE:              runE(o, false),
 	}
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments to restore")
-	cmd.Flags().BoolVar(&o.Force, "force", false, "restore even if someone changed the pod template after injection (their change is lost)")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the workloads to restore")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "restore even if a live `up` serves the workload (its session ends) or someone changed the pod template after injection (their change is lost)")
 	return cmd
 }
 
-// Complete resolves the cluster and the Deployments.
+// Complete resolves the cluster and the workloads.
 func (o *DownOptions) Complete(ctx context.Context, args []string) error {
 	o.Names = args
 	var err error
 	if o.client, err = client(o.flags); err != nil {
 		return err
 	}
-	o.targets, err = findDeployments(ctx, o.client, o.Names, o.Selector, isInjected, "injected")
+	o.targets, err = FindWorkloads(ctx, o.client, o.Names, o.Selector, injectedOrFromFile, "injected")
 	return err
 }
 
@@ -66,38 +66,42 @@ func (o *DownOptions) Complete(ctx context.Context, args []string) error {
 // resolving the Deployments, as for every command).
 func (o *DownOptions) Validate() error { return nil }
 
-// isInjected picks the default set of `down`: Deployments with a recorded original.
-func isInjected(d *appsv1.Deployment) bool {
-	_, ok := d.Annotations[inject.AnnotationOriginal]
-	return ok
-}
-
-// Run restores each Deployment with one patch.
+// Run restores each workload with one patch.
 func (o *DownOptions) Run(ctx context.Context) error {
 	var failed []error
 	for _, d := range o.targets {
-		if err := o.restore(ctx, d); err != nil {
+		err := o.restore(ctx, d)
+		if err == nil {
+			err = o.restoreFileRules(ctx, d) // the rules `up -f` wrote (upfile.go)
+		}
+		if err != nil {
 			failed = append(failed, err)
 		}
 	}
 	return errors.Join(failed...)
 }
 
-// restore puts one Deployment's recorded pod template back, planning again if it changed meanwhile.
-// The patch is planned on the Deployment's JSON as the server sends it, so fields newer than this
+// restore puts one workload's recorded pod template back, planning again if it changed meanwhile.
+// The patch is planned on the workload's JSON as the server sends it, so fields newer than this
 // client's types are compared and restored too.
-func (o *DownOptions) restore(ctx context.Context, d *appsv1.Deployment) error {
+func (o *DownOptions) restore(ctx context.Context, w workload.Workload) error {
 	injected := true
-	err := o.client.PatchPlannedRaw(ctx, d.Name, "restoring", func(raw []byte) ([]byte, error) {
+	ref := w.Ref()
+	if !o.Force {
+		if err := refuseLive(ctx, o.client, ref); err != nil {
+			return err
+		}
+	}
+	err := o.client.PatchWorkloadRaw(ctx, ref, "restoring", func(raw []byte) ([]byte, error) {
 		patch, err := inject.RestorePatchRaw(raw, o.Force)
 		switch {
 		case errors.Is(err, inject.ErrNotInjected):
 			injected = false
 			return nil, nil
 		case errors.Is(err, inject.ErrChangedMeanwhile):
-			return nil, fmt.Errorf("deployment %q: %w; restoring would drop that change: re-run with --force to restore the original anyway", d.Name, err)
+			return nil, fmt.Errorf("%s: %w; restoring would drop that change: re-run with --force to restore the original anyway", describe(ref), err)
 		case err != nil:
-			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+			return nil, fmt.Errorf("%s: %w", describe(ref), err)
 		}
 		injected = true
 		return patch, nil
@@ -106,9 +110,9 @@ func (o *DownOptions) restore(ctx context.Context, d *appsv1.Deployment) error {
 	case err != nil:
 		return err
 	case !injected:
-		fmt.Fprintf(o.ErrOut, "%s: not injected, nothing to do\n", d.Name)
+		fmt.Fprintf(o.ErrOut, "%s: not injected, nothing to do\n", ref)
 	default:
-		fmt.Fprintf(o.Out, "%s: restored\n", d.Name)
+		fmt.Fprintf(o.Out, "%s: restored\n", ref)
 	}
 	return nil
 }

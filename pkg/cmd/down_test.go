@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // injectedDeployment returns web as `up` leaves it: injected, its original template recorded.
@@ -34,7 +35,7 @@ func injectedDeployment(t *testing.T) *appsv1.Deployment {
 	}
 	cs := fake.NewSimpleClientset(d)
 	c := kube.NewForClientset(cs, "dev")
-	plan, err := inject.InjectPatch(d, r, inject.Options{SyncletImage: "synclet:1", Port: 7777, Token: "t"})
+	plan, err := inject.InjectPatch(d, r, inject.Options{SyncletImage: "synclet:1", Port: 7777, Keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestDownRestores(t *testing.T) {
 	})
 	var out, errOut strings.Builder
 	o := NewDownOptions(nil, genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
-	o.client, o.targets = kube.NewForClientset(cs, "dev"), []*appsv1.Deployment{d}
+	o.client, o.targets = kube.NewForClientset(cs, "dev"), []workload.Workload{workload.Of(d)}
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +69,12 @@ func TestDownRestores(t *testing.T) {
 		t.Errorf("out %q, stderr %q, %d patches", out.String(), errOut.String(), stale)
 	}
 	got, err := o.client.GetDeployment(context.Background(), "web")
-	if err != nil || isInjected(got) || len(got.Spec.Template.Spec.Containers) != 1 {
-		t.Errorf("after down: injected %v, containers %d, %v", isInjected(got), len(got.Spec.Template.Spec.Containers), err)
+	if err != nil || isInjected(workload.Of(got)) || len(got.Spec.Template.Spec.Containers) != 1 {
+		t.Errorf("after down: injected %v, containers %d, %v", isInjected(workload.Of(got)), len(got.Spec.Template.Spec.Containers), err)
 	}
 	// a second down finds nothing to restore
 	out.Reset()
-	o.targets = []*appsv1.Deployment{got}
+	o.targets = []workload.Workload{workload.Of(got)}
 	if err := o.Run(context.Background()); err != nil || out.String() != "" || errOut.String() != "web: not injected, nothing to do\n" {
 		t.Errorf("second down: %v, out %q, stderr %q", err, out.String(), errOut.String())
 	}
@@ -87,12 +88,12 @@ func TestDownRefusesAChangeMeanwhile(t *testing.T) {
 	cs := fake.NewSimpleClientset(d)
 	var out, errOut strings.Builder
 	o := NewDownOptions(nil, genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
-	o.client, o.targets = kube.NewForClientset(cs, "dev"), []*appsv1.Deployment{d}
+	o.client, o.targets = kube.NewForClientset(cs, "dev"), []workload.Workload{workload.Of(d)}
 	err := o.Run(context.Background())
 	if !errors.Is(err, inject.ErrChangedMeanwhile) || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("down over a change: %v", err)
 	}
-	if got, _ := o.client.GetDeployment(context.Background(), "web"); !isInjected(got) {
+	if got, _ := o.client.GetDeployment(context.Background(), "web"); !isInjected(workload.Of(got)) {
 		t.Error("the Deployment was restored anyway")
 	}
 	o.Force = true
@@ -100,7 +101,7 @@ func TestDownRefusesAChangeMeanwhile(t *testing.T) {
 		t.Fatalf("down --force: %v, out %q", err, out.String())
 	}
 	got, err := o.client.GetDeployment(context.Background(), "web")
-	if err != nil || isInjected(got) || got.Spec.Template.Spec.Containers[0].Image != "web:1" {
+	if err != nil || isInjected(workload.Of(got)) || got.Spec.Template.Spec.Containers[0].Image != "web:1" {
 		t.Errorf("after down --force: %+v, %v", got.Spec.Template.Spec.Containers, err)
 	}
 }

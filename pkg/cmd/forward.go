@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
@@ -54,17 +53,18 @@ func (o *UpOptions) validateForwards() error {
 		flags[dep] = append(flags[dep], fw)
 	}
 	f.specs = nil
-	for _, d := range o.targets {
-		container, ports := declaredPorts(d, o.rules[d.Name])
-		f.specs = append(f.specs, forward.SpecsFor(d.Name, flags[d.Name], o.rules[d.Name], container, ports)...)
+	for _, w := range o.targets {
+		name := w.Ref().String()
+		container, ports := declaredPorts(w.Template(), o.rules[name])
+		f.specs = append(f.specs, forward.SpecsFor(name, flags[name], o.rules[name], container, ports)...)
 	}
 	return forward.Check(f.specs)
 }
 
 // declaredPorts returns the container the rules develop (the first one by default) and its TCP
 // containerPorts.
-func declaredPorts(d *appsv1.Deployment, r *rules.Rules) (string, []int) {
-	cs := d.Spec.Template.Spec.Containers
+func declaredPorts(t *corev1.PodTemplateSpec, r *rules.Rules) (string, []int) {
+	cs := t.Spec.Containers
 	for i := range cs {
 		named := r != nil && r.Container != ""
 		if named && cs[i].Name != r.Container || !named && i > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/forward"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // withPorts is a Deployment whose containers declare ports (the app: "web", then "sidecar").
@@ -32,8 +33,9 @@ func upForwards(t *testing.T, r *rules.Rules, args []string, deps ...*appsv1.Dep
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	o.targets, o.rules = deps, map[string]*rules.Rules{}
+	o.rules = map[string]*rules.Rules{}
 	for _, d := range deps {
+		o.targets = append(o.targets, workload.Of(d))
 		o.rules[d.Name] = r
 	}
 	return o, o.Validate()

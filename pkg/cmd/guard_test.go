@@ -18,6 +18,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // said collects what the guard says.
@@ -63,7 +64,7 @@ func revert(t *testing.T, cs *fake.Clientset, manifest *appsv1.Deployment, manag
 }
 
 // TestGuardReinjects runs up's guard against a fake cluster: a `kubectl replace` of the manifest is
-// reported with the field manager, re-injected with the same token and the replaced template recorded
+// reported with the field manager, re-injected with the same keys and the replaced template recorded
 // as the original; the third revert within a minute is not answered.
 func TestGuardReinjects(t *testing.T) {
 	d := injectedDeployment(t)
@@ -76,12 +77,12 @@ func TestGuardReinjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := guard.Injection{Rules: r, Options: inject.Options{SyncletImage: "synclet:1", Port: 7777, Token: "t"}}
+	in := guard.Injection{Rules: r, Options: inject.Options{SyncletImage: "synclet:1", Port: 7777, Keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop"}}
 	s := &said{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runGuard(ctx, kube.NewForClientset(cs, "dev"), map[string]guard.Injection{"web": in}, s.say)
+		done <- runGuard(ctx, kube.NewForClientset(cs, "dev"), map[workload.Ref]guard.Injection{{Kind: workload.Deployment, Name: "web"}: in}, s.say)
 	}()
 
 	time.Sleep(100 * time.Millisecond) // the informer lists the injected Deployment: nothing to say
@@ -92,7 +93,7 @@ func TestGuardReinjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err := guard.Check(got, in); k != guard.Intact || err != nil {
+	if k, err := guard.Check(workload.Of(got), in); k != guard.Intact || err != nil {
 		t.Errorf("after the re-injection: %s, %v", k, err)
 	}
 	if o := mustOriginal(t, got); !equality.Semantic.DeepEqual(o, &manifest.Spec.Template) {
@@ -132,9 +133,9 @@ type staleFirst struct {
 	stale *appsv1.Deployment
 }
 
-func (s staleFirst) WatchDeployments(ctx context.Context, names []string, on func(*appsv1.Deployment, bool), onErr func(error)) error {
-	on(s.stale, false)
-	return s.Client.WatchDeployments(ctx, names, on, onErr)
+func (s staleFirst) WatchWorkloads(ctx context.Context, refs []workload.Ref, on func(workload.Workload, bool), onErr func(error)) error {
+	on(workload.Of(s.stale), false)
+	return s.Client.WatchWorkloads(ctx, refs, on, onErr)
 }
 
 // TestGuardIgnoresStateOlderThanInjection: a template older than the injection up just made is no
@@ -152,12 +153,12 @@ func TestGuardIgnoresStateOlderThanInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := guard.Injection{Rules: r, Options: inject.Options{SyncletImage: "synclet:1", Port: 7777, Token: "t"}}
+	in := guard.Injection{Rules: r, Options: inject.Options{SyncletImage: "synclet:1", Port: 7777, Keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop"}}
 	s := &said{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runGuard(ctx, staleFirst{Client: kube.NewForClientset(cs, "dev"), stale: before}, map[string]guard.Injection{"web": in}, s.say)
+		done <- runGuard(ctx, staleFirst{Client: kube.NewForClientset(cs, "dev"), stale: before}, map[workload.Ref]guard.Injection{{Kind: workload.Deployment, Name: "web"}: in}, s.say)
 	}()
 	time.Sleep(200 * time.Millisecond)
 	cancel()

@@ -2,15 +2,12 @@ package cmd
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // plan returns the injection options for this cluster after planning every Deployment's patch: a
@@ -22,15 +19,20 @@ func (o *UpOptions) plan(ctx context.Context) (inject.Options, error) {
 	if err != nil {
 		return inject.Options{}, err
 	}
-	opts := inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, NativeSidecar: minor >= 29}
+	key, err := devKey()
+	if err != nil {
+		return inject.Options{}, err
+	}
+	// only the public key goes into the cluster; an injection holding other keys keeps them
+	opts := inject.Options{SyncletImage: o.SyncletImage, Port: o.SyncletPort, Keys: key.Public().String(), NativeSidecar: minor >= 29}
 	var problems []string
-	for _, d := range o.targets {
-		raw, err := o.client.GetDeploymentRaw(ctx, d.Name)
+	for _, w := range o.targets {
+		raw, err := o.client.GetWorkloadRaw(ctx, w.Ref())
 		if err == nil {
-			_, err = inject.InjectPatchRaw(raw, o.rules[d.Name], withToken(opts))
+			_, err = inject.InjectPatchRaw(raw, o.rules[w.Ref().String()], opts)
 		}
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
+			problems = append(problems, fmt.Sprintf("%s: %v", describe(w.Ref()), err))
 		}
 	}
 	if len(problems) > 0 {
@@ -39,16 +41,21 @@ func (o *UpOptions) plan(ctx context.Context) (inject.Options, error) {
 	return opts, nil
 }
 
-// inject patches one Deployment (or finds it already injected) and returns its dev loop target.
-func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts inject.Options) (*devloop.Target, error) {
-	r := o.rules[d.Name]
+// inject patches one workload (or finds it already injected) and returns its dev loop target.
+func (o *UpOptions) inject(ctx context.Context, w workload.Workload, opts inject.Options) (*devloop.Target, error) {
+	name := w.Ref().String()
+	r := o.rules[name]
+	key, err := devKey()
+	if err != nil {
+		return nil, err
+	}
 	var plan *inject.Plan
-	// planned on the Deployment's JSON as the server sends it, not on d: a field newer than this
+	// planned on the workload's JSON as the server sends it, not on w: a field newer than this
 	// client's types is then kept by the patch and recorded for `down`
-	err := o.client.PatchPlannedRaw(ctx, d.Name, "patching", func(raw []byte) ([]byte, error) {
-		p, err := inject.InjectPatchRaw(raw, r, withToken(opts))
+	err = o.client.PatchWorkloadRaw(ctx, w.Ref(), "patching", func(raw []byte) ([]byte, error) {
+		p, err := inject.InjectPatchRaw(raw, r, opts)
 		if err != nil {
-			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+			return nil, fmt.Errorf("%s: %w", describe(w.Ref()), err)
 		}
 		plan = p
 		return p.Patch, nil
@@ -56,27 +63,23 @@ func (o *UpOptions) inject(ctx context.Context, d *appsv1.Deployment, opts injec
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case plan.Patch == nil:
-		fmt.Fprintf(o.ErrOut, "%s: already injected, unchanged\n", d.Name)
-	case plan.Already:
-		fmt.Fprintf(o.ErrOut, "%s: re-injected (rules or synclet changed), rolling out\n", d.Name)
-	default:
-		fmt.Fprintf(o.ErrOut, "%s: injected, rolling out\n", d.Name)
-	}
-	sel, err := selectorOf(d)
+	sel, err := selectorOf(w)
 	if err != nil {
 		return nil, err
 	}
-	return &devloop.Target{Name: d.Name, Selector: sel, Rules: r, Token: plan.Token, Port: plan.Port}, nil
-}
-
-// withToken gives a new injection its own random token (an existing injection keeps its own).
-func withToken(o inject.Options) inject.Options {
-	b := make([]byte, 24)
-	// crypto/rand.Read never returns an error: it crashes the program if the system cannot supply
-	// randomness (Go 1.24 and later)
-	_, _ = rand.Read(b)
-	o.Token = hex.EncodeToString(b)
-	return o
+	switch {
+	case plan.Patch == nil:
+		fmt.Fprintf(o.ErrOut, "%s: already injected, unchanged\n", name)
+	case plan.Already:
+		fmt.Fprintf(o.ErrOut, "%s: re-injected (rules or synclet changed), rolling out\n", name)
+	default:
+		fmt.Fprintf(o.ErrOut, "%s: injected, rolling out\n", name)
+	}
+	if plan.Patch != nil {
+		// what the controller waits for before the injected pods run, when it is more than a rollout
+		if msg := workload.Rollout(w, sel); msg != "" {
+			fmt.Fprintln(o.ErrOut, msg)
+		}
+	}
+	return &devloop.Target{Name: name, Selector: sel, Rules: r, Keys: plan.Keys, Key: key, Port: plan.Port}, nil
 }

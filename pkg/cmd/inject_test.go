@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // newerServer is an API server newer than this client: its Deployment web carries fields the
@@ -104,7 +105,7 @@ func TestUpAndDownOnANewerServer(t *testing.T) {
 	}
 	var errOut strings.Builder
 	up := &UpOptions{IOStreams: genericiooptions.IOStreams{Out: io.Discard, ErrOut: &errOut}, SyncletImage: "synclet:1", SyncletPort: 7777,
-		client: c, targets: []*appsv1.Deployment{&typed}, rules: map[string]*rules.Rules{"web": r}}
+		client: c, targets: []workload.Workload{workload.Of(&typed)}, rules: map[string]*rules.Rules{"web": r}}
 	for round := 0; round < 2; round++ {
 		// each `up` reads its targets afresh, through the client's types
 		typed = appsv1.Deployment{}
@@ -115,7 +116,7 @@ func TestUpAndDownOnANewerServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		if _, err := up.inject(context.Background(), &typed, opts); err != nil {
+		if _, err := up.inject(context.Background(), workload.Of(&typed), opts); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 	}
@@ -127,7 +128,7 @@ func TestUpAndDownOnANewerServer(t *testing.T) {
 		t.Errorf("unknown fields after up: %v", spec)
 	}
 	var out strings.Builder
-	down := &DownOptions{IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: io.Discard}, client: c, targets: []*appsv1.Deployment{&typed}}
+	down := &DownOptions{IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: io.Discard}, client: c, targets: []workload.Workload{workload.Of(&typed)}}
 	if err := down.Run(context.Background()); err != nil || out.String() != "web: restored\n" {
 		t.Fatalf("down: %v, %q", err, out.String())
 	}

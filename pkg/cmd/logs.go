@@ -52,11 +52,11 @@ func NewLogsOptions(flags *genericclioptions.ConfigFlags, streams genericiooptio
 func NewCmdLogs(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewLogsOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "logs [DEPLOYMENT...]",
+		Use:   "logs [[TYPE/]NAME...]",
 		Short: "Follow every dev pod's logs with errors brought to the front",
 		Long: templates.LongDesc(`
-Follows every container of every pod of the named Deployments (default: every Deployment in the
-namespace with a fastdev.dev/rules annotation), new pods and restarted containers included, with
+Follows every container of every pod of the named workloads (default: every Deployment,
+StatefulSet and DaemonSet in the namespace with a fastdev.dev/rules annotation), new pods and restarted containers included, with
 the pods' Warning events and their containers' failed exits.
 
 Stack traces (Go, Python, Java, Node.js), Go compiler errors and failed build steps are shown as one
@@ -65,11 +65,11 @@ report is shown once with ×N. --errors leaves out everything else.`),
 		Example: templates.Examples(`  kubectl fastdev logs
   kubectl fastdev logs web --errors
   kubectl fastdev logs -l team=payments --since 10m -f=false -o json`),
-		ValidArgsFunction: completeDeployments(flags),
+		ValidArgsFunction: completeTargets(flags),
 		RunE:              runE(o, untilSignal),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments")
+	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the workloads (Deployments, StatefulSets, DaemonSets)")
 	f.BoolVarP(&o.Follow, "follow", "f", o.Follow, "keep following (-f=false prints what there is and exits)")
 	f.DurationVar(&o.Since, "since", 0, "only lines, events and exits newer than this, e.g. 10m (default: everything)")
 	f.BoolVar(&o.Errors, "errors", false, "only error blocks, failed exits, stuck containers and Warning events")
@@ -110,22 +110,22 @@ func (o *LogsOptions) Complete(ctx context.Context, args []string) error {
 	return nil
 }
 
-// resolve finds the Deployments to follow and their rules (for local paths).
+// resolve finds the workloads to follow and their rules (for local paths).
 func (o *LogsOptions) resolve(ctx context.Context, c *kube.Client) error {
-	ds, err := findAnnotated(ctx, c, o.Names, o.Selector)
+	ws, err := FindAnnotated(ctx, c, o.Names, o.Selector)
 	if err != nil {
 		return err
 	}
 	o.targets = nil
-	for _, d := range ds {
-		sel, err := selectorOf(d)
+	for _, w := range ws {
+		sel, err := selectorOf(w)
 		if err != nil {
 			return err
 		}
-		t := follow.Target{Name: d.Name, Selector: sel}
-		if text, ok := d.Annotations[rules.AnnotationKey]; ok {
+		t := follow.Target{Name: w.Ref().String(), Selector: sel}
+		if text, ok := w.Meta().Annotations[rules.AnnotationKey]; ok {
 			if t.Rules, err = rules.Parse(text); err != nil {
-				fmt.Fprintf(o.ErrOut, "%s: no local paths: %v\n", d.Name, err)
+				fmt.Fprintf(o.ErrOut, "%s: no local paths: %v\n", t.Name, err)
 			}
 		}
 		o.targets = append(o.targets, t)

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -19,6 +18,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // RunOptions are the settings of `kubectl fastdev run`.
@@ -41,7 +41,7 @@ type RunOptions struct {
 // runTarget is what `run` reads from an injected Deployment: how to reach its synclets, and which
 // container their supervisor runs in.
 type runTarget struct {
-	token     string
+	keys      string // the public keys the pods accept (this machine's must be among them)
 	port      int
 	container string
 }
@@ -55,8 +55,8 @@ func NewRunOptions(flags *genericclioptions.ConfigFlags, streams genericiooption
 func NewCmdRun(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewRunOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "run DEPLOYMENT [-c CONTAINER] [--all] [-i] -- CMD [ARGS...]",
-		Short: "Run a command in the dev container of an injected Deployment (its environment, user and directory)",
+		Use:   "run [TYPE/]NAME [-c CONTAINER] [--all] [-i] -- CMD [ARGS...]",
+		Short: "Run a command in the dev container of an injected workload (its environment, user and directory)",
 		Long: templates.LongDesc(`
 Runs a one-off command (a generator, a migration, npm install x) in the dev container of a
 Deployment that 'kubectl fastdev up' injected, through the synclet's supervisor: the command gets
@@ -78,7 +78,7 @@ restart: container update ends every process of the container, the command inclu
 			if len(args) > 0 { // the command after the Deployment runs in the pod: nothing local to offer
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
-			return completeDeployments(flags)(cmd, args, toComplete)
+			return completeTargets(flags)(cmd, args, toComplete)
 		},
 	}
 	cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -95,14 +95,14 @@ restart: container update ends every process of the container, the command inclu
 // parseRunArgs splits `DEPLOYMENT -- CMD ARGS...` as cobra gives it (dash: the index of the first
 // argument after `--`, -1 without one).
 func parseRunArgs(args []string, dash int) (string, []string, error) {
-	const usage = "usage: kubectl fastdev run DEPLOYMENT -- CMD [ARGS...]"
+	const usage = "usage: kubectl fastdev run [TYPE/]NAME -- CMD [ARGS...]"
 	switch {
 	case len(args) == 0:
-		return "", nil, errors.New("name the Deployment and the command: " + usage)
+		return "", nil, errors.New("name the workload and the command: " + usage)
 	case dash < 0:
 		return "", nil, fmt.Errorf("put `--` before the command, so its flags are not taken for run's: %s", usage)
 	case dash != 1:
-		return "", nil, fmt.Errorf("give exactly one Deployment before `--`, got %d: %s", dash, usage)
+		return "", nil, fmt.Errorf("give exactly one workload before `--`, got %d: %s", dash, usage)
 	case len(args) == 1:
 		return "", nil, errors.New("no command after `--`: " + usage)
 	}
@@ -118,10 +118,11 @@ func (o *RunOptions) Complete(ctx context.Context, args []string) error {
 	if o.client, err = client(o.flags); err != nil {
 		return err
 	}
-	d, err := o.client.GetDeployment(ctx, o.Name)
+	ws, err := FindWorkloads(ctx, o.client, []string{o.Name}, "", nil, "")
 	if err != nil {
-		return fmt.Errorf("deployment %q in namespace %q: %w", o.Name, o.client.Namespace, err)
+		return err
 	}
+	d := ws[0]
 	if o.target, err = readRunTarget(d); err != nil {
 		return err
 	}
@@ -137,24 +138,25 @@ func (o *RunOptions) Complete(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readRunTarget reads the token, port and dev container of an injected Deployment, as `up` does.
-func readRunTarget(d *appsv1.Deployment) (runTarget, error) {
-	orig, err := inject.Original(d.Annotations)
+// readRunTarget reads the keys, port and dev container of an injected workload, as `up` does.
+func readRunTarget(w workload.Workload) (runTarget, error) {
+	name, what, notes := w.Ref().String(), describe(w.Ref()), w.Meta().Annotations
+	orig, err := inject.Original(notes)
 	if err != nil {
-		return runTarget{}, fmt.Errorf("deployment %q: %w", d.Name, err)
+		return runTarget{}, fmt.Errorf("%s: %w", what, err)
 	}
-	token := d.Annotations[inject.AnnotationToken]
-	if orig == nil || token == "" {
-		return runTarget{}, fmt.Errorf("deployment %q is %w: run `kubectl fastdev up %s` first (run reaches the pods through the synclet it injects)", d.Name, inject.ErrNotInjected, d.Name)
+	keys := notes[inject.AnnotationKeys]
+	if orig == nil || keys == "" {
+		return runTarget{}, fmt.Errorf("%s is %w: run `kubectl fastdev up %s` first (run reaches the pods through the synclet it injects)", what, inject.ErrNotInjected, name)
 	}
-	t := runTarget{token: token}
-	if _, err := fmt.Sscanf(d.Annotations[inject.AnnotationPort], "%d", &t.port); err != nil || t.port <= 0 || t.port > 65535 {
-		return runTarget{}, fmt.Errorf("deployment %q: annotation %s is %q, not a port: run `kubectl fastdev up %s` again to re-inject", d.Name, inject.AnnotationPort, d.Annotations[inject.AnnotationPort], d.Name)
+	t := runTarget{keys: keys}
+	if _, err := fmt.Sscanf(notes[inject.AnnotationPort], "%d", &t.port); err != nil || t.port <= 0 || t.port > 65535 {
+		return runTarget{}, fmt.Errorf("%s: annotation %s is %q, not a port: run `kubectl fastdev up %s` again to re-inject", what, inject.AnnotationPort, notes[inject.AnnotationPort], name)
 	}
-	if text, ok := d.Annotations[rules.AnnotationKey]; ok {
+	if text, ok := notes[rules.AnnotationKey]; ok {
 		r, err := rules.Parse(text)
 		if err != nil {
-			return runTarget{}, fmt.Errorf("deployment %q: %w", d.Name, err)
+			return runTarget{}, fmt.Errorf("%s: %w", what, err)
 		}
 		t.container = r.Container
 	}

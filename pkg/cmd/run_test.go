@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 func TestParseRunArgs(t *testing.T) {
@@ -28,11 +29,11 @@ func TestParseRunArgs(t *testing.T) {
 		errWith string
 	}{
 		{"deployment and command", []string{"web", "go", "generate", "./..."}, 1, "web", []string{"go", "generate", "./..."}, ""},
-		{"nothing", nil, -1, "", nil, "name the Deployment"},
+		{"nothing", nil, -1, "", nil, "name the workload"},
 		{"no dash", []string{"web", "ls"}, -1, "", nil, "put `--` before the command"},
 		{"no command after the dash", []string{"web"}, 1, "", nil, "no command after `--`"},
-		{"two deployments", []string{"web", "api", "ls"}, 2, "", nil, "exactly one Deployment"},
-		{"dash first", []string{"ls"}, 0, "", nil, "exactly one Deployment"},
+		{"two deployments", []string{"web", "api", "ls"}, 2, "", nil, "exactly one workload"},
+		{"dash first", []string{"ls"}, 0, "", nil, "exactly one workload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dep, argv, err := parseRunArgs(tc.args, tc.dash)
@@ -57,7 +58,7 @@ func runDeployment(t *testing.T, rulesText string, annotations map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := map[string]string{inject.AnnotationOriginal: string(b), inject.AnnotationToken: "tok", inject.AnnotationPort: "17220"}
+	a := map[string]string{inject.AnnotationOriginal: string(b), inject.AnnotationKeys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", inject.AnnotationPort: "17220"}
 	if rulesText != "" {
 		a[rules.AnnotationKey] = rulesText
 	}
@@ -79,14 +80,14 @@ func TestReadRunTarget(t *testing.T) {
 		want    runTarget
 		errWith string
 	}{
-		{"first container by default", runDeployment(t, "", nil), runTarget{token: "tok", port: 17220, container: "app"}, ""},
-		{"the rules' container", runDeployment(t, proxyRules, nil), runTarget{token: "tok", port: 17220, container: "proxy"}, ""},
-		{"not injected", runDeployment(t, "", map[string]string{inject.AnnotationOriginal: "", inject.AnnotationToken: ""}), runTarget{}, "kubectl fastdev up web"},
+		{"first container by default", runDeployment(t, "", nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, container: "app"}, ""},
+		{"the rules' container", runDeployment(t, proxyRules, nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, container: "proxy"}, ""},
+		{"not injected", runDeployment(t, "", map[string]string{inject.AnnotationOriginal: "", inject.AnnotationKeys: ""}), runTarget{}, "kubectl fastdev up web"},
 		{"bad port", runDeployment(t, "", map[string]string{inject.AnnotationPort: "x"}), runTarget{}, "not a port"},
 		{"bad rules", runDeployment(t, "nope: 1\n", nil), runTarget{}, "nope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readRunTarget(tc.d)
+			got, err := readRunTarget(workload.Of(tc.d))
 			if tc.errWith != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errWith) {
 					t.Fatalf("got %v, want an error with %q", err, tc.errWith)
@@ -98,7 +99,7 @@ func TestReadRunTarget(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readRunTarget(runDeployment(t, "", map[string]string{inject.AnnotationOriginal: "", inject.AnnotationToken: ""})); !errors.Is(err, inject.ErrNotInjected) {
+	if _, err := readRunTarget(workload.Of(runDeployment(t, "", map[string]string{inject.AnnotationOriginal: "", inject.AnnotationKeys: ""}))); !errors.Is(err, inject.ErrNotInjected) {
 		t.Errorf("a Deployment that is not injected: %v, want inject.ErrNotInjected", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -18,6 +17,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // StatusOptions are the settings of `kubectl fastdev status`.
@@ -70,12 +70,12 @@ func NewStatusOptions(flags *genericclioptions.ConfigFlags, streams genericioopt
 func NewCmdStatus(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewStatusOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:               "status [DEPLOYMENT...]",
+		Use:               "status [[TYPE/]NAME...]",
 		Short:             "Show what is injected, connected, last sync, last edit->running latency and last error",
 		RunE:              runE(o, false),
-		ValidArgsFunction: completeDeployments(flags),
+		ValidArgsFunction: completeTargets(flags),
 	}
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "label selector of the workloads (Deployments, StatefulSets, DaemonSets)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json, or wide (adds each pod's node and the files of its last sync)")
 	return cmd
 }
@@ -102,8 +102,8 @@ func (o *StatusOptions) Validate() error {
 
 // Run prints the status of each annotated or injected Deployment.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	targets, err := findDeployments(ctx, o.client, o.Names, o.Selector, func(d *appsv1.Deployment) bool {
-		return isAnnotated(d) || isInjected(d)
+	targets, err := FindWorkloads(ctx, o.client, o.Names, o.Selector, func(w workload.Workload) bool {
+		return isAnnotated(w) || isInjected(w)
 	}, "annotated or injected")
 	if err != nil {
 		return err
@@ -150,9 +150,9 @@ func printForwards(w io.Writer, out []DeploymentStatus) {
 }
 
 // status gathers one Deployment's pods and what the `up` serving it recorded.
-func (o *StatusOptions) status(ctx context.Context, d *appsv1.Deployment) (DeploymentStatus, error) {
-	ds := DeploymentStatus{Name: d.Name, Injected: isInjected(d)}
-	rec, err := o.store.Read(o.server, o.client.Namespace, d.Name)
+func (o *StatusOptions) status(ctx context.Context, w workload.Workload) (DeploymentStatus, error) {
+	ds := DeploymentStatus{Name: w.Ref().String(), Injected: isInjected(w)}
+	rec, err := o.store.Read(o.server, o.client.Namespace, ds.Name)
 	if err != nil {
 		// the cluster's view is still worth showing; the record is as good as missing
 		fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
@@ -161,7 +161,7 @@ func (o *StatusOptions) status(ctx context.Context, d *appsv1.Deployment) (Deplo
 	if ds.UpRunning {
 		ds.Forwards = rec.Forwards
 	}
-	sel, err := selectorOf(d)
+	sel, err := selectorOf(w)
 	if err != nil {
 		return ds, err
 	}

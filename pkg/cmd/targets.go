@@ -7,74 +7,103 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
-// isAnnotated picks the default set of `up` and `logs`: Deployments with rules.
-func isAnnotated(d *appsv1.Deployment) bool {
-	_, ok := d.Annotations[rules.AnnotationKey]
+// isAnnotated picks the default set of `up` and `logs`: workloads with rules.
+func isAnnotated(w workload.Workload) bool {
+	_, ok := w.Meta().Annotations[rules.AnnotationKey]
 	return ok
 }
 
-// findAnnotated resolves the Deployments of `up` and `logs`: the named ones, those matching the
-// selector, or by default every Deployment in the namespace with rules.
-func findAnnotated(ctx context.Context, c *kube.Client, names []string, selector string) ([]*appsv1.Deployment, error) {
-	return findDeployments(ctx, c, names, selector, isAnnotated, "annotated ("+rules.AnnotationKey+")")
+// isInjected picks the default set of `down`: workloads with a recorded original.
+func isInjected(w workload.Workload) bool {
+	_, ok := w.Meta().Annotations[inject.AnnotationOriginal]
+	return ok
 }
 
-// findDeployments resolves the Deployments a command acts on: the named ones, those matching the
-// selector, or by default every Deployment in the namespace for which want is true.
-func findDeployments(ctx context.Context, c *kube.Client, names []string, selector string, want func(*appsv1.Deployment) bool, what string) ([]*appsv1.Deployment, error) {
-	if len(names) > 0 && selector != "" {
-		return nil, errors.New("give deployment names or --selector, not both")
+// FindAnnotated resolves the targets of `up`, `logs` and the commands like them: the named ones
+// (kubectl's `[TYPE/]NAME`, a bare NAME being a Deployment), those matching the selector, or by
+// default every workload in the namespace with rules.
+func FindAnnotated(ctx context.Context, c *kube.Client, args []string, selector string) ([]workload.Workload, error) {
+	return FindWorkloads(ctx, c, args, selector, isAnnotated, "annotated ("+rules.AnnotationKey+")")
+}
+
+// FindWorkloads resolves the workloads a command acts on: the named ones (kubectl's
+// `[TYPE/]NAME`), those of every kind matching the selector, or by default every workload in the
+// namespace for which want is true (what names that set in the error when there is none).
+func FindWorkloads(ctx context.Context, c *kube.Client, args []string, selector string, want func(workload.Workload) bool, what string) ([]workload.Workload, error) {
+	if len(args) > 0 && selector != "" {
+		return nil, errors.New("give targets or --selector, not both")
 	}
-	var out []*appsv1.Deployment
-	if len(names) > 0 {
-		for _, n := range names {
-			d, err := c.GetDeployment(ctx, n)
+	if len(args) > 0 {
+		refs, err := workload.ParseRefs(args)
+		if err != nil {
+			return nil, err
+		}
+		var out []workload.Workload
+		for _, r := range refs {
+			w, err := c.GetWorkload(ctx, r)
 			if err != nil {
-				return nil, fmt.Errorf("deployment %q in namespace %q: %w", n, c.Namespace, err)
+				return nil, fmt.Errorf("%s %q in namespace %q: %w (targets are %s)", r.Kind.Lower(), r.Name, c.Namespace, err, workload.Forms)
 			}
-			out = append(out, d)
+			out = append(out, w)
 		}
 		return out, nil
 	}
-	list, err := c.ListDeployments(ctx, selector)
+	out, err := listWorkloads(ctx, c, selector, want)
 	if err != nil {
 		return nil, err
 	}
-	for i := range list {
-		if want(&list[i]) {
-			out = append(out, &list[i])
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if len(out) == 0 {
 		where := fmt.Sprintf("namespace %q", c.Namespace)
 		if selector != "" {
 			where += fmt.Sprintf(" matching %q", selector)
 		}
-		return nil, fmt.Errorf("no %s Deployments in %s", what, where)
+		return nil, fmt.Errorf("no %s Deployments, StatefulSets or DaemonSets in %s", what, where)
 	}
 	return out, nil
 }
 
-func selectorOf(d *appsv1.Deployment) (string, error) {
-	s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return "", fmt.Errorf("deployment %q: selector: %w", d.Name, err)
+// listWorkloads lists every kind and keeps what want picks, sorted by kind then name. A kind the
+// user may not list (a Role of an older release grants Deployments only) is skipped: the others
+// are still found, and naming a target of that kind says what to grant.
+func listWorkloads(ctx context.Context, c *kube.Client, selector string, want func(workload.Workload) bool) ([]workload.Workload, error) {
+	var out []workload.Workload
+	for _, k := range workload.Kinds {
+		list, err := c.ListWorkloads(ctx, k, selector)
+		if err != nil && k != workload.Deployment && kube.IsForbidden(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var picked []workload.Workload
+		for _, w := range list {
+			if want(w) {
+				picked = append(picked, w)
+			}
+		}
+		sort.Slice(picked, func(i, j int) bool { return picked[i].Ref().Name < picked[j].Ref().Name })
+		out = append(out, picked...)
 	}
-	return s.String(), nil
+	return out, nil
 }
 
-func names(ds []*appsv1.Deployment) string {
+// selectorOf is the label selector of w's pods.
+func selectorOf(w workload.Workload) (string, error) { return workload.Selector(w) }
+
+// names returns the targets as the commands print them ("web statefulset/db").
+func names(ws []workload.Workload) string {
 	var n []string
-	for _, d := range ds {
-		n = append(n, d.Name)
+	for _, w := range ws {
+		n = append(n, w.Ref().String())
 	}
 	return strings.Join(n, " ")
 }
+
+// describe names a target in a message: `deployment "web"`, `statefulset "db"`.
+func describe(ref workload.Ref) string { return fmt.Sprintf("%s %q", ref.Kind.Lower(), ref.Name) }

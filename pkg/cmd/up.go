@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -25,6 +24,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tui"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/watch"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // UpOptions are the settings of `kubectl fastdev up`.
@@ -45,11 +45,13 @@ type UpOptions struct {
 	Plain        bool
 	TakeOver     bool
 	forwards     forwardOptions
-	web          webFlag // --web: the web view's address (pkg/cmd/web.go)
+	debug        debugOptions // --debug (debug.go)
+	file         fileOptions  // -f, --dry-run: rules from a file (upfile.go)
+	web          webFlag      // --web: the web view's address (pkg/cmd/web.go)
 
 	client  *kube.Client
 	absDir  string
-	targets []*appsv1.Deployment
+	targets []workload.Workload
 	rules   map[string]*rules.Rules
 	warnMu  sync.Mutex
 	warnTo  func(string)
@@ -65,11 +67,11 @@ func NewUpOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions
 func NewCmdUp(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewUpOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "up [DEPLOYMENT...]",
+		Use:   "up [TYPE/]NAME...",
 		Short: "Inject the synclet, sync the local tree and push every edit until Ctrl-C",
 		Long: templates.LongDesc(`
-Injects the synclet into the named Deployments (default: every Deployment in the namespace with a
-fastdev.dev/rules annotation), syncs each rule's local directory into every pod, then watches the
+Injects the synclet into the named workloads (default: every Deployment, StatefulSet and DaemonSet
+in the namespace with a fastdev.dev/rules annotation), syncs each rule's local directory into every pod, then watches the
 tree and pushes each edit: files land, triggered steps run in the pod, the process restarts.
 
 While it runs, up forwards local ports to the Deployments' ready pods: the rules' forward list,
@@ -81,14 +83,15 @@ opens none.
 Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`),
 		Example: templates.Examples(`  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web
+  kubectl fastdev up sts/db deploy/web ds/agent
   kubectl fastdev up -l team=payments -n dev
   kubectl fastdev up web --forward 18080:8080
   kubectl fastdev up web api --forward web=18080:8080 --forward api=3000 --address 0.0.0.0`),
-		ValidArgsFunction: completeDeployments(flags),
+		ValidArgsFunction: completeTargets(flags),
 		RunE:              runE(o, untilSignal),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the Deployments to develop")
+	f.StringVarP(&o.Selector, "selector", "l", "", "label selector of the workloads to develop (Deployments, StatefulSets, DaemonSets)")
 	f.StringVar(&o.Dir, "dir", o.Dir, "local directory the rules' sync.from paths are relative to")
 	f.StringVar(&o.SyncletImage, "synclet-image", o.SyncletImage, "synclet image to inject")
 	f.IntVar(&o.SyncletPort, "synclet-port", o.SyncletPort, "loopback port of the synclet inside the pod (change it if the app uses it)")
@@ -98,6 +101,8 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
 	f.BoolVar(&o.Plain, "plain", false, "print plain lines instead of the live view, even on a terminal")
 	o.forwards.addFlags(f)
+	o.debug.addFlags(f)
+	o.file.addFlags(f)
 	f.Var(&o.web, "web", "serve the web view on this loopback address (a free port by default; the URL is printed once), or --web=false")
 	return cmd
 }
@@ -112,27 +117,28 @@ func (o *UpOptions) Complete(ctx context.Context, args []string) error {
 	if o.client, err = client(o.flags); err != nil {
 		return err
 	}
-	if o.targets, err = findAnnotated(ctx, o.client, o.Names, o.Selector); err != nil {
+	if o.targets, err = o.findTargets(ctx); err != nil {
 		return err
 	}
 	o.rules = map[string]*rules.Rules{}
 	var problems []string
-	for _, d := range o.targets {
-		text, ok := d.Annotations[rules.AnnotationKey]
+	for _, w := range o.targets {
+		name := w.Ref().String()
+		text, ok := w.Meta().Annotations[rules.AnnotationKey]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("deployment %q has no %s annotation: add the rules (see `kubectl fastdev up --help`)", d.Name, rules.AnnotationKey))
+			problems = append(problems, fmt.Sprintf("%s has no %s annotation: add the rules (see `kubectl fastdev up --help`)", describe(w.Ref()), rules.AnnotationKey))
 			continue
 		}
 		r, err := rules.Parse(text)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("deployment %q: %v", d.Name, err))
+			problems = append(problems, fmt.Sprintf("%s: %v", describe(w.Ref()), err))
 			continue
 		}
 		if err := r.CheckLocal(o.Dir); err != nil {
-			problems = append(problems, fmt.Sprintf("deployment %q: %v (sync.from is relative to --dir %s)", d.Name, err, o.Dir))
+			problems = append(problems, fmt.Sprintf("%s: %v (sync.from is relative to --dir %s)", describe(w.Ref()), err, o.Dir))
 			continue
 		}
-		o.rules[d.Name] = r
+		o.rules[name] = r
 	}
 	if len(problems) > 0 {
 		// all or nothing: one bad Deployment patches none
@@ -155,6 +161,9 @@ func (o *UpOptions) Validate() error {
 	if o.SyncletImage == "" {
 		return errors.New("--synclet-image is empty")
 	}
+	if err := o.debug.validate(); err != nil {
+		return err
+	}
 	return o.validateForwards()
 }
 
@@ -164,9 +173,12 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.file.DryRun {
+		return o.showFileRules()
+	}
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
-	claim, err := lease.Acquire(ctx, o.client, o.targetNames(), lease.Options{TakeOver: o.TakeOver, Warn: o.warn, TakenOver: stopAll})
+	claim, err := lease.Acquire(ctx, o.client, o.leaseKeys(), lease.Options{TakeOver: o.TakeOver, Warn: o.warn, TakenOver: stopAll})
 	if err != nil {
 		return err
 	}
@@ -180,6 +192,9 @@ func (o *UpOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer forwards.Close()
+	if err := o.writeFileRules(ctx); err != nil {
+		return err
+	}
 	var targets []devloop.Target
 	for _, d := range o.targets {
 		t, err := o.inject(ctx, d, opts)
@@ -199,6 +214,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	o.setWarn(view.Warn)
 	defer o.setWarn(nil)
 	stopForwards := startForwards(ctx, cluster, forwards, targets, view, rec)
+	defer o.startDebug(ctx, cluster, targets, view)() // debug.go
 	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets,
 		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
 	stopForwards()
@@ -228,11 +244,20 @@ func (o *UpOptions) startView(ctx context.Context, cluster *kube.SharingClient, 
 	}
 }
 
-// targetNames returns the names of the target Deployments.
+// targetNames returns the targets as up names them (a Deployment by its name, "statefulset/db").
 func (o *UpOptions) targetNames() []string {
 	var n []string
-	for _, d := range o.targets {
-		n = append(n, d.Name)
+	for _, w := range o.targets {
+		n = append(n, w.Ref().String())
+	}
+	return n
+}
+
+// leaseKeys returns what names each target's dev lease (workload.Ref.LeaseKey).
+func (o *UpOptions) leaseKeys() []string {
+	var n []string
+	for _, w := range o.targets {
+		n = append(n, w.Ref().LeaseKey())
 	}
 	return n
 }

@@ -1,4 +1,4 @@
-// Package guard decides what `up` does when a Deployment it develops changes under it: the injection
+// Package guard decides what `up` does when a workload it develops changes under it: the injection
 // still in place, reverted or broken by another field manager (named from managedFields, with how to
 // pause it), a rollout that cannot progress, and when to stop re-injecting. Pure: no client-go, no I/O.
 package guard
@@ -6,12 +6,12 @@ package guard
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // Kind is how a Deployment's pod template stands against the injection `up` keeps in it.
@@ -24,7 +24,7 @@ const (
 	// (an image bump, `kubectl rollout restart`), so the recorded original no longer matches.
 	Edited
 	// Changed: the template carries the injection only in part, or a different one (a server-side
-	// apply that took back the app's command, another token or port).
+	// apply that took back the app's command, other keys or another port).
 	Changed
 	// Removed: the template carries no injection at all (`kubectl replace`, `helm upgrade`, a sync).
 	Removed
@@ -47,31 +47,32 @@ func (k Kind) String() string {
 // Injection is what `up` keeps injected in one Deployment.
 type Injection struct {
 	Rules *rules.Rules
-	// Options carry the token and port in force, so a re-injection keeps them and the running
+	// Options carry the keys and port in force, so a re-injection keeps them and the running
 	// dev loop reaches the new pods with what it already has.
 	Options inject.Options
 }
 
 // Check classifies d's pod template against in. An error means the template as it is now cannot be
 // injected at all (the rules' container is gone, say).
-func Check(d *appsv1.Deployment, in Injection) (Kind, error) {
-	orig, base, err := baseline(d)
+func Check(w workload.Workload, in Injection) (Kind, error) {
+	orig, base, err := baseline(w)
 	if err != nil {
 		return Changed, err
 	}
 	want, err := inject.Template(base, in.Rules, in.Options)
 	if err != nil {
-		return Changed, fmt.Errorf("deployment %q: the pod template as it is now cannot be injected: %w", d.Name, err)
+		return Changed, fmt.Errorf("%s: the pod template as it is now cannot be injected: %w", w.Ref(), err)
 	}
-	same := equality.Semantic.DeepEqual(&d.Spec.Template, want)
+	same := equality.Semantic.DeepEqual(w.Template(), want)
+	notes := w.Meta().Annotations
 	recorded := orig != nil && equality.Semantic.DeepEqual(orig, base) &&
-		d.Annotations[inject.AnnotationToken] == in.Options.Token && d.Annotations[inject.AnnotationPort] == fmt.Sprint(in.Options.Port)
+		notes[inject.AnnotationKeys] == in.Options.Keys && notes[inject.AnnotationPort] == fmt.Sprint(in.Options.Port)
 	switch {
 	case same && recorded:
 		return Intact, nil
 	case same:
 		return Edited, nil
-	case !inject.Carries(&d.Spec.Template):
+	case !inject.Carries(w.Template()):
 		return Removed, nil
 	}
 	return Changed, nil
@@ -79,33 +80,33 @@ func Check(d *appsv1.Deployment, in Injection) (Kind, error) {
 
 // baseline returns the recorded original (nil when none is recorded) and the template without what
 // injection adds: what whoever last wrote the template wants.
-func baseline(d *appsv1.Deployment) (orig, base *corev1.PodTemplateSpec, err error) {
-	orig, err = inject.Original(d.Annotations)
+func baseline(w workload.Workload) (orig, base *corev1.PodTemplateSpec, err error) {
+	orig, err = inject.Original(w.Meta().Annotations)
 	if err != nil {
-		return nil, nil, fmt.Errorf("deployment %q: %w", d.Name, err)
+		return nil, nil, fmt.Errorf("%s: %w", w.Ref(), err)
 	}
 	if orig == nil {
-		return nil, d.Spec.Template.DeepCopy(), nil
+		return nil, w.Template().DeepCopy(), nil
 	}
-	return orig, inject.Strip(&d.Spec.Template, orig), nil
+	return orig, inject.Strip(w.Template(), orig), nil
 }
 
-// Rebased returns a copy of d on which inject.InjectPatch plans a re-injection that records the
+// Rebased returns a copy of w on which inject.InjectPatch plans a re-injection that records the
 // template as its last writer left it (minus what injection adds) as the original: after it, `kubectl
 // fastdev down` restores what the GitOps tool or the user now wants, not what was there before.
-// Planned with the token and port in force, the patch also re-records those. It refuses a template
+// Planned with the keys and port in force, the patch also re-records those. It refuses a template
 // from which the injection cannot be told apart.
-func Rebased(d *appsv1.Deployment) (*appsv1.Deployment, error) {
-	_, base, err := baseline(d)
+func Rebased(w workload.Workload) (workload.Workload, error) {
+	_, base, err := baseline(w)
 	if err != nil {
 		return nil, err
 	}
 	if inject.Carries(base) {
-		return nil, fmt.Errorf("deployment %q: the pod template mixes the injection with other changes that cannot be told apart: "+
-			"run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", d.Name, d.Name)
+		return nil, fmt.Errorf("%s: the pod template mixes the injection with other changes that cannot be told apart: "+
+			"run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", w.Ref(), w.Ref())
 	}
-	r := d.DeepCopy()
-	delete(r.Annotations, inject.AnnotationOriginal)
-	r.Spec.Template = *base
+	r := workload.Copy(w)
+	delete(r.Meta().Annotations, inject.AnnotationOriginal)
+	*r.Template() = *base
 	return r, nil
 }

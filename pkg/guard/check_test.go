@@ -8,11 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // TestCheck classifies the states a Deployment reaches while `up` runs.
 func TestCheck(t *testing.T) {
-	in := injection(t, "tok")
+	in := injection(t, devKey)
 	cases := []struct {
 		name string
 		d    func() *appsv1.Deployment
@@ -27,15 +28,15 @@ func TestCheck(t *testing.T) {
 			d.Spec.Template.Spec.Containers[0].Args = []string{"-p", "8080"}
 			return d
 		}, Changed, ""},
-		{"another token", func() *appsv1.Deployment { return injected(t, original(), injection(t, "other")) }, Changed, ""},
+		{"other keys", func() *appsv1.Deployment { return injected(t, original(), injection(t, otherKey)) }, Changed, ""},
 		{"image bumped around the injection", func() *appsv1.Deployment {
 			d := injected(t, original(), in)
 			d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "now"
 			return d
 		}, Edited, ""},
-		{"token annotation edited", func() *appsv1.Deployment {
+		{"keys annotation edited", func() *appsv1.Deployment {
 			d := injected(t, original(), in)
-			d.Annotations[inject.AnnotationToken] = "x"
+			d.Annotations[inject.AnnotationKeys] = otherKey
 			return d
 		}, Edited, ""},
 		{"rules' container gone", func() *appsv1.Deployment {
@@ -51,7 +52,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := Check(c.d(), in)
+			got, err := Check(workload.Of(c.d()), in)
 			if got != c.want {
 				t.Errorf("Check = %s, want %s", got, c.want)
 			}
@@ -62,11 +63,11 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestRebased: a re-injection planned on Rebased(d) with the token in force leaves the Deployment
-// intact, keeps the token and port, and records the template its last writer wanted as the original,
+// TestRebased: a re-injection planned on Rebased(d) with the keys in force leaves the Deployment
+// intact, keeps the keys and port, and records the template its last writer wanted as the original,
 // which `down`'s restore patch then puts back exactly.
 func TestRebased(t *testing.T) {
-	in := injection(t, "tok")
+	in := injection(t, devKey)
 	commandReset := injected(t, original(), in)
 	commandReset.Spec.Template.Spec.Containers[0].Command = []string{"/bin/httpd", "-f"}
 	commandReset.Spec.Template.Spec.Containers[0].Args = []string{"-p", "8080"}
@@ -84,20 +85,20 @@ func TestRebased(t *testing.T) {
 			if orig, err := inject.Original(d.Annotations); err == nil && orig != nil {
 				want = inject.Strip(&d.Spec.Template, orig)
 			}
-			r, err := Rebased(d)
+			r, err := Rebased(workload.Of(d))
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := inject.InjectPatch(r, in.Rules, in.Options)
+			plan, err := inject.InjectPatch(r.Object(), in.Rules, in.Options)
 			if err != nil {
 				t.Fatal(err)
 			}
 			after := apply(t, d, plan.Patch)
-			if k, err := Check(after, in); k != Intact || err != nil {
+			if k, err := Check(workload.Of(after), in); k != Intact || err != nil {
 				t.Errorf("after the re-injection: %s, %v", k, err)
 			}
-			if plan.Token != "tok" || after.Annotations[inject.AnnotationToken] != "tok" || after.Annotations[inject.AnnotationPort] != "17220" {
-				t.Errorf("token/port not kept: plan %q, annotations %v", plan.Token, after.Annotations)
+			if plan.Keys != devKey || after.Annotations[inject.AnnotationKeys] != devKey || after.Annotations[inject.AnnotationPort] != "17220" {
+				t.Errorf("keys/port not kept: plan %q, annotations %v", plan.Keys, after.Annotations)
 			}
 			restore, err := inject.RestorePatch(after)
 			if err != nil {
@@ -114,10 +115,10 @@ func TestRebased(t *testing.T) {
 // TestRebasedRefusesAMix: a template whose wrapped command cannot be unwrapped with the recorded
 // original (a tool changed the args under the wrapper) is not re-recorded as an original.
 func TestRebasedRefusesAMix(t *testing.T) {
-	d := injected(t, original(), injection(t, "tok"))
+	d := injected(t, original(), injection(t, devKey))
 	c := &d.Spec.Template.Spec.Containers[0]
 	c.Command = append(c.Command[:len(c.Command)-1:len(c.Command)-1], "9090")
-	if _, err := Rebased(d); err == nil || !strings.Contains(err.Error(), "kubectl fastdev down --force web") {
+	if _, err := Rebased(workload.Of(d)); err == nil || !strings.Contains(err.Error(), "kubectl fastdev down --force web") {
 		t.Errorf("Rebased of a mixed template: %v", err)
 	}
 }

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // Give-up rule: the third revert within a minute is not answered. A tool that reverts at once on
@@ -25,7 +24,8 @@ type Decision struct {
 // Guard follows one Deployment for `up`. It is not safe for concurrent use: feed it one state at a
 // time, in order (an informer's handler does).
 type Guard struct {
-	name string
+	name string // as up prints it (workload.Ref.String)
+	ref  workload.Ref
 	in   Injection
 	self string // kubectl-fastdev's field manager
 
@@ -35,27 +35,27 @@ type Guard struct {
 	stuck   map[string]bool
 }
 
-// New returns the guard of deployment name, injected as in; self is kubectl-fastdev's field manager.
-func New(name string, in Injection, self string) *Guard {
-	return &Guard{name: name, in: in, self: self, stuck: map[string]bool{}}
+// New returns the guard of the workload ref, injected as in; self is kubectl-fastdev's field manager.
+func New(ref workload.Ref, in Injection, self string) *Guard {
+	return &Guard{name: ref.String(), ref: ref, in: in, self: self, stuck: map[string]bool{}}
 }
 
 // Observe decides what to do about d as seen at now (gone: d was deleted).
-func (g *Guard) Observe(d *appsv1.Deployment, gone bool, now time.Time) Decision {
+func (g *Guard) Observe(wl workload.Workload, gone bool, now time.Time) Decision {
 	if gone {
-		g.handled = 0 // a Deployment created again under the name starts its generations anew
-		return Decision{Warnings: []string{fmt.Sprintf("%s: the Deployment was deleted: nothing to sync to until it is created again (up then re-injects it)", g.name)}}
+		g.handled = 0 // a workload created again under the name starts its generations anew
+		return Decision{Warnings: []string{fmt.Sprintf("%s: the %s was deleted: nothing to sync to until it is created again (up then re-injects it)", g.name, wl.Ref().Kind)}}
 	}
-	dec := Decision{Warnings: g.stuckRollout(d)}
-	if g.stopped != "" || d.Generation == g.handled {
+	dec := Decision{Warnings: g.stuckRollout(wl)}
+	if g.stopped != "" || wl.Meta().Generation == g.handled {
 		return dec
 	}
-	kind, err := Check(d, g.in)
+	kind, err := Check(wl, g.in)
 	if kind == Intact {
 		return dec
 	}
-	g.handled = d.Generation
-	w := LastWriter(d.ManagedFields, g.self)
+	g.handled = wl.Meta().Generation
+	w := LastWriter(wl.Meta().ManagedFields, g.self)
 	switch {
 	case w.Manager == g.self && kind != Edited:
 		g.stopped = "another kubectl fastdev command"
@@ -89,11 +89,11 @@ func (g *Guard) reverted(kind Kind, w Writer, now time.Time, dec *Decision) stri
 	}
 	if len(g.reverts) >= MaxReverts {
 		g.stopped = "reverted"
-		return fmt.Sprintf("%s: %s %s, %d times within a minute: up stops re-injecting %s (other Deployments are still served); %s; then run `kubectl fastdev up %s` again",
-			g.name, Who(w), what, len(g.reverts), g.name, Hint(w.Manager, g.name), g.name)
+		return fmt.Sprintf("%s: %s %s, %d times within a minute: up stops re-injecting %s (other workloads are still served); %s; then run `kubectl fastdev up %s` again",
+			g.name, Who(w), what, len(g.reverts), g.name, Hint(w.Manager, g.ref), g.name)
 	}
 	dec.Reinject = true
-	return fmt.Sprintf("%s: %s %s: re-injecting; %s", g.name, Who(w), what, Hint(w.Manager, g.name))
+	return fmt.Sprintf("%s: %s %s: re-injecting; %s", g.name, Who(w), what, Hint(w.Manager, g.ref))
 }
 
 // Stopped says why the guard no longer re-injects ("" while it does).
@@ -101,16 +101,11 @@ func (g *Guard) Stopped() string { return g.stopped }
 
 // stuckRollout returns a line for each condition that says the rollout cannot progress (a ReplicaSet
 // that cannot create pods: quota, admission; the progress deadline passed), once while it holds.
-func (g *Guard) stuckRollout(d *appsv1.Deployment) []string {
+func (g *Guard) stuckRollout(w workload.Workload) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, c := range d.Status.Conditions {
-		failed := (c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue) ||
-			(c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded")
-		if !failed {
-			continue
-		}
-		key := string(c.Type) + "/" + c.Reason
+	for _, c := range workload.Stuck(w) {
+		key := c.Type + "/" + c.Reason
 		seen[key] = true
 		if g.stuck[key] {
 			continue

@@ -8,6 +8,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // step is one state fed to a guard and what it must decide.
@@ -21,7 +23,7 @@ type step struct {
 func run(t *testing.T, g *Guard, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		dec := g.Observe(s.d, false, t0.Add(s.at))
+		dec := g.Observe(workload.Of(s.d), false, t0.Add(s.at))
 		said := strings.Join(dec.Warnings, "\n")
 		if dec.Reinject != s.reinject || (s.say == "") != (said == "") || !strings.Contains(said, s.say) {
 			t.Fatalf("step %d: reinject %v, said %q; want reinject %v, saying %q", i, dec.Reinject, said, s.reinject, s.say)
@@ -38,11 +40,11 @@ func revertedBy(d *appsv1.Deployment, manager string, at time.Duration) *appsv1.
 
 // reinjected is d after up re-injected it (a new generation).
 func reinjected(t *testing.T, d *appsv1.Deployment, in Injection, at time.Duration) *appsv1.Deployment {
-	r, err := Rebased(d)
+	r, err := Rebased(workload.Of(d))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := injected(t, r, in)
+	n := injected(t, r.Object().(*appsv1.Deployment), in)
 	n.ManagedFields = d.ManagedFields
 	wrote(n, self, metav1.ManagedFieldsOperationUpdate, t0.Add(at))
 	return n
@@ -51,8 +53,8 @@ func reinjected(t *testing.T, d *appsv1.Deployment, in Injection, at time.Durati
 // TestGuardStopsFighting: two reverts within a minute are answered with a re-injection each, the
 // third is not, and the guard then stays quiet about the template.
 func TestGuardStopsFighting(t *testing.T) {
-	in := injection(t, "tok")
-	g := New("web", in, self)
+	in := injection(t, devKey)
+	g := New(web, in, self)
 	d0 := injected(t, original(), in)
 	r1 := revertedBy(d0, "kubectl-replace", time.Second)
 	status := r1.DeepCopy()
@@ -68,7 +70,7 @@ func TestGuardStopsFighting(t *testing.T) {
 		{d: d1, at: 2 * time.Second},
 		{d: r2, at: 20 * time.Second, reinject: true, say: "argocd app set APP --sync-policy none"},
 		{d: d2, at: 21 * time.Second},
-		{d: r3, at: 40 * time.Second, say: `web: field manager "argocd-controller" (Argo CD) removed the injection, 3 times within a minute: up stops re-injecting web (other Deployments are still served)`},
+		{d: r3, at: 40 * time.Second, say: `web: field manager "argocd-controller" (Argo CD) removed the injection, 3 times within a minute: up stops re-injecting web (other workloads are still served)`},
 		{d: revertedBy(r3, "kubectl-replace", 50*time.Second), at: 50 * time.Second},
 	})
 	if g.Stopped() == "" {
@@ -78,8 +80,8 @@ func TestGuardStopsFighting(t *testing.T) {
 
 // TestGuardSlowReverts: reverts more than a minute apart are each answered.
 func TestGuardSlowReverts(t *testing.T) {
-	in := injection(t, "tok")
-	g := New("web", in, self)
+	in := injection(t, devKey)
+	g := New(web, in, self)
 	d := injected(t, original(), in)
 	var steps []step
 	for i := 1; i <= 5; i++ {
@@ -96,10 +98,10 @@ func TestGuardSlowReverts(t *testing.T) {
 // the injection is re-recorded without counting as a revert, a broken injection is re-injected, and a
 // template the rules no longer fit is reported and left alone.
 func TestGuardLeavesOtherKinds(t *testing.T) {
-	in := injection(t, "tok")
+	in := injection(t, devKey)
 	d := injected(t, original(), in)
 	down := revertedBy(d, self, time.Second)
-	run(t, New("web", in, self), []step{{d: down, at: time.Second, say: "another kubectl fastdev command"}, {d: revertedBy(down, "helm", 5*time.Second), at: 5 * time.Second}})
+	run(t, New(web, in, self), []step{{d: down, at: time.Second, say: "another kubectl fastdev command"}, {d: revertedBy(down, "helm", 5*time.Second), at: 5 * time.Second}})
 
 	edited := d.DeepCopy()
 	edited.Generation++
@@ -109,21 +111,21 @@ func TestGuardLeavesOtherKinds(t *testing.T) {
 	broken.Generation += 2
 	broken.Spec.Template.Spec.Containers[0].Command = []string{"/bin/httpd", "-f", "-p", "8080"}
 	wrote(broken, "kustomize-controller", metav1.ManagedFieldsOperationApply, t0.Add(2*time.Second))
-	run(t, New("web", in, self), []step{
+	run(t, New(web, in, self), []step{
 		{d: edited, at: time.Second, reinject: true, say: `field manager "kubectl-rollout" (kubectl) changed the pod template around the injection`},
 		{d: broken, at: 2 * time.Second, reinject: true, say: "changed the pod template and broke the injection: re-injecting; to pause Flux"},
 	})
 
 	renamed := revertedBy(d, "kubectl-replace", time.Second)
 	renamed.Spec.Template.Spec.Containers[0].Name = "app"
-	run(t, New("web", in, self), []step{{d: renamed, at: time.Second, say: `no container "web"`}})
+	run(t, New(web, in, self), []step{{d: renamed, at: time.Second, say: `no container "web"`}})
 }
 
 // TestGuardStuckRollout: each condition that stops a rollout is said once, with its message, and
 // again only after it cleared.
 func TestGuardStuckRollout(t *testing.T) {
-	in := injection(t, "tok")
-	g := New("web", in, self)
+	in := injection(t, devKey)
+	g := New(web, in, self)
 	d := injected(t, original(), in)
 	quota := corev1.ConditionTrue
 	failing := d.DeepCopy()
@@ -143,7 +145,7 @@ func TestGuardStuckRollout(t *testing.T) {
 		{d: d},
 		{d: failing, say: "exceeded quota"},
 	})
-	if dec := g.Observe(d, true, t0); len(dec.Warnings) != 1 || !strings.Contains(dec.Warnings[0], "deleted") || dec.Reinject {
+	if dec := g.Observe(workload.Of(d), true, t0); len(dec.Warnings) != 1 || !strings.Contains(dec.Warnings[0], "deleted") || dec.Reinject {
 		t.Errorf("deleted Deployment: %+v", dec)
 	}
 }
@@ -151,13 +153,13 @@ func TestGuardStuckRollout(t *testing.T) {
 // TestGuardRecreated: a Deployment deleted and created again from its manifest (a GitOps tool that
 // recreates on an immutable field) is re-injected like any revert.
 func TestGuardRecreated(t *testing.T) {
-	in := injection(t, "tok")
-	g := New("web", in, self)
+	in := injection(t, devKey)
+	g := New(web, in, self)
 	d := injected(t, original(), in)
 	recreated := original() // generation 1 again
 	wrote(recreated, "kustomize-controller", "Apply", t0.Add(time.Second))
 	run(t, g, []step{{d: d}, {d: recreated, at: time.Second, reinject: true, say: "Flux"}})
-	if dec := g.Observe(d, true, t0.Add(2*time.Second)); dec.Reinject {
+	if dec := g.Observe(workload.Of(d), true, t0.Add(2*time.Second)); dec.Reinject {
 		t.Error("re-injecting a deleted Deployment")
 	}
 	run(t, g, []step{{d: recreated, at: 3 * time.Second, reinject: true, say: "kustomize.toolkit.fluxcd.io/reconcile=disabled"}})

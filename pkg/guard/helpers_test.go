@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 const self = "kubectl-fastdev"
@@ -33,13 +34,19 @@ func original() *appsv1.Deployment {
 	}
 }
 
-func injection(t *testing.T, token string) Injection {
+// Public keys (pkg/auth's format) of the developer whose up runs, and of another.
+const (
+	devKey   = "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop"
+	otherKey = "ed25519 AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE= other@desk"
+)
+
+func injection(t *testing.T, keys string) Injection {
 	t.Helper()
 	r, err := rules.Parse("container: web\nsync:\n  - from: ./www\n    to: /www\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Injection{Rules: r, Options: inject.Options{SyncletImage: "fastdev/synclet:v1", Port: 17220, Token: token, NativeSidecar: true}}
+	return Injection{Rules: r, Options: inject.Options{SyncletImage: "fastdev/synclet:v1", Port: 17220, Keys: keys, NativeSidecar: true}}
 }
 
 // apply applies a JSON patch to d as the API server would, bumping the resourceVersion and, when the
@@ -106,3 +113,6 @@ func replaced(d *appsv1.Deployment) *appsv1.Deployment {
 	r.ManagedFields = append([]metav1.ManagedFieldsEntry{}, d.ManagedFields...)
 	return r
 }
+
+// web is the Deployment the tests develop.
+var web = workload.Ref{Kind: workload.Deployment, Name: "web"}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // Writer is the field manager that last wrote a Deployment's pod template, as managedFields tell.
@@ -90,16 +92,17 @@ func Who(w Writer) string {
 	return fmt.Sprintf("field manager %q", w.Manager)
 }
 
-// Hint says how to keep manager from reverting deployment while developing.
-func Hint(manager, deployment string) string {
+// Hint says how to keep manager from reverting the workload ref while developing.
+func Hint(manager string, ref workload.Ref) string {
+	kind, name := ref.Kind.Lower(), ref.Name
 	switch {
 	case strings.HasPrefix(manager, "argocd"):
 		return fmt.Sprintf("to pause Argo CD for it: turn off auto-sync of its Application (`argocd app set APP --sync-policy none`), "+
-			"or give the Application ignoreDifferences {group: apps, kind: Deployment, name: %s, managedFieldsManagers: [kubectl-fastdev]} "+
-			"with syncOptions [RespectIgnoreDifferences=true]", deployment)
+			"or give the Application ignoreDifferences {group: apps, kind: %s, name: %s, managedFieldsManagers: [kubectl-fastdev]} "+
+			"with syncOptions [RespectIgnoreDifferences=true]", ref.Kind, name)
 	case manager == "kustomize-controller":
-		return fmt.Sprintf("to pause Flux for it: `kubectl annotate deployment %s kustomize.toolkit.fluxcd.io/reconcile=disabled` "+
-			"(remove it after `kubectl fastdev down`), or `flux suspend kustomization NAME`", deployment)
+		return fmt.Sprintf("to pause Flux for it: `kubectl annotate %s %s kustomize.toolkit.fluxcd.io/reconcile=disabled` "+
+			"(remove it after `kubectl fastdev down`), or `flux suspend kustomization NAME`", kind, name)
 	case manager == "helm-controller":
 		return "to pause Flux for it: `flux suspend helmrelease NAME` (`flux resume helmrelease NAME` after `kubectl fastdev down`)"
 	case manager == "helm":
@@ -107,7 +110,7 @@ func Hint(manager, deployment string) string {
 	case manager == "kubectl" || strings.HasPrefix(manager, "kubectl-"):
 		return "a one-off kubectl command: nothing to pause (if a script or CI job runs it in a loop, stop it while developing)"
 	case manager == "":
-		return "find what writes this Deployment with `kubectl get deployment " + deployment + " --show-managed-fields -o yaml`"
+		return fmt.Sprintf("find what writes this %s with `kubectl get %s %s --show-managed-fields -o yaml`", ref.Kind, kind, name)
 	}
-	return fmt.Sprintf("pause whatever writes as field manager %q for deployment %s while developing", manager, deployment)
+	return fmt.Sprintf("pause whatever writes as field manager %q for %s %s while developing", manager, kind, name)
 }

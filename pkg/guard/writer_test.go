@@ -6,6 +6,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 func entry(manager string, op metav1.ManagedFieldsOperationType, at time.Time, sub, fields string) metav1.ManagedFieldsEntry {
@@ -85,8 +87,18 @@ func TestHint(t *testing.T) {
 		if got := Tool(c.manager); got != c.tool {
 			t.Errorf("Tool(%q) = %q, want %q", c.manager, got, c.tool)
 		}
-		if got := Hint(c.manager, "web"); !strings.Contains(got, c.hint) {
+		if got := Hint(c.manager, web); !strings.Contains(got, c.hint) {
 			t.Errorf("Hint(%q) = %q, want it to contain %q", c.manager, got, c.hint)
+		}
+	}
+	db := workload.Ref{Kind: workload.StatefulSet, Name: "db"}
+	for manager, hint := range map[string]string{
+		"argocd-controller":    "kind: StatefulSet, name: db",
+		"kustomize-controller": "kubectl annotate statefulset db ",
+		"":                     "kubectl get statefulset db --show-managed-fields",
+	} {
+		if got := Hint(manager, db); !strings.Contains(got, hint) {
+			t.Errorf("Hint(%q, statefulset/db) = %q, want it to contain %q", manager, got, hint)
 		}
 	}
 	if got := Who(Writer{Manager: "argocd-controller"}); got != `field manager "argocd-controller" (Argo CD)` {

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // testOpFailed is exactly what the API server returns when a JSON patch's "test" operation fails
@@ -27,8 +29,8 @@ func testOpFailed() error {
 // annotate is a plan that adds an annotation, recording the annotations of each Deployment planned for.
 type annotate struct{ seen []map[string]string }
 
-func (a *annotate) plan(d *appsv1.Deployment) ([]byte, error) {
-	a.seen = append(a.seen, d.Annotations)
+func (a *annotate) plan(w workload.Workload) ([]byte, error) {
+	a.seen = append(a.seen, w.Meta().Annotations)
 	return []byte(`[{"op":"add","path":"/metadata/annotations/patched","value":"yes"}]`), nil
 }
 
@@ -39,9 +41,9 @@ func patchTest(t *testing.T) (*Client, *fake.Clientset, *appsv1.Deployment) {
 	return NewForClientset(cs, "dev"), cs, d
 }
 
-// TestPatchPlannedStale: a patch refused because the Deployment changed meanwhile is planned again
+// TestPatchWorkloadPlannedStale: a patch refused because the Deployment changed meanwhile is planned again
 // against the Deployment read afresh, and applied.
-func TestPatchPlannedStale(t *testing.T) {
+func TestPatchWorkloadPlannedStale(t *testing.T) {
 	c, cs, d := patchTest(t)
 	refused := 0
 	cs.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
@@ -58,25 +60,21 @@ func TestPatchPlannedStale(t *testing.T) {
 		return true, nil, testOpFailed()
 	})
 	var a annotate
-	got, err := c.PatchPlanned(context.Background(), d, "patching", a.plan)
-	if err != nil {
+	if err := c.PatchWorkloadPlanned(context.Background(), workload.Of(d), "patching", a.plan); err != nil {
 		t.Fatal(err)
 	}
 	if len(a.seen) != 2 || a.seen[0]["a"] != "1" || a.seen[1]["a"] != "2" {
 		t.Errorf("planned for %v, want the first read then the changed Deployment", a.seen)
 	}
-	if got.Annotations["a"] != "2" {
-		t.Errorf("returned the Deployment planned for first: %v", got.Annotations)
-	}
-	now, err := c.GetDeployment(context.Background(), "web")
-	if err != nil || now.Annotations["patched"] != "yes" || now.Annotations["a"] != "2" {
-		t.Errorf("after the retry: %v, %v", now.Annotations, err)
+	now, err := c.GetWorkload(context.Background(), workload.Ref{Kind: workload.Deployment, Name: "web"})
+	if err != nil || now.Meta().Annotations["patched"] != "yes" || now.Meta().Annotations["a"] != "2" {
+		t.Errorf("after the retry: %v, %v", now.Meta().Annotations, err)
 	}
 }
 
-// TestPatchPlannedGivesUp: a patch that stays stale is tried 1+staleRetries times; any other refusal
+// TestPatchWorkloadPlannedGivesUp: a patch that stays stale is tried 1+staleRetries times; any other refusal
 // (here forbidden) is not retried; errors name the verb and the Deployment and keep their type.
-func TestPatchPlannedGivesUp(t *testing.T) {
+func TestPatchWorkloadPlannedGivesUp(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		err    error
@@ -95,7 +93,7 @@ func TestPatchPlannedGivesUp(t *testing.T) {
 				return true, nil, c.err
 			})
 			var a annotate
-			_, err := client.PatchPlanned(context.Background(), d, "restoring", a.plan)
+			err := client.PatchWorkloadPlanned(context.Background(), workload.Of(d), "restoring", a.plan)
 			if err == nil || !c.isType(err) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err %v, want %q of the original type", err, c.want)
 			}
@@ -106,15 +104,14 @@ func TestPatchPlannedGivesUp(t *testing.T) {
 	}
 }
 
-// TestPatchPlannedNothingToDo: a nil patch sends nothing; a planning error is returned as it is.
-func TestPatchPlannedNothingToDo(t *testing.T) {
+// TestPatchWorkloadPlannedNothingToDo: a nil patch sends nothing; a planning error is returned as it is.
+func TestPatchWorkloadPlannedNothingToDo(t *testing.T) {
 	c, cs, d := patchTest(t)
-	got, err := c.PatchPlanned(context.Background(), d, "patching", func(*appsv1.Deployment) ([]byte, error) { return nil, nil })
-	if err != nil || got != d {
-		t.Errorf("nil patch: %v, %v", got, err)
+	if err := c.PatchWorkloadPlanned(context.Background(), workload.Of(d), "patching", func(workload.Workload) ([]byte, error) { return nil, nil }); err != nil {
+		t.Errorf("nil patch: %v", err)
 	}
 	planErr := errors.New("bad rules")
-	if _, err := c.PatchPlanned(context.Background(), d, "patching", func(*appsv1.Deployment) ([]byte, error) { return nil, planErr }); err != planErr {
+	if err := c.PatchWorkloadPlanned(context.Background(), workload.Of(d), "patching", func(workload.Workload) ([]byte, error) { return nil, planErr }); err != planErr {
 		t.Errorf("planning error: %v", err)
 	}
 	for _, a := range cs.Actions() {

@@ -12,6 +12,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // futureDeployment carries fields no k8s.io/api type knows, as a newer API server sends them.
@@ -30,7 +32,7 @@ type apiServer struct {
 func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.URL.Path != "/apis/apps/v1/namespaces/dev/deployments/web" {
+	if r.URL.Path != "/apis/apps/v1/namespaces/dev/deployments/web" && r.URL.Path != "/apis/apps/v1/namespaces/dev/statefulsets/web" {
 		http.NotFound(w, r)
 		return
 	}
@@ -51,9 +53,9 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestGetDeploymentRaw: the bytes are the server's, fields unknown to the client's types included,
-// asked for as JSON.
-func TestGetDeploymentRaw(t *testing.T) {
+// TestGetWorkloadRaw: the bytes are the server's, fields unknown to the client's types included,
+// asked for as JSON, at the path of the workload's kind.
+func TestGetWorkloadRaw(t *testing.T) {
 	s := &apiServer{}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
@@ -61,25 +63,27 @@ func TestGetDeploymentRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := c.GetDeploymentRaw(context.Background(), "web")
-	if err != nil {
-		t.Fatal(err)
+	for _, ref := range []workload.Ref{{Kind: workload.Deployment, Name: "web"}, {Kind: workload.StatefulSet, Name: "web"}} {
+		raw, err := c.GetWorkloadRaw(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(raw) != futureDeployment {
+			t.Errorf("got %s, want the server's bytes", raw)
+		}
 	}
-	if string(raw) != futureDeployment {
-		t.Errorf("got %s, want the server's bytes", raw)
-	}
-	if len(s.gets) != 1 || s.gets[0] != "application/json" {
+	if len(s.gets) != 2 || s.gets[0] != "application/json" {
 		t.Errorf("Accept headers %q, want application/json", s.gets)
 	}
-	if _, err := c.GetDeploymentRaw(context.Background(), "nope"); !apierrors.IsNotFound(err) {
-		t.Errorf("missing deployment: %v", err)
+	if _, err := c.GetWorkloadRaw(context.Background(), workload.Ref{Kind: workload.DaemonSet, Name: "web"}); !apierrors.IsNotFound(err) {
+		t.Errorf("missing daemonset: %v", err)
 	}
 }
 
-// TestPatchPlannedRaw: the plan sees the server's JSON; a stale patch is planned again on a fresh
+// TestPatchWorkloadRaw: the plan sees the server's JSON; a stale patch is planned again on a fresh
 // read; the patch goes as a JSON patch under kubectl-fastdev's field manager; a plan with nothing to
 // do patches nothing.
-func TestPatchPlannedRaw(t *testing.T) {
+func TestPatchWorkloadRaw(t *testing.T) {
 	s := &apiServer{stale: 1}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
@@ -88,7 +92,8 @@ func TestPatchPlannedRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	planned := 0
-	err = c.PatchPlannedRaw(context.Background(), "web", "patching", func(raw []byte) ([]byte, error) {
+	web := workload.Ref{Kind: workload.Deployment, Name: "web"}
+	err = c.PatchWorkloadRaw(context.Background(), web, "patching", func(raw []byte) ([]byte, error) {
 		planned++
 		var d map[string]any
 		if err := json.Unmarshal(raw, &d); err != nil || !strings.Contains(string(raw), "futureField") {
@@ -106,11 +111,11 @@ func TestPatchPlannedRaw(t *testing.T) {
 		t.Errorf("patch sent as %q, want prefix %q", s.patches[1], want)
 	}
 	s.patches = nil
-	if err := c.PatchPlannedRaw(context.Background(), "web", "patching", func([]byte) ([]byte, error) { return nil, nil }); err != nil || len(s.patches) != 0 {
+	if err := c.PatchWorkloadRaw(context.Background(), web, "patching", func([]byte) ([]byte, error) { return nil, nil }); err != nil || len(s.patches) != 0 {
 		t.Errorf("nothing to do: %v, %d patches", err, len(s.patches))
 	}
 	s.stale = 100
-	if err := c.PatchPlannedRaw(context.Background(), "web", "restoring", func([]byte) ([]byte, error) { return []byte(`[]`), nil }); err == nil ||
+	if err := c.PatchWorkloadRaw(context.Background(), web, "restoring", func([]byte) ([]byte, error) { return []byte(`[]`), nil }); err == nil ||
 		!strings.HasPrefix(err.Error(), `restoring deployment "web": `) || len(s.patches) != 1+staleRetries {
 		t.Errorf("always stale: %v after %d patches", err, len(s.patches))
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -56,9 +57,11 @@ func DefaultStore() Store {
 	return Store{Dir: filepath.Join(dir, "kubectl-fastdev", "state")}
 }
 
+// path is the record's file. A name of another kind than Deployment is "statefulset/db": its slash
+// becomes a "~", which no object name has, so the file stays in Dir and apart from Deployment "db".
 func (s Store) path(server, ns, name string) string {
 	h := sha256.Sum256([]byte(server))
-	return filepath.Join(s.Dir, hex.EncodeToString(h[:6])+"_"+ns+"_"+name+".json")
+	return filepath.Join(s.Dir, hex.EncodeToString(h[:6])+"_"+ns+"_"+strings.ReplaceAll(name, "/", "~")+".json")
 }
 
 // Write replaces the record atomically.
