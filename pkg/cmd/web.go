@@ -82,7 +82,12 @@ func (o *UpOptions) startWeb(ctx context.Context, api follow.API, targets []devl
 	}
 	var srv *web.Server
 	if !o.web.off {
-		mv.m = events.New("kubectl fastdev up · namespace "+o.client.Namespace, o.absDir, names)
+		// local paths in error blocks are --dir as given joined with the rules' paths: relative to here
+		cwd, err := os.Getwd()
+		if err != nil {
+			cwd = o.absDir
+		}
+		mv.m = events.New("kubectl fastdev up · namespace "+o.client.Namespace, cwd, names)
 		s, err := web.Listen(o.web.String(), mv.m)
 		if err != nil {
 			view.Warn(fmt.Sprintf("web view: %v; up goes on without it", err))
