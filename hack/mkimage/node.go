@@ -38,7 +38,7 @@ func webNodeImage(ctx context.Context, o options, tmp string) (string, v1.Image,
 	if o.cache == "" {
 		return "", nil, errors.New("-cache is required: the directory keeping npm's downloads between builds")
 	}
-	node, npm, err := hostNode()
+	node, npm, err := hostNode(ctx, o.cache)
 	if err != nil {
 		return "", nil, err
 	}
@@ -96,10 +96,11 @@ func webNodeImage(ctx context.Context, o options, tmp string) (string, v1.Image,
 	return "fastdev.local/web-node:dev", img, err
 }
 
-// hostNode returns the host's node binary and the directory of the npm bundled with it (the one
-// holding npm's package.json and node_modules), both with symlinks resolved.
-func hostNode() (node, npm string, err error) {
-	const fix = "install Node.js with its bundled npm (the nodejs package of NodeSource or nodejs.org)"
+// hostNode returns the host's node binary and the directory of a self-contained npm (one holding
+// npm's package.json and all of its dependencies under node_modules), both with symlinks resolved:
+// the npm bundled with node (NodeSource's and nodejs.org's builds), or else npmRelease.
+func hostNode(ctx context.Context, cache string) (node, npm string, err error) {
+	const fix = "install Node.js and npm (make deps: apt-get install nodejs npm)"
 	if node, err = exec.LookPath("node"); err == nil {
 		node, err = filepath.EvalSymlinks(node)
 	}
@@ -113,13 +114,60 @@ func hostNode() (node, npm string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("finding npm on PATH: %w (%s)", err, fix)
 	}
-	npm = filepath.Dir(filepath.Dir(cli))
+	if npm = filepath.Dir(filepath.Dir(cli)); selfContained(npm) {
+		return node, npm, nil
+	}
+	npm, err = fetchNPM(ctx, node, cli, cache)
+	return node, npm, err
+}
+
+// npmRelease is the npm the web-node image carries when the host's is not self-contained (Debian's
+// npm package spreads its dependencies over /usr/share/nodejs, outside what the image copies). Its
+// registry tarball bundles every dependency; npm 10 runs on the Node.js 18.20 of Debian 12.
+const npmRelease = "npm@10.9.2"
+
+func selfContained(npm string) bool {
 	for _, p := range []string{"package.json", "bin/npm-cli.js", "node_modules"} {
 		if _, err := os.Stat(filepath.Join(npm, p)); err != nil {
-			return "", "", fmt.Errorf("npm at %s is not a self-contained npm (no %s): %s", npm, p, fix)
+			return false
 		}
 	}
-	return node, npm, nil
+	return true
+}
+
+// fetchNPM unpacks npmRelease, downloaded once with the host's npm (`npm pack`), into
+// cache/npm-release and returns its directory.
+func fetchNPM(ctx context.Context, node, cli, cache string) (string, error) {
+	dir := filepath.Join(cache, "npm-release", npmRelease)
+	if selfContained(dir) {
+		return dir, nil
+	}
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	pack := exec.CommandContext(ctx, node, cli, "pack", npmRelease, "--pack-destination", tmp, "--cache", filepath.Join(cache, "npm"))
+	pack.Dir = tmp
+	if b, err := pack.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm pack %s (the host's npm is not self-contained; the npm registry must be reachable once): %w\n%s", npmRelease, err, b)
+	}
+	tgz, err := filepath.Glob(filepath.Join(tmp, "npm-*.tgz"))
+	if err != nil || len(tgz) != 1 {
+		return "", fmt.Errorf("npm pack %s wrote %v into %s, want one npm-*.tgz", npmRelease, tgz, tmp)
+	}
+	if b, err := exec.CommandContext(ctx, "tar", "-xzf", tgz[0], "-C", tmp).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w\n%s", tgz[0], err, b)
+	}
+	if !selfContained(filepath.Join(tmp, "package")) {
+		return "", fmt.Errorf("%s from the registry has no bundled node_modules", npmRelease)
+	}
+	if err := os.Rename(filepath.Join(tmp, "package"), dir); err != nil {
+		return "", err
+	}
+	return dir, os.RemoveAll(tmp)
 }
 
 // hostNPM runs the host's npm in dir with the given cache: downloads happen only for what the cache

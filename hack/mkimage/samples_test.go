@@ -202,3 +202,32 @@ func keys(m map[string]string) []string {
 	}
 	return ks
 }
+
+// TestFetchNPM: the npm release fetched for hosts whose npm is not self-contained (Debian's) is
+// complete, runs with the host's node, and is reused from the cache.
+func TestFetchNPM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads " + npmRelease + " from the npm registry")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("needs node")
+	}
+	cli, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("needs npm")
+	}
+	cache := t.TempDir()
+	dir, err := fetchNPM(context.Background(), node, cli, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, filepath.Join(dir, "bin", "npm-cli.js"), "--version").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != strings.TrimPrefix(npmRelease, "npm@") {
+		t.Fatalf("%s --version: %v\n%s", dir, err, out)
+	}
+	again, err := fetchNPM(context.Background(), "/nonexistent/node", cli, cache)
+	if err != nil || again != dir {
+		t.Errorf("a second fetch did not reuse the cache: %q, %v", again, err)
+	}
+}
