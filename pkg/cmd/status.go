@@ -212,7 +212,7 @@ func printStatus(w io.Writer, out []DeploymentStatus, wide bool) error {
 	if wide {
 		extraHead, extraNone = "\tNODE\tFILES", "\t-\t-"
 	}
-	fmt.Fprintln(tw, "DEPLOYMENT\tINJECTED\tUP\tPOD\tPHASE\tSYNCLET\tCONNECTED\tLAST SYNC\tLATENCY"+extraHead+"\tLAST ERROR")
+	fmt.Fprintln(tw, "WORKLOAD\tINJECTED\tUP\tPOD\tPHASE\tSYNCLET\tCONNECTED\tLAST SYNC\tLATENCY"+extraHead+"\tLAST ERROR")
 	for _, ds := range out {
 		if len(ds.Pods) == 0 {
 			fmt.Fprintf(tw, "%s\t%v\t%v\t-\t-\t-\t-\t-\t-%s\t-\n", ds.Name, ds.Injected, ds.UpRunning, extraNone)

@@ -46,7 +46,7 @@ func TestStatusTable(t *testing.T) {
 	_, out := statusTest(t, "")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := [][]string{
-		{"DEPLOYMENT", "INJECTED", "UP", "POD", "PHASE", "SYNCLET", "CONNECTED", "LAST", "SYNC", "LATENCY", "LAST", "ERROR"},
+		{"WORKLOAD", "INJECTED", "UP", "POD", "PHASE", "SYNCLET", "CONNECTED", "LAST", "SYNC", "LATENCY", "LAST", "ERROR"},
 		{"web", "false", "true", "web-a", "Running", "false", "true", "2026-03-04T10:00:00Z", "42ms", "exit", "1"},
 		{"web", "false", "true", "web-b", "Running", "false", "false", "-", "-", "-"},
 		{"web:", "forwarding", "http://127.0.0.1:18080", "->", "port", "8080"},
@@ -69,7 +69,7 @@ func TestStatusWide(t *testing.T) {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
 	}
 	for i, w := range []string{
-		"DEPLOYMENT INJECTED UP POD PHASE SYNCLET CONNECTED LAST SYNC LATENCY NODE FILES LAST ERROR",
+		"WORKLOAD INJECTED UP POD PHASE SYNCLET CONNECTED LAST SYNC LATENCY NODE FILES LAST ERROR",
 		"web false true web-a Running false true 2026-03-04T10:00:00Z 42ms node-1 3 exit 1",
 		"web false true web-b Running false false - - - - -",
 		"web: forwarding http://127.0.0.1:18080 -> port 8080",
