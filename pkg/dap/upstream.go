@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,7 +174,8 @@ func (s *session) event(u *upstream, m *message) {
 
 // toIDE forwards a message with the IDE's seq and the given fields replaced.
 func (s *session) toIDE(m *message, fields map[string]any) {
-	if err := s.ide.send(m, fields, nil); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+	// an IDE that has gone ends the session through readIDE; that is not worth a line
+	if err := s.ide.send(m, fields, nil); err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, net.ErrClosed) {
 		s.r.report.Warn(fmt.Sprintf("debugger: relaying to the IDE: %v", err))
 	}
 }

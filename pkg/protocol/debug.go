@@ -18,6 +18,9 @@ type DebugRequest struct {
 	// GCFlags is added to in-pod go builds as -gcflags (through GOFLAGS) while debugging; empty
 	// leaves builds alone.
 	GCFlags string `json:"gcflags,omitempty"`
+	// Steps are the rules' build steps: the supervisor runs them (with GCFlags) before it first starts
+	// the app under Delve, so Delve debugs a build of the synced source with its flags, not the image's.
+	Steps []Step `json:"steps,omitempty"`
 }
 
 // Validate checks the port.

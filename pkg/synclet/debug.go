@@ -132,8 +132,12 @@ func (s *Supervisor) debugOn(req protocol.DebugRequest) (protocol.DebugReply, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reply := protocol.DebugReply{Addr: delveAddr(req.Port)}
-	restart := s.debug == nil || s.debug.Port != req.Port || s.child == nil
+	first := s.debug == nil
+	restart := first || s.debug.Port != req.Port || s.child == nil
 	s.debug = &req // the build flags apply from the next build on
+	if first {
+		s.debugBuild(req.Steps)
+	}
 	if restart {
 		s.cfg.Log.Printf("supervisor: running %s under Delve on %s (kubectl fastdev up --debug)", s.cfg.Argv[0], reply.Addr)
 		s.stopApp()
@@ -147,6 +151,20 @@ func (s *Supervisor) debugOn(req protocol.DebugRequest) (protocol.DebugReply, er
 		return reply, err
 	}
 	return reply, nil
+}
+
+// debugBuild runs the build steps once with Delve's flags before the app first starts under Delve.
+// A failing build is logged and the app's current binary is debugged: the next edit builds again.
+// s.mu must be held.
+func (s *Supervisor) debugBuild(steps []protocol.Step) {
+	if len(steps) == 0 {
+		return
+	}
+	s.cfg.Log.Printf("supervisor: building the app with Delve's flags before debugging it")
+	ev := protocol.NewEventWriter(io.Discard, func() {})
+	if err := s.steps(steps, ev); err != nil {
+		s.cfg.Log.Printf("supervisor: the build for debugging failed (%v); debugging the current binary until an edit builds again", err)
+	}
 }
 
 // waitListening polls addr until it accepts a connection, the process that should open it exits, or

@@ -1,0 +1,224 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/dap"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
+)
+
+// debugOptions are up's debugger flags (docs/debug.md).
+type debugOptions struct {
+	Debug bool // --debug: every target runs under Delve, with the rules' debug key or its defaults
+	Port  int  // --debug-port: the first local port of the relays (one per debugged Deployment)
+}
+
+func (d *debugOptions) addFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&d.Debug, "debug", false, "run the apps under Delve and serve a debug adapter (DAP, \"request\": \"attach\", \"mode\": \"remote\") on a local port that stays attached across rebuilds (docs/debug.md); the rules' debug key does the same for one Deployment")
+	fs.IntVar(&d.Port, "debug-port", rules.DefaultDebugPort, "local port of the debug adapter (the next free one above when taken; one per debugged Deployment)")
+}
+
+// validate checks the flags.
+func (d *debugOptions) validate() error {
+	if d.Port < 1 || d.Port > 65535 {
+		return fmt.Errorf("--debug-port %d: want 1-65535 (the local port the IDE attaches to)", d.Port)
+	}
+	return nil
+}
+
+// debugged returns the rules' debug settings of a target under the flags: nil when it is not debugged.
+func (d *debugOptions) debugged(r *rules.Rules) *rules.Debug {
+	switch {
+	case r != nil && r.Debug != nil:
+		return r.Debug
+	case d.Debug:
+		return rules.DefaultDebug()
+	}
+	return nil
+}
+
+// startDebug serves a debug relay for every debugged target until the returned stop is called: a
+// local listener (said in a line) whose IDE sessions reach the Delve in one of the target's pods and
+// stay open across the rebuilds and restarts of the app.
+// A target whose relay cannot listen is said in a warning; the others and the dev loop go on.
+func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target, view upView) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	dialer := cluster.PodDialer()
+	next := o.debug.Port
+	for _, t := range targets {
+		dbg := o.debug.debugged(t.Rules)
+		if dbg == nil {
+			continue
+		}
+		host := forwardDefaultHost(o.forwards.Address)
+		ln, port, err := listenFrom(host, next)
+		if err != nil {
+			view.Warn(fmt.Sprintf("%v; %s runs without a debugger", err, t.Name))
+			continue
+		}
+		next = port + 1
+		pods := newRunningPods()
+		up := &podDelve{client: o.client, dialer: dialer, pods: pods, target: t,
+			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
+		relay := dap.NewRelay(dap.Config{Paths: o.debugPaths(t.Rules)}, up, view)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := cluster.SubscribePods(ctx, t.Selector, pods.set, func(err error) { view.Warn(fmt.Sprintf("debugger: following pods of %s: %v", t.Name, err)) }); err != nil {
+				view.Warn(fmt.Sprintf("debugger: %v", err))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := relay.Serve(ctx, ln); err != nil {
+				view.Warn(fmt.Sprintf("debugger for %s stopped: %v", t.Name, err))
+			}
+		}()
+		view.Info(fmt.Sprintf("debugger for %s: attach your IDE to %s (DAP, \"request\": \"attach\", \"mode\": \"remote\"; docs/debug.md); "+
+			"it stays attached across rebuilds, and an edit saved while the program is stopped is applied at once, the session moving to the new build",
+			t.Name, ln.Addr()))
+	}
+	return func() { cancel(); wg.Wait(); dialer.Close() }
+}
+
+// buildSteps are every run step of the rules, which the pod runs once with Delve's flags before it
+// first starts the app under Delve.
+func buildSteps(r *rules.Rules) []protocol.Step {
+	var out []protocol.Step
+	for _, st := range r.Run {
+		out = append(out, protocol.Step{Argv: st.Argv, Display: st.Cmd, TimeoutMs: st.Timeout.Milliseconds()})
+	}
+	return out
+}
+
+// debugPaths maps each sync rule's local directory to its in-pod path, for Delve's substitutePath.
+func (o *UpOptions) debugPaths(r *rules.Rules) []dap.Mapping {
+	var maps []dap.Mapping
+	for _, s := range r.Sync {
+		maps = append(maps, dap.Mapping{Local: filepath.Join(o.absDir, filepath.FromSlash(s.From)), Pod: s.To})
+	}
+	return maps
+}
+
+// listenFrom listens on host at port, or the next free port above it (up to 100 tries).
+func listenFrom(host string, port int) (net.Listener, int, error) {
+	for p := port; p < port+100 && p <= 65535; p++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return ln, p, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("debugger: no free local port from %d to %d on %s: pick another with --debug-port", port, port+99, host)
+}
+
+// podDelve is the relay's upstream: the Delve of one running injected pod of the target, reached
+// through a port-forward after the pod's synclet is asked to run the app under Delve.
+type podDelve struct {
+	client *kube.Client
+	dialer *kube.PodDialer
+	pods   *runningPods
+	target devloop.Target
+	req    protocol.DebugRequest
+}
+
+var _ dap.Upstream = (*podDelve)(nil)
+
+// Connect implements dap.Upstream.
+func (p *podDelve) Connect(ctx context.Context) (io.ReadWriteCloser, error) {
+	pod, err := p.pods.pick(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := p.client.PortForward(ctx, pod, p.target.Port)
+	if err != nil {
+		return nil, fmt.Errorf("reaching the synclet of pod %s: %w", pod, err)
+	}
+	defer fwd.Close()
+	cl := syncletclient.New(fwd.Addr, p.target.Key)
+	defer cl.Close()
+	if _, err := cl.Debug(ctx, p.req); err != nil {
+		return nil, fmt.Errorf("starting Delve in pod %s: %w", pod, err)
+	}
+	c, err := p.dialer.DialPod(ctx, pod, p.req.Port)
+	if err != nil {
+		return nil, fmt.Errorf("reaching Delve in pod %s: %w", pod, err)
+	}
+	return c, nil
+}
+
+// runningPods are the target's injected pods that run and are not being deleted. Readiness does not
+// count: a program stopped at a breakpoint fails its readiness probe, and must stay debuggable.
+type runningPods struct {
+	mu      sync.Mutex
+	running map[string]bool
+	changed chan struct{} // closed at the next change
+}
+
+func newRunningPods() *runningPods {
+	return &runningPods{running: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// set is the pod informer's callback.
+func (r *runningPods) set(pod *corev1.Pod, gone bool) {
+	_, injected := pod.Annotations[inject.AnnotationInjected]
+	ok := !gone && injected && pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[pod.Name] == ok {
+		return
+	}
+	if ok {
+		r.running[pod.Name] = true
+	} else {
+		delete(r.running, pod.Name)
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// pick returns the first running pod by name, waiting for one.
+func (r *runningPods) pick(ctx context.Context) (string, error) {
+	for {
+		r.mu.Lock()
+		names := make([]string, 0, len(r.running))
+		for n := range r.running {
+			names = append(names, n)
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		if len(names) > 0 {
+			sort.Strings(names)
+			return names[0], nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return "", errors.New("no running pod to debug")
+		}
+	}
+}
+
+// forwardDefaultHost is where the relays listen: the first of up's --address values, as the forwards.
+func forwardDefaultHost(addrs []string) string {
+	if len(addrs) == 0 || addrs[0] == "" {
+		return "127.0.0.1"
+	}
+	return addrs[0]
+}

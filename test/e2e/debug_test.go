@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	godap "github.com/google/go-dap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// dapClient is the IDE in TestDebugAcrossRebuild: one DAP connection, read by one goroutine.
+type dapClient struct {
+	t    *testing.T
+	conn net.Conn
+	msgs chan godap.Message
+	seq  int
+	seen []string // every event, in order
+}
+
+func dialDAP(t *testing.T, addr string) *dapClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to the debugger at %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &dapClient{t: t, conn: conn, msgs: make(chan godap.Message, 256)}
+	go func() {
+		defer close(c.msgs)
+		r := bufio.NewReader(conn)
+		for {
+			m, err := godap.ReadProtocolMessage(r)
+			if err != nil {
+				return
+			}
+			c.msgs <- m
+		}
+	}()
+	return c
+}
+
+func (c *dapClient) send(m godap.RequestMessage, command string) int {
+	c.t.Helper()
+	c.seq++
+	r := m.GetRequest()
+	r.Seq, r.Type, r.Command = c.seq, "request", command
+	if err := godap.WriteProtocolMessage(c.conn, m); err != nil {
+		c.t.Fatalf("sending %s: %v", command, err)
+	}
+	return c.seq
+}
+
+// wait reads messages until ok accepts one. The connection must never end and Delve's session must
+// never be reported over (`terminated`): the relay keeps the IDE's session across rebuilds.
+func (c *dapClient) wait(what string, timeout time.Duration, ok func(godap.Message) bool) godap.Message {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m, open := <-c.msgs:
+			if !open {
+				c.t.Fatalf("waiting for %s: the debugger closed the IDE's connection (events: %v)", what, c.seen)
+			}
+			if e, isEvent := m.(godap.EventMessage); isEvent {
+				c.seen = append(c.seen, e.GetEvent().Event)
+				if e.GetEvent().Event == "terminated" {
+					c.t.Fatalf("waiting for %s: the debugger told the IDE the session terminated", what)
+				}
+			}
+			if ok(m) {
+				return m
+			}
+		case <-deadline:
+			c.t.Fatalf("timed out after %s waiting for %s (events so far: %v)", timeout, what, c.seen)
+		}
+	}
+}
+
+// call sends a request and waits for its response, failing on an error response.
+func (c *dapClient) call(m godap.RequestMessage, command string, timeout time.Duration) godap.Message {
+	c.t.Helper()
+	seq := c.send(m, command)
+	resp := c.wait(command+"'s response", timeout, func(m godap.Message) bool {
+		r, ok := m.(godap.ResponseMessage)
+		return ok && r.GetResponse().RequestSeq == seq
+	})
+	if r := resp.(godap.ResponseMessage).GetResponse(); !r.Success {
+		c.t.Fatalf("%s failed: %s", command, r.Message)
+	}
+	return resp
+}
+
+// stoppedAt waits for a stop and returns the top frame's file and line.
+func (c *dapClient) stoppedAt(what string, timeout time.Duration) (int, string, int) {
+	c.t.Helper()
+	st := c.wait(what, timeout, func(m godap.Message) bool { _, ok := m.(*godap.StoppedEvent); return ok }).(*godap.StoppedEvent)
+	tr := c.call(&godap.StackTraceRequest{Arguments: godap.StackTraceArguments{ThreadId: st.Body.ThreadId, Levels: 1}}, "stackTrace", 30*time.Second).(*godap.StackTraceResponse)
+	if len(tr.Body.StackFrames) == 0 || tr.Body.StackFrames[0].Source == nil {
+		c.t.Fatalf("%s: no frame with a source: %+v", what, tr.Body)
+	}
+	f := tr.Body.StackFrames[0]
+	return st.Body.ThreadId, f.Source.Path, f.Line
+}
+
+// getAsync requests url in the background; the handler may be held at a breakpoint meanwhile.
+func getAsync(url string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		client := &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := client.Get(url)
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		out <- strings.TrimSpace(string(b))
+	}()
+	return out
+}
+
+func debugLine(t *testing.T, src, text string) int {
+	t.Helper()
+	for i, l := range strings.Split(src, "\n") {
+		if strings.TrimSpace(l) == text {
+			return i + 1
+		}
+	}
+	t.Fatalf("no line %q in the source", text)
+	return 0
+}
+
+// TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
+// breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
+// app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
+// new build. The namespace enforces the restricted Pod Security Standard; the app runs as non-root.
+func TestDebugAcrossRebuild(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	e.applyExample(ns, "web-go", func(d *appsv1.Deployment) {
+		uid, no, yes := int64(1000), false, true
+		spec := &d.Spec.Template.Spec
+		spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+		// the kubelet's probe must not be the request that hits the breakpoint in the handler of /
+		spec.Containers[0].ReadinessProbe.HTTPGet.Path = "/healthz"
+	})
+	e.waitAvailable(ns, "web-go", rollout)
+	dir := e.copyExamples()
+	main := filepath.Join(dir, "web-go/src/main.go")
+	appPort, dbgPort := freePort(t), freePort(t)
+	up := e.upAndConnect(ns, "web-go", dir, 1, "--plain", "--debug", "--debug-port", fmt.Sprint(dbgPort),
+		"--forward", fmt.Sprintf("%d:8080", appPort))
+	addr := fmt.Sprintf("127.0.0.1:%d", dbgPort)
+	up.waitOutput("debugger for web-go: attach your IDE to "+addr, 30*time.Second)
+	url := e.forwardOf(up, "web-go", 8080) + "/"
+
+	c := dialDAP(t, addr)
+	c.call(&godap.InitializeRequest{Arguments: godap.InitializeRequestArguments{AdapterID: "go", PathFormat: "path", LinesStartAt1: true, ColumnsStartAt1: true}}, "initialize", 2*time.Minute)
+	c.call(&godap.AttachRequest{Arguments: json.RawMessage(`{"request":"attach","mode":"remote"}`)}, "attach", time.Minute)
+	if !slices.Contains(c.seen, "initialized") { // Delve may send it before its attach response
+		c.wait("initialized", 30*time.Second, func(m godap.Message) bool { _, ok := m.(*godap.InitializedEvent); return ok })
+	}
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bpText = "fmt.Fprintln(w, message)"
+	line := debugLine(t, string(src), bpText)
+	sb := c.call(&godap.SetBreakpointsRequest{Arguments: godap.SetBreakpointsArguments{Source: godap.Source{Path: main},
+		Breakpoints: []godap.SourceBreakpoint{{Line: line}}}}, "setBreakpoints", 30*time.Second).(*godap.SetBreakpointsResponse)
+	if b := sb.Body.Breakpoints; len(b) != 1 || !b[0].Verified || b[0].Line != line {
+		t.Fatalf("breakpoint at %s:%d: %+v", main, line, b)
+	}
+	c.call(&godap.ConfigurationDoneRequest{}, "configurationDone", 30*time.Second)
+
+	body := getAsync(url)
+	thread, file, at := c.stoppedAt("the stop at the breakpoint", time.Minute)
+	if file != main || at != line {
+		t.Errorf("stopped at %s:%d, want %s:%d (the local path)", file, at, main, line)
+	}
+	c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: thread}}, "continue", 30*time.Second)
+	if b := <-body; b != "hello from web-go v1" {
+		t.Errorf("GET / answered %q after continue", b)
+	}
+
+	// the edit moves the breakpoint's line down by one and changes the reply
+	v2 := strings.Replace(string(src), "\t\t"+bpText, "\t\tw.Header().Set(\"X-Debugged\", \"yes\")\n\t\t"+bpText, 1)
+	v2 = strings.Replace(v2, "hello from web-go v1", "hello from web-go v2", 1)
+	edit := time.Now()
+	e.writeFile(main, v2, 0o644)
+	up.waitOutputCount("edit->running", 1, 3*time.Minute)
+	served := time.Since(edit)
+	moved := c.wait("the breakpoint moved to the new build", 2*time.Minute, func(m godap.Message) bool {
+		b, ok := m.(*godap.BreakpointEvent)
+		return ok && b.Body.Reason == "changed"
+	}).(*godap.BreakpointEvent)
+	if moved.Body.Breakpoint.Line != line+1 || !moved.Body.Breakpoint.Verified {
+		t.Errorf("breakpoint on the new build: %+v, want verified at line %d", moved.Body.Breakpoint, line+1)
+	}
+	body = getAsync(url)
+	thread, file, at = c.stoppedAt("the stop in the new build", time.Minute)
+	stopped := time.Since(edit)
+	if file != main || at != line+1 {
+		t.Errorf("stopped in the new build at %s:%d, want %s:%d", file, at, main, line+1)
+	}
+	c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: thread}}, "continue", 30*time.Second)
+	if b := <-body; b != "hello from web-go v2" {
+		t.Errorf("GET / answered %q after continue in the new build", b)
+	}
+	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
+		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
+	c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
+}
