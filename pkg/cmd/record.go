@@ -41,6 +41,15 @@ func (r recordingReporter) Converged(dep, pod string) {
 
 var _ devloop.ConvergeReporter = recordingReporter{}
 
+// Progressed passes a large update's progress on to the view (devloop.ProgressReporter).
+func (r recordingReporter) Progressed(dep, pod string, p devloop.Progress) {
+	if pr, ok := r.Reporter.(devloop.ProgressReporter); ok {
+		pr.Progressed(dep, pod, p)
+	}
+}
+
+var _ devloop.ProgressReporter = recordingReporter{}
+
 // serverOf names the cluster in the status records: its API server's address. The error is not
 // reported: the callers built their client from the same flags, which already loaded this config.
 func serverOf(flags *genericclioptions.ConfigFlags) string {

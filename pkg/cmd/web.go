@@ -65,11 +65,6 @@ type followView interface {
 	Item(it logs.Item)
 }
 
-// progressView is a view that shows how far a large update has come.
-type progressView interface {
-	Progressed(deployment, pod string, files, totalFiles int, bytes, totalBytes int64)
-}
-
 // startWeb starts what the views of `up` see besides the dev loop's and the forwards' reports: the
 // shared model with its web view (unless --web=false), and one follower of the pods' phases and logs
 // for the model and the live view. It returns the view to report to (the model and view together)
@@ -154,7 +149,7 @@ var (
 	_ upView                   = (*modelView)(nil)
 	_ devloop.ConvergeReporter = (*modelView)(nil)
 	_ followView               = (*modelView)(nil)
-	_ progressView             = (*modelView)(nil)
+	_ devloop.ProgressReporter = (*modelView)(nil)
 )
 
 // announce says where the web view is, once: under the live view's title, or as a plain line.
@@ -253,11 +248,11 @@ func (v *modelView) Item(it logs.Item) {
 }
 
 // Progressed shows how far a large update has come.
-func (v *modelView) Progressed(dep, pod string, files, totalFiles int, bytes, totalBytes int64) {
-	if p, ok := v.upView.(progressView); ok {
-		p.Progressed(dep, pod, files, totalFiles, bytes, totalBytes)
+func (v *modelView) Progressed(dep, pod string, p devloop.Progress) {
+	if pr, ok := v.upView.(devloop.ProgressReporter); ok {
+		pr.Progressed(dep, pod, p)
 	}
 	if v.m != nil {
-		v.m.Progressed(dep, pod, files, totalFiles, bytes, totalBytes)
+		v.m.Progressed(dep, pod, p.Files, p.TotalFiles, p.Bytes, p.TotalBytes, p.Started)
 	}
 }

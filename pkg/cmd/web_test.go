@@ -75,7 +75,7 @@ func TestModelView(t *testing.T) {
 	mv.Warn("careful")
 	mv.Item(logs.Item{Kind: logs.KindExit, Type: "Error", Pod: "web-1", Container: "web", Time: time.Now(), Text: "Error, exit code 2"})
 	mv.PodState("web", "web-1", false, errors.New("closed"))
-	mv.Progressed("web", "web-1", 1, 10, 100, 1000)
+	mv.Progressed("web", "web-1", devloop.Progress{Files: 1, TotalFiles: 10, Bytes: 100, TotalBytes: 1000, Started: time.Now()})
 
 	want := "state web-1,step compiling,updated web-1,forward http://127.0.0.1:8080,warn careful,state web-1"
 	if got := strings.Join(rv.calls, ","); got != want {

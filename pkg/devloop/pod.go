@@ -275,7 +275,7 @@ func (w *podWorker) sendParts(ctx context.Context, upd updater, view *podView, p
 	files := 0
 	for _, part := range parts {
 		part.meta.ID = strconv.FormatInt(time.Now().UnixNano(), 10)
-		r, sent, err := upd.Update(ctx, part.meta, part.puts, onEvent)
+		r, sent, err := upd.Update(w.withProgress(ctx, part.puts), part.meta, part.puts, onEvent)
 		if err != nil {
 			return nil, files, fmt.Errorf("sending update: %w", err)
 		}

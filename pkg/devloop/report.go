@@ -101,9 +101,13 @@ func round(d time.Duration) string {
 type LineReporter struct {
 	mu          sync.Mutex
 	Out, ErrOut io.Writer
+	sending     map[string]*sendingLine // a large update under way, by deployment/pod
 }
 
-var _ Reporter = (*LineReporter)(nil)
+var (
+	_ Reporter         = (*LineReporter)(nil)
+	_ ProgressReporter = (*LineReporter)(nil)
+)
 
 // PodState implements Reporter.
 func (r *LineReporter) PodState(dep, pod string, connected bool, err error) {
@@ -140,6 +144,7 @@ func (r *LineReporter) StepLine(dep, pod, step, line string) {
 func (r *LineReporter) Updated(u Update) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.sending, u.Deployment+"/"+u.Pod)
 	fmt.Fprintln(r.Out, u.Line())
 }
 

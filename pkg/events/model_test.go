@@ -142,14 +142,13 @@ func TestPodLifecycle(t *testing.T) {
 // TestProgress: files and bytes of the total, the rate and time left; complete clears it.
 func TestProgress(t *testing.T) {
 	m, now := clocked()
-	m.Progressed("web", "web-1", 0, 10000, 0, 100<<20)
 	*now = t0.Add(2 * time.Second)
-	m.Progressed("web", "web-1", 2500, 10000, 25<<20, 100<<20)
+	m.Progressed("web", "web-1", 2500, 10000, 25<<20, 100<<20, t0)
 	p := m.Snapshot().Pods[0].Progress
 	if p == nil || p.Files != 2500 || p.RateBps != float64(25<<20)/2 || p.LeftMs != 6000 {
 		t.Fatalf("progress: %+v", p)
 	}
-	m.Progressed("web", "web-1", 10000, 10000, 100<<20, 100<<20)
+	m.Progressed("web", "web-1", 10000, 10000, 100<<20, 100<<20, t0)
 	if p := m.Snapshot().Pods[0].Progress; p != nil {
 		t.Fatalf("complete: %+v", p)
 	}

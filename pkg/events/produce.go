@@ -113,17 +113,18 @@ func (m *Model) add(level, msg string) {
 	m.changed()
 }
 
-// Progressed records how far a large update to a pod has come; done (files == total files and bytes ==
-// total bytes) clears it, as does the update's result.
-func (m *Model) Progressed(workload, pod string, files, totalFiles int, bytes, totalBytes int64) {
+// Progressed records how far a large update to a pod, started at started, has come; done (files ==
+// total files and bytes == total bytes) clears it, as does the update's result.
+func (m *Model) Progressed(workload, pod string, files, totalFiles int, bytes, totalBytes int64, started time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.pod(workload, pod)
 	now := m.now()
-	if p.Progress == nil || files < p.Progress.Files {
-		p.Progress = &Progress{Started: now}
+	if p.Progress == nil {
+		p.Progress = &Progress{}
 	}
 	pr := p.Progress
+	pr.Started = started
 	pr.Files, pr.TotalFiles, pr.Bytes, pr.TotalBytes = files, totalFiles, bytes, totalBytes
 	pr.RateBps, pr.LeftMs = 0, -1
 	if el := now.Sub(pr.Started); el > 0 && bytes > 0 {

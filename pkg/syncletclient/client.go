@@ -159,7 +159,7 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 		_ = pr.CloseWithError(io.ErrClosedPipe) // a pipe's Close never fails
 		return <-done
 	}
-	resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, pr)
+	resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, progressBody(ctx, pr))
 	if err != nil {
 		finished()
 		return nil, nil, err

@@ -120,8 +120,7 @@ func TestLongWork(t *testing.T) {
 	m := newModel(nil)
 	t0 := time.Now()
 	send(m, tea.WindowSizeMsg{Width: 200, Height: 40},
-		progressMsg{dep: "web", pod: "web-1", files: 0, totalFiles: 10000, bytes: 0, totalBytes: 100 << 20, at: t0},
-		progressMsg{dep: "web", pod: "web-1", files: 2500, totalFiles: 10000, bytes: 25 << 20, totalBytes: 100 << 20, at: t0.Add(2 * time.Second)})
+		progressMsg{dep: "web", pod: "web-1", Progress: devloop.Progress{Files: 2500, TotalFiles: 10000, Bytes: 25 << 20, TotalBytes: 100 << 20, Started: t0}, at: t0.Add(2 * time.Second)})
 	v := m.View()
 	if !strings.Contains(v, "In progress") || !strings.Contains(v, "2500/10000 files, 25.0 MiB/100.0 MiB, 12.5 MiB/s, 6s left") {
 		t.Fatalf("no progress bar:\n%s", v)

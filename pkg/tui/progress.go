@@ -7,16 +7,16 @@ import (
 
 	"github.com/charmbracelet/bubbles/progress"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/devloop"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/events"
 )
 
 // Messages for long work: a large update's progress, a step's output line, the web view's address.
 type (
 	progressMsg struct {
-		dep, pod          string
-		files, totalFiles int
-		bytes, totalBytes int64
-		at                time.Time
+		dep, pod string
+		devloop.Progress
+		at time.Time
 	}
 	stepMsg struct {
 		dep, pod, step, line string
@@ -28,8 +28,7 @@ type (
 // work is the long work under way in one pod: a large update, a step.
 type work struct {
 	sync      *progressMsg // nil when no large update is under way
-	syncStart time.Time
-	step      string // the step running, "" when none is
+	step      string       // the step running, "" when none is
 	stepStart time.Time
 	stepLine  string
 }
@@ -40,11 +39,8 @@ const longStep = 2 * time.Second
 // progressed takes in a large update's progress; complete clears it.
 func (m *model) progressed(msg progressMsg) {
 	r := m.row(msg.dep, msg.pod)
-	if r.work.sync == nil || msg.files < r.work.sync.files {
-		r.work.syncStart = msg.at
-	}
 	r.work.sync = &msg
-	if msg.files >= msg.totalFiles && msg.bytes >= msg.totalBytes {
+	if msg.Files >= msg.TotalFiles && msg.Bytes >= msg.TotalBytes {
 		r.work.sync = nil
 	}
 }
@@ -68,10 +64,10 @@ func (m *model) longWork(b *strings.Builder) {
 			bar := progress.New(progress.WithSolidFill("2"), progress.WithoutPercentage(), progress.WithWidth(24),
 				progress.WithColorProfile(m.profile))
 			frac := 0.0
-			if s.totalBytes > 0 {
-				frac = float64(s.bytes) / float64(s.totalBytes)
+			if s.TotalBytes > 0 {
+				frac = float64(s.Bytes) / float64(s.TotalBytes)
 			}
-			lines = append(lines, fmt.Sprintf("  %s %s %s", r.pod, bar.ViewAs(frac), m.st.dim.Render(events.ProgressText(s.files, s.totalFiles, s.bytes, s.totalBytes, s.at.Sub(r.work.syncStart)))))
+			lines = append(lines, fmt.Sprintf("  %s %s %s", r.pod, bar.ViewAs(frac), m.st.dim.Render(events.ProgressText(s.Files, s.TotalFiles, s.Bytes, s.TotalBytes, s.at.Sub(s.Started)))))
 		}
 		if r.work.step != "" && m.now.Sub(r.work.stepStart) >= longStep {
 			lines = append(lines, fmt.Sprintf("  %s step %q running for %s: %s", r.pod, r.work.step,

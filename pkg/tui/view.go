@@ -118,10 +118,13 @@ func (v *View) Item(it logs.Item) {
 	}
 }
 
-// Progressed shows how far a large update to a pod has come, as a bar under the table.
-func (v *View) Progressed(dep, pod string, files, totalFiles int, bytes, totalBytes int64) {
-	v.p.Send(progressMsg{dep: dep, pod: pod, files: files, totalFiles: totalFiles, bytes: bytes, totalBytes: totalBytes, at: time.Now()})
+// Progressed shows how far a large update to a pod has come, as a bar under the table
+// (devloop.ProgressReporter).
+func (v *View) Progressed(dep, pod string, p devloop.Progress) {
+	v.p.Send(progressMsg{dep: dep, pod: pod, Progress: p, at: time.Now()})
 }
+
+var _ devloop.ProgressReporter = (*View)(nil)
 
 // WebURL shows the web view's address under the title.
 func (v *View) WebURL(url string) { v.p.Send(webMsg(url)) }
