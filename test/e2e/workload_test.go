@@ -68,18 +68,16 @@ func (e *env) createStatefulSet(ns, app, name string, replicas int32, mutate fun
 	}
 }
 
-// createDaemonSet runs the sample app as a DaemonSet called name.
-func (e *env) createDaemonSet(ns, app, name string) {
+// daemonSet is the sample app as a DaemonSet called name, as its manifest would have it.
+func (e *env) daemonSet(app, name string) *appsv1.DaemonSet {
 	e.t.Helper()
 	d := e.exampleDeployment(app)
 	labels := map[string]string{"app": name}
 	d.Spec.Template.Labels = labels
-	ds := &appsv1.DaemonSet{
+	return &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: d.Annotations},
 		Spec:       appsv1.DaemonSetSpec{Template: d.Spec.Template, Selector: &metav1.LabelSelector{MatchLabels: labels}},
-	}
-	if _, err := e.cs.AppsV1().DaemonSets(ns).Create(context.Background(), ds, metav1.CreateOptions{}); err != nil {
-		e.t.Fatalf("creating daemonset: %v", err)
 	}
 }
 
@@ -229,12 +227,22 @@ func TestStatefulSetOnDelete(t *testing.T) {
 	up.stop()
 }
 
-// TestDaemonSet: an edit reaches the DaemonSet's pod (one per node it runs on), and down restores
-// its template exactly.
+// TestDaemonSet: an edit reaches the DaemonSet's pod (one per node it runs on); `kubectl replace -f`
+// of its manifest is noticed and re-injected, and the new pod converged; down restores its template
+// exactly.
 func TestDaemonSet(t *testing.T) {
 	e := newEnv(t)
 	ns := e.namespace(nil)
-	e.createDaemonSet(ns, "web-static", "agent")
+	ds := e.daemonSet("web-static", "agent")
+	if _, err := e.cs.AppsV1().DaemonSets(ns).Create(context.Background(), ds, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating daemonset: %v", err)
+	}
+	manifest := filepath.Join(t.TempDir(), "agent.json")
+	raw, err := json.Marshal(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile(manifest, string(raw), 0o644)
 	var nodes int
 	e.eventually(rollout, "the pods of daemonset agent", func() error {
 		ds, err := e.cs.AppsV1().DaemonSets(ns).Get(context.Background(), "agent", metav1.GetOptions{})
@@ -256,6 +264,25 @@ func TestDaemonSet(t *testing.T) {
 	}
 	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "daemonset edit\n", 0o644)
 	e.serves(ns, "agent", "/", "daemonset edit", nodes, 30*time.Second)
+
+	// a revert by `kubectl replace -f` of the manifest: named, re-injected, the new pods converged
+	old := e.pods(ns, "agent")
+	e.kubectl("-n", ns, "replace", "-f", manifest)
+	up.waitOutput(`daemonset/agent: field manager "kubectl-replace" (kubectl replace) removed the injection: re-injecting`, rollout)
+	up.waitOutput("daemonset/agent: re-injected, rolling out", rollout)
+	e.eventually(rollout, "new pods of agent serving the edit", func() error {
+		for _, p := range e.waitInjected(ns, "agent", nodes) {
+			for _, o := range old {
+				if o.UID == p.UID {
+					return fmt.Errorf("pod %s not replaced yet", p.Name)
+				}
+			}
+			if _, body, err := e.get(p.Name, ns, "/"); err != nil || !strings.Contains(body, "daemonset edit") {
+				return fmt.Errorf("pod %s answers %q (%v)", p.Name, body, err)
+			}
+		}
+		return nil
+	})
 	up.stop()
 	e.downRestores(dir, ns, "daemonset", "agent", "daemonset/agent", before, beforeJSON)
 }
