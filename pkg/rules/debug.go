@@ -39,7 +39,11 @@ func parseDebug(f field) (*Debug, error) {
 		n := g.val
 		v, err := strconv.Atoi(n.Value)
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || err != nil || v < 1 || v > 65535 {
-			return nil, errorf(g.path, n.Line, "must be a port number 1-65535 such as %d (Delve's port on the pod's loopback), not %s", DefaultDebugPort, describe(n))
+			what := describe(n)
+			if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+				what = n.Value
+			}
+			return nil, errorf(g.path, n.Line, "must be a port number 1-65535 such as %d (Delve's port on the pod's loopback), not %s", DefaultDebugPort, what)
 		}
 		d.Port = v
 	}

@@ -16,9 +16,9 @@ func TestParseDebug(t *testing.T) {
 		{"defaults", "debug: {}\n", &Debug{Port: 2345, GCFlags: "-N -l"}, ""},
 		{"port and flags", "debug: {port: 40000, gcflags: \"all=-N -l\"}\n", &Debug{Port: 40000, GCFlags: "all=-N -l"}, ""},
 		{"builds left alone", "debug: {gcflags: \"\"}\n", &Debug{Port: 2345}, ""},
-		{"port out of range", "debug: {port: 70000}\n", nil, `line 2, key "debug.port": must be a port number 1-65535`},
-		{"port as a string", "debug: {port: \"2345\"}\n", nil, `key "debug.port": must be a port number`},
-		{"unknown key", "debug: {prot: 2345}\n", nil, `debug`},
+		{"port out of range", "debug: {port: 70000}\n", nil, `line 2, key "debug.port": must be a port number 1-65535 such as 2345 (Delve's port on the pod's loopback), not 70000`},
+		{"port as a string", "debug: {port: \"2345\"}\n", nil, `key "debug.port": must be a port number 1-65535 such as 2345 (Delve's port on the pod's loopback), not the string "2345"`},
+		{"unknown key", "debug: {prot: 2345}\n", nil, `key "debug.prot": unknown key "prot": did you mean "port"?`},
 		{"not a mapping", "debug: true\n", nil, `key "debug": must be a mapping`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

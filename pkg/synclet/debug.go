@@ -180,12 +180,12 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) e
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("Delve exited before listening on %s: `kubectl fastdev logs` shows its output "+
+			return fmt.Errorf("the debugger (Delve) exited before listening on %s: `kubectl fastdev logs` shows its output "+
 				"(a build without -gcflags='all=-N -l' still debugs; a missing ptrace permission does not: see docs/debug.md)", addr)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Delve did not listen on %s within %s: `kubectl fastdev logs` shows its output", addr, timeout)
+			return fmt.Errorf("the debugger (Delve) did not listen on %s within %s: `kubectl fastdev logs` shows its output", addr, timeout)
 		}
 	}
 }
