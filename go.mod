@@ -3,6 +3,7 @@ module github.com/kubectl-fastdev/kubectl-fastdev
 go 1.26.0
 
 require (
+	github.com/aymanbagabas/go-udiff v0.2.0
 	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/charmbracelet/bubbletea v1.3.10
 	github.com/charmbracelet/lipgloss v1.1.0

@@ -62,6 +62,7 @@ build steps the rules ask for and restarts the process: no image build, no regis
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
 	root.PersistentPostRunE = func(*cobra.Command, []string) error { return prof.finish() }
 	root.AddCommand(
+		NewCmdInit(flags, streams),
 		NewCmdUp(flags, streams),
 		NewCmdDown(flags, streams),
 		NewCmdStatus(flags, streams),
