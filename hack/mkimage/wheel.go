@@ -99,55 +99,77 @@ func wheelFromDist(site, out string) (string, error) {
 	stem := reWheelName.ReplaceAllString(name, "_") + "-" + version
 	file := filepath.Join(out, stem+"-py3-none-any.whl")
 	var buf bytes.Buffer
-	w := zip.NewWriter(&buf)
-	var record strings.Builder
-	add := func(name string, data []byte) error {
-		f, err := w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: image.Epoch})
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", name, base64.RawURLEncoding.EncodeToString(sum[:]), len(data))
-		_, err = f.Write(data)
-		return err
-	}
-	err = filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == site {
-			return err
-		}
-		rel, _ := filepath.Rel(site, p) // p is under site
-		if d.IsDir() && (p == infos[0] || d.Name() == "__pycache__") {
-			return filepath.SkipDir
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return add(filepath.ToSlash(rel), data)
-	})
-	if err != nil {
+	z := &wheelZip{w: zip.NewWriter(&buf)}
+	if err := z.addModules(site, infos[0]); err != nil {
 		return "", err
 	}
 	info := stem + ".dist-info/"
 	wheel := "Wheel-Version: 1.0\nGenerator: kubectl-fastdev hack/mkimage (from a Debian package)\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 	for _, f := range [][2]string{{"METADATA", meta}, {"WHEEL", wheel}} {
-		if err := add(info+f[0], []byte(f[1])); err != nil {
+		if err := z.add(info+f[0], []byte(f[1])); err != nil {
 			return "", err
 		}
 	}
-	record.WriteString(info + "RECORD,,\n")
-	if f, err := w.CreateHeader(&zip.FileHeader{Name: info + "RECORD", Method: zip.Deflate, Modified: image.Epoch}); err != nil {
-		return "", err
-	} else if _, err := f.Write([]byte(record.String())); err != nil {
-		return "", err
-	}
-	if err := w.Close(); err != nil {
+	if err := z.close(info + "RECORD"); err != nil {
 		return "", err
 	}
 	return file, os.WriteFile(file, buf.Bytes(), 0o644)
+}
+
+// wheelZip writes a wheel's zip and keeps its RECORD: each entry's sha256 (unpadded urlsafe
+// base64) and size.
+type wheelZip struct {
+	w      *zip.Writer
+	record strings.Builder
+}
+
+func (z *wheelZip) add(name string, data []byte) error {
+	f, err := z.w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: image.Epoch})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	fmt.Fprintf(&z.record, "%s,sha256=%s,%d\n", name, base64.RawURLEncoding.EncodeToString(sum[:]), len(data))
+	_, err = f.Write(data)
+	return err
+}
+
+// addModules adds the regular files under site, except the installed metadata directory info and
+// __pycache__ directories.
+func (z *wheelZip) addModules(site, info string) error {
+	return filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == site {
+			return err
+		}
+		if d.IsDir() && (p == info || d.Name() == "__pycache__") {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(site, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return z.add(filepath.ToSlash(rel), data)
+	})
+}
+
+// close writes the RECORD, which lists itself without a hash, and ends the zip.
+func (z *wheelZip) close(record string) error {
+	z.record.WriteString(record + ",,\n")
+	f, err := z.w.CreateHeader(&zip.FileHeader{Name: record, Method: zip.Deflate, Modified: image.Epoch})
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write([]byte(z.record.String())); err != nil {
+		return err
+	}
+	return z.w.Close()
 }
 
 // distMetadata returns the core metadata of an installed distribution: METADATA of a .dist-info,
