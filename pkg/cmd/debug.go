@@ -27,10 +27,14 @@ import (
 type debugOptions struct {
 	Debug bool // --debug: every target runs under Delve, with the rules' debug key or its defaults
 	Port  int  // --debug-port: the first local port of the relays (one per debugged Deployment)
+	// ApplyWhileStopped is --debug-apply-while-stopped: an edit saved while the IDE has the program
+	// stopped is applied at once (the session moves to the new build) instead of waiting for continue.
+	ApplyWhileStopped bool
 }
 
 func (d *debugOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.Debug, "debug", false, "run the apps under Delve and serve a debug adapter (DAP, \"request\": \"attach\", \"mode\": \"remote\") on a local port that stays attached across rebuilds (docs/debug.md); the rules' debug key does the same for one Deployment")
+	fs.BoolVar(&d.ApplyWhileStopped, "debug-apply-while-stopped", false, "apply an edit saved while the program is stopped in the debugger at once, instead of when the IDE continues it")
 	fs.IntVar(&d.Port, "debug-port", rules.DefaultDebugPort, "local port of the debug adapter (the next free one above when taken; one per debugged Deployment)")
 }
 
@@ -56,8 +60,10 @@ func (d *debugOptions) debugged(r *rules.Rules) *rules.Debug {
 // startDebug serves a debug relay for every debugged target until the returned stop is called: a
 // local listener (said in a line) whose IDE sessions reach the Delve in one of the target's pods and
 // stay open across the rebuilds and restarts of the app.
-// A target whose relay cannot listen is said in a warning; the others and the dev loop go on.
-func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target, view upView) (stop func()) {
+// A target whose relay cannot listen is said in a warning; the others and the dev loop go on. hold is
+// the dev loop's devloop.Config.Hold: an edit waits while the IDE has that target's program stopped.
+func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target, view upView) (stop func(), hold func(context.Context, string) error) {
+	relays := map[string]*dap.Relay{}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	dialer := cluster.PodDialer()
@@ -78,6 +84,7 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 		up := &podDelve{client: o.client, dialer: dialer, pods: pods, target: t,
 			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
 		relay := dap.NewRelay(dap.Config{Paths: o.debugPaths(t.Rules)}, up, view)
+		relays[t.Name] = relay
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -92,10 +99,31 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			}
 		}()
 		view.Info(fmt.Sprintf("debugger for %s: attach your IDE to %s (DAP, \"request\": \"attach\", \"mode\": \"remote\"; docs/debug.md); "+
-			"it stays attached across rebuilds, and an edit saved while the program is stopped is applied at once, the session moving to the new build",
-			t.Name, ln.Addr()))
+			"it stays attached across rebuilds; %s", t.Name, ln.Addr(), o.debug.editsWhileStopped()))
 	}
-	return func() { cancel(); wg.Wait(); dialer.Close() }
+	stop = func() { cancel(); wg.Wait(); dialer.Close() }
+	if o.debug.ApplyWhileStopped {
+		return stop, nil
+	}
+	return stop, func(ctx context.Context, dep string) error { return holdWhileStopped(ctx, relays[dep], dep, view) }
+}
+
+// editsWhileStopped says what becomes of an edit saved while the program is stopped.
+func (d *debugOptions) editsWhileStopped() string {
+	if d.ApplyWhileStopped {
+		return "an edit saved while the program is stopped is applied at once, the session moving to the new build"
+	}
+	return "an edit saved while the program is stopped waits until the IDE continues it (--debug-apply-while-stopped applies it at once)"
+}
+
+// holdWhileStopped waits, before an update of dep, while the IDE has its program stopped: the edit
+// would pull the process away under the developer's eyes.
+func holdWhileStopped(ctx context.Context, relay *dap.Relay, dep string, view upView) error {
+	if relay == nil || !relay.Stopped() {
+		return nil
+	}
+	view.Info(fmt.Sprintf("%s: an edit waits: the program is stopped in the debugger; it is applied when the IDE continues (--debug-apply-while-stopped applies it at once)", dep))
+	return relay.WaitRunning(ctx)
 }
 
 // buildSteps are every run step of the rules, which the pod runs once with Delve's flags before it

@@ -214,8 +214,9 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	o.setWarn(view.Warn)
 	defer o.setWarn(nil)
 	stopForwards := startForwards(ctx, cluster, forwards, targets, view, rec)
-	defer o.startDebug(ctx, cluster, targets, view)() // debug.go
-	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets,
+	stopDebug, hold := o.startDebug(ctx, cluster, targets, view) // debug.go
+	defer stopDebug()
+	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets, Hold: hold,
 		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
 	stopForwards()
 	if verr := stopView(); verr != nil && err == nil {

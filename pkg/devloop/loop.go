@@ -46,6 +46,10 @@ type Config struct {
 	Dir     string // local directory the rules' `from` paths are relative to
 	Targets []Target
 	Watch   fswatch.Options
+	// Hold, when set, is waited for before each update of a Deployment's pods: `up --debug` holds
+	// edits while the IDE has the program stopped (pkg/cmd/debug.go). Edits made meanwhile queue up
+	// and leave as one update.
+	Hold func(ctx context.Context, deployment string) error
 }
 
 type deployment struct {
@@ -55,6 +59,7 @@ type deployment struct {
 	local  *local
 	api    PodAPI
 	report Reporter
+	hold   func(ctx context.Context, deployment string) error // Config.Hold; nil holds nothing
 
 	mu      sync.Mutex
 	workers map[string]*workerHandle
@@ -85,7 +90,7 @@ func Run(ctx context.Context, api PodAPI, cfg Config, report Reporter) error {
 			return fmt.Errorf("deployment %q: %w", t.Name, err)
 		}
 		d := &deployment{name: t.Name, key: t.Key, port: t.Port, local: l, api: api, report: report, workers: map[string]*workerHandle{},
-			scanned: make(chan struct{})}
+			scanned: make(chan struct{}), hold: cfg.Hold}
 		d.start(ctx, &wg, cfg.Watch, t.Selector, errs)
 	}
 	select {

@@ -191,6 +191,11 @@ func (w *podWorker) serve(ctx context.Context, upd updater, closed <-chan error)
 			continue
 		case <-w.wake:
 		}
+		if w.dep.hold != nil {
+			if err := w.dep.hold(ctx, w.dep.name); err != nil {
+				return nil // ctx ended while held
+			}
+		}
 		b := w.take()
 		if err := w.send(ctx, upd, view, b); err != nil {
 			w.requeue(b)

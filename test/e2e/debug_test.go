@@ -148,7 +148,7 @@ func debugLine(t *testing.T, src, text string) int {
 // TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
 // breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
 // app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
-// new build. The namespace enforces the restricted Pod Security Standard; the app runs as non-root.
+// new build; an edit saved while it is stopped waits until the IDE continues. The namespace enforces the restricted Pod Security Standard; the app runs as non-root.
 func TestDebugAcrossRebuild(t *testing.T) {
 	e := newEnv(t)
 	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
@@ -221,10 +221,23 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	if file != main || at != line+1 {
 		t.Errorf("stopped in the new build at %s:%d, want %s:%d", file, at, main, line+1)
 	}
+	// an edit saved while the program is stopped waits until the IDE continues it
+	v3 := strings.Replace(v2, "hello from web-go v2", "hello from web-go v3", 1)
+	e.writeFile(main, v3, 0o644)
+	up.waitOutput("web-go: an edit waits: the program is stopped in the debugger", 30*time.Second)
+	time.Sleep(3 * time.Second)
+	if n := strings.Count(up.Output(), "edit->running"); n != 1 {
+		t.Errorf("%d updates applied while the program was stopped, want the first one only", n)
+	}
 	c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: thread}}, "continue", 30*time.Second)
 	if b := <-body; b != "hello from web-go v2" {
 		t.Errorf("GET / answered %q after continue in the new build", b)
 	}
+	up.waitOutputCount("edit->running", 2, 3*time.Minute)
+	c.wait("the session on the third build", 2*time.Minute, func(m godap.Message) bool {
+		o, ok := m.(*godap.OutputEvent)
+		return ok && strings.Contains(o.Body.Output, "attached to the new build")
+	})
 	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
 		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
 	c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
