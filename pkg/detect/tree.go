@@ -151,10 +151,12 @@ type TreeError struct {
 	Err  error
 }
 
+// Error names the file and says to fix it or to point --dir elsewhere.
 func (e *TreeError) Error() string {
 	return "reading " + e.File + ": " + e.Err.Error() + " (fix the file, or point --dir at another directory)"
 }
 
+// Unwrap returns the parse error.
 func (e *TreeError) Unwrap() error { return e.Err }
 
 var packageMain = regexp.MustCompile(`(?m)^package main\b`)
