@@ -47,15 +47,15 @@ func NewInitOptions(flags *genericclioptions.ConfigFlags, streams genericiooptio
 func NewCmdInit(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewInitOptions(flags, streams)
 	cmd := &cobra.Command{
-		Use:   "init [TYPE/]NAME [--dir DIR] [--apply]",
+		Use:   "init [TYPE/]NAME",
 		Short: "Propose the rules of a workload from its pod template and the local code",
 		Long: templates.LongDesc(`
 Reads the workload's pod template (containers, command, working directory, ports, security
 context) and the local directory (go.mod, package.json and its lockfile, requirements.txt or
 pyproject.toml, static files) and prints the rules it proposes, each guessed value with a comment
 saying why. What it cannot tell, such as where the image keeps the code when the pod spec has no
-workingDir, is left as a "<placeholder>" naming what to write: up refuses the rules until it is
-replaced.
+workingDir, is left as a placeholder in angle brackets naming what to write: up refuses the rules
+until it is replaced.
 
 sync.from is written relative to the directory init runs in: run up from the same directory.
 --apply writes the rules into the workload's fastdev.dev/rules annotation, showing the diff first
