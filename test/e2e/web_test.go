@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/events"
 )
 
 // webURL is the line `up` prints for its web view.
@@ -195,4 +199,105 @@ func tabTo(t *testing.T, ctx context.Context, href string) {
 		focused = append(focused, v)
 	}
 	t.Errorf("Tab never reached the editor link %s; it went through %q", href, focused)
+}
+
+// TestFirstSyncProgress: the first sync of a big tree (10,000 files, 160 MiB) shows how far it has
+// come: a plain line every few seconds with files and bytes of the totals, the rate and the time
+// left, and the same numbers for the web view's bar.
+func TestFirstSyncProgress(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
+	const files, size = 10000, 16 << 10
+	content := strings.Repeat("fastdev progress ", size/17+1)[:size]
+	for i := range files {
+		p := filepath.Join(dir, "web-static/www/big", fmt.Sprintf("d%02d/f%05d.txt", i%100, i))
+		if i < 100 {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up := e.start(dir, "up", "-n", ns, "web-static")
+	up.waitOutput("web view: ", 60*time.Second)
+	m := webURL.FindStringSubmatch(up.Output())
+	if m == nil {
+		t.Fatalf("no web view URL in up's output:\n%s", up.Output())
+	}
+	states := webStates(t, m[1])
+	var seen bool
+	e.eventually(rollout, "the web view's progress of the first sync", func() error {
+		for !seen {
+			select {
+			case s := <-states:
+				for _, p := range s.Pods {
+					if p.Progress != nil && p.Progress.TotalFiles >= files && p.Progress.TotalBytes >= files*size &&
+						p.Progress.Files > 0 && p.Progress.Files <= p.Progress.TotalFiles {
+						seen = true
+					}
+				}
+			default:
+				return fmt.Errorf("not yet")
+			}
+		}
+		return nil
+	})
+	line := regexp.MustCompile(`web-static/web-static-\S+: sending \d+/10\d{3} files, [\d.]+ [KM]iB/1[56]\d\.\d MiB, [\d.]+ [KMG]iB/s, \d+s left`)
+	e.eventually(rollout, "a plain progress line", func() error {
+		if !line.MatchString(up.Output()) {
+			return fmt.Errorf("no progress line yet")
+		}
+		return nil
+	})
+	e.waitConnected(up, ns, "web-static", 1)
+	e.serves(ns, "web-static", "/big/d07/f00007.txt", content[:64], 1, rollout)
+}
+
+// webStates opens the web view's event stream (the token exchanged for the cookie, as a browser
+// does) and passes on the states it sends.
+func webStates(t *testing.T, pageURL string) <-chan events.State {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(resp.Cookies()) != 1 {
+		t.Fatalf("no cookie for the token: %s", resp.Status)
+	}
+	u, _ := url.Parse(pageURL)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+u.Host+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(resp.Cookies()[0])
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil || stream.StatusCode != http.StatusOK {
+		t.Fatalf("event stream: %v %v", err, stream)
+	}
+	out := make(chan events.State, 1000)
+	go func() {
+		defer stream.Body.Close()
+		sc := bufio.NewScanner(stream.Body)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			var s events.State
+			if !ok || json.Unmarshal([]byte(data), &s) != nil {
+				continue
+			}
+			select {
+			case out <- s:
+			default: // the test reads as it goes; should it fall behind, later states still come
+			}
+		}
+	}()
+	return out
 }
