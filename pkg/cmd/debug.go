@@ -35,13 +35,13 @@ type debugOptions struct {
 func (d *debugOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.Debug, "debug", false, "run the apps under Delve and serve a debug adapter (DAP, \"request\": \"attach\", \"mode\": \"remote\") on a local port that stays attached across rebuilds (docs/debug.md); the rules' debug key does the same for one Deployment")
 	fs.BoolVar(&d.ApplyWhileStopped, "debug-apply-while-stopped", false, "apply an edit saved while the program is stopped in the debugger at once, instead of when the IDE continues it")
-	fs.IntVar(&d.Port, "debug-port", rules.DefaultDebugPort, "local port of the debug adapter (the next free one above when taken; one per debugged Deployment)")
+	fs.IntVar(&d.Port, "debug-port", rules.DefaultDebugPort, "local port of the debug adapter (the next free one above when taken, one per debugged Deployment; 0: any free port)")
 }
 
 // validate checks the flags.
 func (d *debugOptions) validate() error {
-	if d.Port < 1 || d.Port > 65535 {
-		return fmt.Errorf("--debug-port %d: want 1-65535 (the local port the IDE attaches to)", d.Port)
+	if d.Port < 0 || d.Port > 65535 {
+		return fmt.Errorf("--debug-port %d: want 1-65535 (the local port the IDE attaches to), or 0 for any free one", d.Port)
 	}
 	return nil
 }
@@ -79,7 +79,9 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			view.Warn(fmt.Sprintf("%v; %s runs without a debugger", err, t.Name))
 			continue
 		}
-		next = port + 1
+		if next != 0 {
+			next = port + 1
+		}
 		pods := newRunningPods()
 		up := &podDelve{client: o.client, dialer: dialer, pods: pods, target: t,
 			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
@@ -145,8 +147,16 @@ func (o *UpOptions) debugPaths(r *rules.Rules) []dap.Mapping {
 	return maps
 }
 
-// listenFrom listens on host at port, or the next free port above it (up to 100 tries).
+// listenFrom listens on host at port, or the next free port above it (up to 100 tries); port 0 is any
+// free port.
 func listenFrom(host string, port int) (net.Listener, int, error) {
+	if port == 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, 0, fmt.Errorf("debugger: listening on %s: %w", host, err)
+		}
+		return ln, ln.Addr().(*net.TCPAddr).Port, nil
+	}
 	for p := port; p < port+100 && p <= 65535; p++ {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
 		if err == nil {

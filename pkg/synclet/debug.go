@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -188,6 +189,46 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) e
 			return fmt.Errorf("the debugger (Delve) did not listen on %s within %s: `kubectl fastdev logs` shows its output", addr, timeout)
 		}
 	}
+}
+
+// debuggeePoll is how often watchDebuggee looks at Delve's target: an app that exits is started again
+// within about this much more than without Delve.
+const debuggeePoll = 250 * time.Millisecond
+
+// watchDebuggee ends Delve (pid) once the program it runs has exited on its own: a headless Delve
+// that accepts several clients outlives its target, and the supervisor starts the app again (after
+// its backoff) only when its child, Delve, exits. It returns once pid is no longer the app's process.
+func (s *Supervisor) watchDebuggee(pid int, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	target := 0
+	for range t.C {
+		if int(s.pid.Load()) != pid {
+			return // stopped or replaced on purpose
+		}
+		if target == 0 {
+			if kids := debuggees(pid); len(kids) > 0 {
+				target = kids[0]
+			}
+			continue
+		}
+		if running(target) {
+			continue
+		}
+		s.cfg.Log.Printf("supervisor: %s exited under Delve; stopping Delve so the app starts again", s.cfg.Argv[0])
+		signalGroup(pid, syscall.SIGTERM)
+		return
+	}
+}
+
+// running reports whether pid exists and has not exited (a zombie has).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && len(b) > i+2 && b[i+2] != 'Z'
 }
 
 // debuggees returns the children of pid (Delve's target, which runs in a process group of its own),

@@ -1,9 +1,15 @@
 package synclet
 
 import (
+	"errors"
+	"io"
+	"log"
 	"os"
+	"os/exec"
 	"reflect"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWithGoFlags(t *testing.T) {
@@ -46,5 +52,29 @@ func TestParentOf(t *testing.T) {
 	}
 	if !found {
 		t.Error("debuggees(parent) does not list this process")
+	}
+}
+
+// TestWatchDebuggee: when the program Delve runs exits, Delve (which would stay) is stopped, so the
+// supervisor's exit handling starts the app again.
+func TestWatchDebuggee(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 0.3 & wait; sleep 60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSupervisor(SupervisorConfig{Argv: []string{"app"}, Log: log.New(io.Discard, "", 0)})
+	s.pid.Store(int64(cmd.Process.Pid))
+	done := make(chan struct{})
+	go func() { s.watchDebuggee(cmd.Process.Pid, 20*time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher did not notice the target's exit")
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Errorf("the stand-in for Delve ended with %v, want SIGTERM", err)
 	}
 }

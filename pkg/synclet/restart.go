@@ -67,6 +67,9 @@ func (s *Supervisor) start() error {
 	s.child, s.exited = cmd, exited
 	gen := s.gen
 	s.pid.Store(int64(cmd.Process.Pid))
+	if s.debug != nil {
+		go s.watchDebuggee(cmd.Process.Pid, debuggeePoll) // debug.go
+	}
 	go func() {
 		ws := <-done
 		close(exited)
