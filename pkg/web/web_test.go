@@ -211,3 +211,12 @@ func TestStateHandler(t *testing.T) {
 		t.Fatalf("state: %+v", st)
 	}
 }
+
+// TestListenBusy: a port in use names the fixes.
+func TestListenBusy(t *testing.T) {
+	s, _ := testServer(t)
+	_, err := Listen(s.ln.Addr().String(), events.New("", "", nil))
+	if err == nil || !strings.Contains(err.Error(), "pick another port, or --web=false") {
+		t.Fatalf("got %v", err)
+	}
+}
