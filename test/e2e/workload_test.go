@@ -191,12 +191,20 @@ func TestStatefulSet(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"name": "statefulset/db"`) || !strings.Contains(out, `"injected": true`) {
 		t.Errorf("status statefulset/db: %v\n%s", err, out)
 	}
+	if out, err := e.runAs(kc, dir, "run", "-n", ns, "sts/db", "--all", "--", "/bin/busybox", "cat", "/www/index.html"); err != nil ||
+		strings.Count(out, "statefulset edit") != 2 {
+		t.Errorf("run sts/db --all: %v\n%s", err, out)
+	}
+	if out, err := e.runAs(kc, dir, "logs", "-n", ns, "sts/db", "-f=false"); err != nil || !strings.Contains(out, "db-1") {
+		t.Errorf("logs sts/db: %v\n%s", err, out)
+	}
 	up.stop()
 	e.downRestores(dir, ns, "statefulset", "db", "statefulset/db", before, beforeJSON)
 }
 
 // TestStatefulSetOnDelete: up says that an OnDelete StatefulSet waits for its pods to be deleted,
-// and follows the injected pod that replaces a deleted one.
+// and follows the injected pod that replaces a deleted one; of a partitioned one, that only the
+// ordinals from the partition up get the injection.
 func TestStatefulSetOnDelete(t *testing.T) {
 	e := newEnv(t)
 	ns := e.namespace(nil)
@@ -224,6 +232,31 @@ func TestStatefulSetOnDelete(t *testing.T) {
 	up.waitOutput("statefulset/queue/queue-0: connected", rollout)
 	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "on-delete edit\n", 0o644)
 	e.serves(ns, "queue", "/", "on-delete edit", 1, 30*time.Second)
+	up.stop()
+
+	one := int32(1)
+	e.createStatefulSet(ns, "web-static", "part", 2, func(s *appsv1.StatefulSet) {
+		s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: &one}
+	})
+	e.eventually(rollout, "the pods of statefulset part", func() error {
+		if n := len(e.pods(ns, "part")); n != 2 {
+			return fmt.Errorf("%d running pods", n)
+		}
+		return nil
+	})
+	up = e.start(dir, "up", "-n", ns, "sts/part", "--plain")
+	up.waitOutput("statefulset/part: its rollingUpdate partition is 1: only pods part-1 and above get the injection", rollout)
+	up.waitOutput("statefulset/part/part-1: connected", rollout)
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "partition edit\n", 0o644)
+	e.eventually(30*time.Second, "part-1 serving the edit", func() error {
+		if _, body, err := e.get("part-1", ns, "/"); err != nil || !strings.Contains(body, "partition edit") {
+			return fmt.Errorf("part-1 answers %q (%v)", body, err)
+		}
+		return nil
+	})
+	if _, body, err := e.get("part-0", ns, "/"); err != nil || strings.Contains(body, "partition edit") {
+		t.Errorf("part-0, below the partition, answers %q (%v): it should keep the image's files", body, err)
+	}
 	up.stop()
 }
 
