@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -87,7 +88,11 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
 		relay := dap.NewRelay(dap.Config{Paths: o.debugPaths(t.Rules)}, up, view)
 		relays[t.Name] = relay
-		wg.Add(2)
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			up.prime(ctx, view)
+		}()
 		go func() {
 			defer wg.Done()
 			if err := cluster.SubscribePods(ctx, t.Selector, pods.set, func(err error) { view.Warn(fmt.Sprintf("debugger: following pods of %s: %v", t.Name, err)) }); err != nil {
@@ -180,25 +185,61 @@ var _ dap.Upstream = (*podDelve)(nil)
 
 // Connect implements dap.Upstream.
 func (p *podDelve) Connect(ctx context.Context) (io.ReadWriteCloser, error) {
-	pod, err := p.pods.pick(ctx)
+	pod, err := p.start(ctx)
 	if err != nil {
 		return nil, err
-	}
-	fwd, err := p.client.PortForward(ctx, pod, p.target.Port)
-	if err != nil {
-		return nil, fmt.Errorf("reaching the synclet of pod %s: %w", pod, err)
-	}
-	defer fwd.Close()
-	cl := syncletclient.New(fwd.Addr, p.target.Key)
-	defer cl.Close()
-	if _, err := cl.Debug(ctx, p.req); err != nil {
-		return nil, fmt.Errorf("starting Delve in pod %s: %w", pod, err)
 	}
 	c, err := p.dialer.DialPod(ctx, pod, p.req.Port)
 	if err != nil {
 		return nil, fmt.Errorf("reaching Delve in pod %s: %w", pod, err)
 	}
 	return c, nil
+}
+
+// start picks a running pod and has its synclet run the app under Delve (a no-op when it already
+// does); it returns once Delve listens there.
+func (p *podDelve) start(ctx context.Context) (string, error) {
+	pod, err := p.pods.pick(ctx)
+	if err != nil {
+		return "", err
+	}
+	fwd, err := p.client.PortForward(ctx, pod, p.target.Port)
+	if err != nil {
+		return "", fmt.Errorf("reaching the synclet of pod %s: %w", pod, err)
+	}
+	defer fwd.Close()
+	cl := syncletclient.New(fwd.Addr, p.target.Key)
+	defer cl.Close()
+	if _, err := cl.Debug(ctx, p.req); err != nil {
+		return "", fmt.Errorf("starting Delve in pod %s: %w", pod, err)
+	}
+	return pod, nil
+}
+
+// prime starts Delve in a pod as soon as `up` runs, so the IDE's first attach does not wait for the
+// build with Delve's flags; it tries until it succeeds or ctx ends, warning once when a pod's synclet
+// has not answered for a while (a pod that is starting does not answer at once).
+func (p *podDelve) prime(ctx context.Context, view upView) {
+	warned, since := false, time.Now()
+	for {
+		pod, err := p.start(ctx)
+		if err == nil {
+			view.Info(fmt.Sprintf("debugger for %s: Delve runs the app in pod %s", p.target.Name, pod))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !warned && time.Since(since) > 30*time.Second {
+			view.Warn(fmt.Sprintf("debugger for %s: %v; trying again", p.target.Name, err))
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // runningPods are the target's injected pods that run and are not being deleted. Readiness does not
