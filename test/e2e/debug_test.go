@@ -241,4 +241,13 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
 		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
 	c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
+	// the IDE has left: the app runs on, under Delve, without stopping at the breakpoint
+	select {
+	case b := <-getAsync(url):
+		if b != "hello from web-go v3" {
+			t.Errorf("GET / answered %q after the IDE disconnected", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("GET / hangs after the IDE disconnected: the program stayed stopped")
+	}
 }
