@@ -6,6 +6,7 @@
 package inject
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -45,12 +46,17 @@ const (
 	syncMountPrefix  = "/fastdev-sync/"
 )
 
+// ErrHostNetwork refuses a pod template with hostNetwork: the synclet's loopback port would be the
+// node's, shared by every such pod on it (two replicas on one node clash) and open to the node's processes.
+var ErrHostNetwork = errors.New("the pod template sets hostNetwork: true, so the synclet would listen on the node's loopback, " +
+	"where two replicas on one node share its port and every process of the node can reach it: develop a copy of the workload without hostNetwork")
+
 // Options are the injection settings that do not come from the rules.
 type Options struct {
 	SyncletImage  string
 	Port          int
 	Keys          string // the public keys the synclet accepts (pkg/auth's authorized-keys list)
-	NativeSidecar bool // the server supports init containers with restartPolicy: Always (1.29+)
+	NativeSidecar bool   // the server supports init containers with restartPolicy: Always (1.29+)
 }
 
 // Template returns the dev pod template for original under r. It does not modify original.
@@ -69,8 +75,17 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	if err := checkNames(spec, app, r); err != nil {
 		return nil, err
 	}
+	if spec.HostNetwork {
+		return nil, ErrHostNetwork
+	}
 
+	// The tools volume is writable only where the synclet binary is installed and the run directory
+	// made (the init containers); the sidecar and the app see it read-only, but for the run directory
+	// (mounted on its own, so it cannot be renamed away), which the seed makes private to the app's
+	// user: no other user of the app container can replace the binary, the socket or pending steps.
 	toolsMount := corev1.VolumeMount{Name: ToolsVolume, MountPath: toolsDir}
+	private := []corev1.VolumeMount{{Name: ToolsVolume, MountPath: toolsDir, ReadOnly: true},
+		{Name: ToolsVolume, MountPath: runDir, SubPath: path.Base(runDir)}}
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: ToolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	seed := injected{
 		args:   []string{syncletBin, "seed", "--marker", runDir + "/seeded"},
@@ -79,7 +94,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	side := injected{
 		args: []string{syncletBin, "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
 			"--supervisor", protocol.SupervisorSocket, "--pending", protocol.PendingFile},
-		mounts: []corev1.VolumeMount{toolsMount},
+		mounts: append([]corev1.VolumeMount{}, private...),
 	}
 	for i, s := range r.Sync {
 		vol := syncVolumePrefix + strconv.Itoa(i)
@@ -92,7 +107,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 		seed.args = append(seed.args, s.To+"="+mnt)
 		side.args = append(side.args, "--root", mnt+"="+s.To)
 	}
-	app.VolumeMounts = append(app.VolumeMounts, toolsMount)
+	app.VolumeMounts = append(app.VolumeMounts, private...)
 	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
 	app.Args = nil
 	addContainers(spec, app, opts, resourcesFor(r), toolsMount, seed, side)
@@ -142,7 +157,7 @@ type injected struct {
 func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, res corev1.ResourceRequirements, toolsMount corev1.VolumeMount, seedIn, sideIn injected) {
 	sc := securityFor(spec, app)
 	install := container(InstallContainer, opts.SyncletImage, sc.install)
-	install.Command = []string{"/synclet", "install", syncletBin, runDir}
+	install.Command = []string{"/synclet", "install", syncletBin}
 	install.VolumeMounts = []corev1.VolumeMount{toolsMount}
 	seed := container(SeedContainer, app.Image, sc.app)
 	seed.ImagePullPolicy = app.ImagePullPolicy

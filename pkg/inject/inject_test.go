@@ -185,6 +185,7 @@ func TestTemplateErrors(t *testing.T) {
 			d.Spec.Template.Spec.Containers[1].Args = []string{"--listen", ":80"}
 		}, "the image's ENTRYPOINT only, as `docker image inspect` shows it: the pod spec's args [\"--listen\" \":80\"] follow it"},
 		{"to is a volume mount", "sync:\n  - from: ./src\n    to: /etc/web\n", nil, "already a volume mount"},
+		{"host network", webRules, func(d *appsv1.Deployment) { d.Spec.Template.Spec.HostNetwork = true }, "sets hostNetwork: true"},
 		{"volume name taken", webRules, func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "fastdev"})
 		}, `volume "fastdev" in the pod template has a name kubectl-fastdev keeps`},

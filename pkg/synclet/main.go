@@ -23,7 +23,7 @@ var Version = "dev"
 
 const usage = `synclet: the in-pod half of kubectl-fastdev (injected by 'kubectl fastdev up'; not run by hand)
 
-  synclet install DEST RUNDIR            copy this binary to DEST (init container)
+  synclet install DEST                   copy this binary to DEST, read-only (init container)
   synclet seed SRC=DST... --marker FILE  copy the image's content of each SRC into DST, once per pod
   synclet serve --root DIR=TO... [flags] serve updates on loopback (sidecar)
   synclet supervise [flags] -- CMD ARGS  run the app, rerun steps and restart it on request
@@ -44,11 +44,12 @@ func Main(args []string, stderr io.Writer) int {
 	case "version":
 		fmt.Println(Version)
 	case "install":
-		if len(args) != 3 {
+		// a third argument (the run directory, from injections before it became the seed's job) is ignored
+		if len(args) != 2 && len(args) != 3 {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		err = Install(args[1], args[2])
+		err = Install(args[1])
 	case "seed":
 		err = seedMain(args[1:])
 	case "serve":

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
@@ -72,7 +71,7 @@ func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *pro
 // the app: an edit that lands while the app container restarts still gets built.
 func queuePending(file string, meta protocol.UpdateMeta) error {
 	var p protocol.RunRequest
-	if b, err := os.ReadFile(file); err == nil {
+	if b, err := readOwned(file); err == nil {
 		// this function writes the file whole (rename), so it decodes; one that does not is not ours and
 		// is replaced by this request
 		_ = json.Unmarshal(b, &p)
@@ -93,9 +92,5 @@ func queuePending(file string, meta protocol.UpdateMeta) error {
 	if err != nil {
 		return fmt.Errorf("encoding the pending steps: %w", err)
 	}
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o666); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
+	return writeAtomic(file, b)
 }

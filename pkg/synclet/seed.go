@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 )
 
-// Install copies the running synclet binary to dest (in the shared emptyDir) and creates the run
-// directory beside it, world-writable so the app's user can create the supervisor socket there.
-func Install(dest, runDir string) error {
+// Install copies the running synclet binary to dest (in the shared emptyDir), read-only (0555): the
+// sidecar and the app container mount that volume read-only besides. The run directory is the seed
+// container's to make, as the app's user (privateDir).
+func Install(dest string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the synclet binary to install: %w", err)
@@ -19,14 +20,8 @@ func Install(dest, runDir string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
-	if err := copyFile(self, dest, 0o755); err != nil {
+	if err := copyFile(self, dest, 0o555); err != nil {
 		return fmt.Errorf("installing synclet: %w", err)
-	}
-	if err := os.MkdirAll(runDir, 0o777); err != nil {
-		return err
-	}
-	if err := os.Chmod(runDir, 0o777); err != nil {
-		return err
 	}
 	return installDelve(self, filepath.Dir(dest)) // for `up --debug` (debug.go)
 }
@@ -35,6 +30,9 @@ func Install(dest, runDir string) error {
 // mounting the sync volume hides nothing the image had. It runs once per pod: marker records that it
 // ran, because the emptyDir (with synced edits) outlives a rerun of the init container.
 func Seed(src, dst, marker string) error {
+	if err := privateDir(filepath.Dir(marker)); err != nil {
+		return err
+	}
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}

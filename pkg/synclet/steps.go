@@ -117,7 +117,8 @@ func (s *Supervisor) runPending() {
 	if s.cfg.Pending == "" {
 		return
 	}
-	b, err := os.ReadFile(s.cfg.Pending)
+	// only a file the synclet (this user) wrote is run: not a link, nor one another user put there
+	b, err := readOwned(s.cfg.Pending)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -306,4 +307,62 @@ func TestTrustLeaseRace(t *testing.T) {
 	last := e.upAndConnect(ns, "web-static", dir, 1, "--plain")
 	e.serves(ns, "web-static", "/", "after the races", 1, 30*time.Second)
 	last.stop()
+}
+
+// TestTrustInPodHardening: in an app container running as root, a lesser user (nobody) cannot replace
+// the synclet binary, reach the run directory (the supervisor's socket, the pending steps) or move it
+// away; root itself cannot replace the binary (the tools volume is read-only there; writing into the
+// running binary fails anyway, so the attempts rename a new file over it). Afterwards an edit
+// still lands and a command still runs through the supervisor.
+func TestTrustInPodHardening(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	root := int64(0)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: &root, RunAsGroup: &root}
+	})
+	dir := e.copyExamples()
+	up := e.upAndConnect(ns, "web-static", dir, 1, "--plain")
+	lesser := `id -u
+cp /bin/busybox /fastdev/bin/.new 2>/dev/null && mv -f /fastdev/bin/.new /fastdev/bin/synclet 2>/dev/null && echo BIN-REPLACED
+chmod 777 /fastdev/bin/synclet 2>/dev/null && echo BIN-CHMOD
+mv /fastdev/run /fastdev/run2 2>/dev/null && echo RUN-MOVED
+ls /fastdev/run >/dev/null 2>&1 && echo RUN-LISTED
+echo '{"steps":[{"argv":["touch","/www/pwned.html"],"display":"x"}]}' > /fastdev/run/pending.json 2>/dev/null && echo PENDING-WRITTEN
+rm -f /fastdev/run/supervisor.sock 2>/dev/null
+echo lesser-done`
+	script := "id -u; cp /bin/busybox /fastdev/bin/.new 2>/dev/null && mv -f /fastdev/bin/.new /fastdev/bin/synclet 2>/dev/null && echo ROOT-BIN-REPLACED; " +
+		"su -p -s /bin/sh nobody -c 'sh -c \"$LESSER\"'; " +
+		"test -S /fastdev/run/supervisor.sock || echo SOCK-GONE; stat -c '%a %u' /fastdev/run /fastdev/bin/synclet"
+	r := e.runCmd(e.kubeconfig, "", "run", "-n", ns, "web-static", "--", "/bin/busybox", "env", "LESSER="+lesser, "/bin/busybox", "sh", "-c", script)
+	t.Logf("in the pod: %+v", r)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "0\n65534\n") || !strings.Contains(r.stdout, "lesser-done") {
+		t.Fatalf("the script did not run as root, then as nobody: %+v", r)
+	}
+	for _, bad := range []string{"BIN-REPLACED", "BIN-CHMOD", "RUN-MOVED", "RUN-LISTED", "PENDING-WRITTEN", "SOCK-GONE"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("%s: %s", bad, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "700 0\n") || !strings.Contains(r.stdout, "555 ") {
+		t.Errorf("want the run directory 0700 of the app's user and the binary 0555: %s", r.stdout)
+	}
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "after the attempts\n", 0o644)
+	e.serves(ns, "web-static", "/", "after the attempts", 1, 30*time.Second)
+	if r := e.runCmd(e.kubeconfig, "", "run", "-n", ns, "web-static", "--", "/bin/busybox", "true"); r.code != 0 {
+		t.Errorf("a command through the supervisor after the attempts: %+v", r)
+	}
+	up.stop()
+}
+
+// TestTrustHostNetworkRefused: a hostNetwork pod template is refused before anything is patched (its
+// synclet would listen on the node's loopback, shared by every replica on the node).
+func TestTrustHostNetworkRefused(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	d := e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.HostNetwork = true
+		d.Spec.Template.Spec.Containers[0].Ports = nil // no host port to clash with the node's
+	})
+	e.upRefused(e.copyExamples(), d, []string{"nothing was changed", "hostNetwork: true", "node's loopback", "without hostNetwork"})
 }
