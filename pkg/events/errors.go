@@ -61,7 +61,7 @@ func (m *Model) Item(it logs.Item) {
 	}
 	var open []string
 	for _, name := range pods {
-		if p := m.byName(name); p == nil || !it.Time.Before(p.okAt) {
+		if p := m.byName(name); p == nil || it.Time.IsZero() || !it.Time.Before(p.okAt) {
 			open = append(open, name)
 		}
 	}

@@ -46,6 +46,7 @@ type row struct {
 	lastSync  time.Time
 	latency   time.Duration
 	lastErr   string
+	okAt      time.Time // the last update the pod answered without an error
 	work      work
 }
 
@@ -58,6 +59,8 @@ type model struct {
 	deps    []string
 	rows    map[string]*row // by dep/pod
 	newest  *logs.Item      // the newest error block, exit or stuck container
+	open    map[string]bool // the pods of newest that have not taken a good update since
+	fixed   bool            // an error was shown and fixed
 	notes   []string
 	fwds    []forwardMsg // the forwards, in the order `up` opened them
 	now     time.Time
@@ -116,13 +119,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.row(msg.dep, msg.pod).phase = msg.phase
 		}
 	case updatedMsg:
-		r := m.row(msg.Deployment, msg.Pod)
-		r.connected, r.lastSync = true, time.Now()
-		r.work = work{} // the update's steps and transfer are over
-		if msg.Latency > 0 {
-			r.latency = msg.Latency
-		}
-		r.lastErr = msg.Err
+		m.updated(devloop.Update(msg), time.Now())
 	case forwardMsg:
 		m.fwds = append(m.fwds, msg)
 	case noteMsg:
@@ -145,12 +142,19 @@ func (m *model) item(it logs.Item) {
 		m.note(fmt.Sprintf("%s: %s: %s", it.Pod, it.Type, it.Text))
 		return
 	}
-	m.newest = &it
-	summary := strings.SplitN(it.Text, "\n", 2)[0]
 	pods := it.Pods
 	if len(pods) == 0 {
 		pods = []string{it.Pod}
 	}
+	if m.fixedAlready(it, pods) {
+		return
+	}
+	m.newest = &it
+	m.open = map[string]bool{}
+	for _, p := range pods {
+		m.open[p] = true
+	}
+	summary := strings.SplitN(it.Text, "\n", 2)[0]
 	for _, r := range m.rows {
 		for _, p := range pods {
 			if r.pod == p {
@@ -210,7 +214,9 @@ func (m *model) View() string {
 	}
 	tail.WriteString(m.st.dim.Render("q or Ctrl-C stops watching; the injection stays until `kubectl fastdev down`"))
 	b.WriteString("\n" + m.st.header.Render("Newest error") + "\n")
-	if m.newest == nil {
+	if m.newest == nil && m.fixed {
+		b.WriteString("  " + m.st.ok.Render("none: the last one was fixed") + "\n")
+	} else if m.newest == nil {
 		b.WriteString("  " + m.st.ok.Render("none since up started") + "\n")
 	} else {
 		var blk strings.Builder

@@ -138,3 +138,30 @@ func TestLongWork(t *testing.T) {
 		t.Fatalf("no long step:\n%s", v)
 	}
 }
+
+// TestErrorFixed: the newest error leaves the view once every pod it names took a good update, as it
+// leaves the web view's console; an error read late, older than the pods' fix, never shows.
+func TestErrorFixed(t *testing.T) {
+	m := newModel(nil)
+	t0 := time.Now()
+	send(m, tea.WindowSizeMsg{Width: 200, Height: 40},
+		phaseMsg{dep: "web", pod: "web-1", phase: "Running"}, phaseMsg{dep: "web", pod: "web-2", phase: "Running"},
+		itemMsg(logs.Item{Kind: logs.KindError, Type: logs.TypeStep, Pod: "web-1", Pods: []string{"web-1", "web-2"}, Container: "fastdev-synclet",
+			Time: t0, Text: "step failed: go build (exit code 1)\n./main.go:3:1: undefined: x"}))
+	if v := m.View(); !strings.Contains(v, "undefined: x") {
+		t.Fatalf("no error:\n%s", v)
+	}
+	m.updated(devloop.Update{Deployment: "web", Pod: "web-1", Files: 1}, t0.Add(time.Second))
+	m.updated(devloop.Update{Deployment: "web", Pod: "web-2", Err: "step failed"}, t0.Add(time.Second))
+	if v := m.View(); !strings.Contains(v, "undefined: x") {
+		t.Fatalf("fixed while web-2 still fails:\n%s", v)
+	}
+	m.updated(devloop.Update{Deployment: "web", Pod: "web-2", Files: 1}, t0.Add(2*time.Second))
+	if v := m.View(); strings.Contains(v, "undefined: x") || !strings.Contains(v, "none: the last one was fixed") {
+		t.Fatalf("not cleared:\n%s", v)
+	}
+	send(m, itemMsg(logs.Item{Kind: logs.KindError, Type: logs.TypeStep, Pod: "web-1", Time: t0, Text: "late"}))
+	if v := m.View(); strings.Contains(v, "late") {
+		t.Fatalf("an old error came back:\n%s", v)
+	}
+}
