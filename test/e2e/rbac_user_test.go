@@ -195,6 +195,8 @@ func (e *env) canExactly(kc, ns string) {
 	type access struct{ group, resource, sub, verb string }
 	allowed := []access{
 		{"apps", "deployments", "", "get"}, {"apps", "deployments", "", "list"}, {"apps", "deployments", "", "watch"}, {"apps", "deployments", "", "patch"},
+		{"apps", "statefulsets", "", "get"}, {"apps", "statefulsets", "", "list"}, {"apps", "statefulsets", "", "watch"}, {"apps", "statefulsets", "", "patch"},
+		{"apps", "daemonsets", "", "get"}, {"apps", "daemonsets", "", "list"}, {"apps", "daemonsets", "", "watch"}, {"apps", "daemonsets", "", "patch"},
 		{"", "pods", "", "list"}, {"", "pods", "", "watch"}, {"", "pods", "portforward", "create"},
 		{"", "pods", "log", "get"}, {"", "events", "", "list"}, {"", "events", "", "watch"},
 		{"coordination.k8s.io", "leases", "", "get"}, {"coordination.k8s.io", "leases", "", "create"},
@@ -204,6 +206,7 @@ func (e *env) canExactly(kc, ns string) {
 		{"", "secrets", "", "get"}, {"", "secrets", "", "list"}, {"", "configmaps", "", "get"}, {"", "pods", "exec", "create"},
 		{"", "pods", "attach", "create"}, {"", "pods", "", "create"}, {"", "pods", "", "delete"}, {"", "pods", "", "patch"},
 		{"apps", "deployments", "", "create"}, {"apps", "deployments", "", "delete"}, {"apps", "deployments", "", "update"},
+		{"apps", "statefulsets", "", "create"}, {"apps", "statefulsets", "", "delete"}, {"apps", "daemonsets", "", "create"}, {"apps", "daemonsets", "", "update"},
 		{"apps", "deployments", "scale", "update"}, {"apps", "replicasets", "", "list"}, {"", "serviceaccounts", "token", "create"},
 		{"rbac.authorization.k8s.io", "roles", "", "create"}, {"rbac.authorization.k8s.io", "rolebindings", "", "create"},
 		{"", "services", "proxy", "get"}, {"", "pods", "ephemeralcontainers", "patch"},
