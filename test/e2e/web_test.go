@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -300,4 +301,47 @@ func webStates(t *testing.T, pageURL string) <-chan events.State {
 		}
 	}()
 	return out
+}
+
+// TestWebViewTerminalAndOff: the live view shows the web view's URL under its title, and the URL opens
+// the page; with --web=false no view is served and no URL printed.
+func TestWebViewTerminalAndOff(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
+	term := e.startTerminal(dir, 160, 45, "up", "-n", ns, "web-static")
+	s := term.waitScreen(rollout, "the web view's URL under the title", func(s string) error {
+		lines := strings.Split(s, "\n")
+		if len(lines) < 2 || !strings.HasPrefix(lines[0], "kubectl fastdev up · namespace ") || !webURL.MatchString(lines[1]) {
+			return fmt.Errorf("no URL under the title")
+		}
+		return nil
+	})
+	page := webURL.FindStringSubmatch(s)[1]
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second, Jar: jar}).Get(page) // the token exchange, then the page with the cookie
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("the printed URL: %s %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	term.keys("q")
+	e.eventually(30*time.Second, "up to stop on q", func() error {
+		if !strings.Contains(term.screen(), "EXITED 0") {
+			return fmt.Errorf("still running")
+		}
+		return nil
+	})
+
+	off := e.upAndConnect(ns, "web-static", dir, 1, "--web=false")
+	if strings.Contains(off.Output(), "web view") {
+		t.Errorf("--web=false printed a web view:\n%s", off.Output())
+	}
+	off.stop()
 }
