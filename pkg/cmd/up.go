@@ -80,6 +80,10 @@ the next free one). Each connection goes to a ready pod at the moment it arrives
 outlives process restarts and replaced pods. --forward replaces a Deployment's list, --no-forward
 opens none.
 
+It also serves a web view on loopback (a free port; the URL, with its token, is printed once): pods,
+each edit's edit->running time by stage, the error console with links to the lines, step output and
+recent events, live. --web 127.0.0.1:PORT picks the address, --web=false turns it off.
+
 Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' restores the Deployments.`),
 		Example: templates.Examples(`  kubectl fastdev up
   kubectl fastdev up web --dir ./services/web
