@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -45,6 +44,8 @@ func Write(w io.Writer, meta protocol.UpdateMeta, puts []Put) ([]Put, error) {
 		return nil, err
 	}
 	sent := make([]Put, 0, len(puts))
+	var open opener
+	defer open.close()
 	for _, p := range puts {
 		name := protocol.EntryName(p.Root, p.Entry.Path)
 		hdr := &tar.Header{Name: name, Mode: int64(p.Entry.Mode), ModTime: epoch}
@@ -54,7 +55,7 @@ func Write(w io.Writer, meta protocol.UpdateMeta, puts []Put) ([]Put, error) {
 		case tree.Symlink:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, p.Entry.Target
 		case tree.File:
-			e, err := writeFile(tw, hdr, p)
+			e, err := writeFile(tw, hdr, p, &open)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
@@ -76,9 +77,10 @@ func Write(w io.Writer, meta protocol.UpdateMeta, puts []Put) ([]Put, error) {
 }
 
 // writeFile sends one regular file, sizing the header from the open file so that a concurrent edit
-// cannot make the header and the content disagree.
-func writeFile(tw *tar.Writer, hdr *tar.Header, p Put) (tree.Entry, error) {
-	f, err := os.Open(p.Local)
+// cannot make the header and the content disagree. The file is opened inside its sync directory and
+// must be the regular file at its path (opener): a file swapped for a symlink is not sent.
+func writeFile(tw *tar.Writer, hdr *tar.Header, p Put, open *opener) (tree.Entry, error) {
+	f, err := open.open(p)
 	if err != nil {
 		return tree.Entry{}, err
 	}
