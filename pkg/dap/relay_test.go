@@ -117,6 +117,30 @@ func TestRelayKeepsTheSessionAcrossARestart(t *testing.T) {
 		t.Errorf("continued %+v, want thread 7, all threads", cont.Body)
 	}
 	d2 := up.delve(t)
+	checkReplay(t, c, d2, id)
+	if r.Stopped() {
+		t.Error("the relay still holds edits after the stopped build went away")
+	}
+
+	// the same IDE connection stops in the new build, in its own ids, and continues
+	d2.send(&godap.StoppedEvent{Event: godap.Event{Event: "stopped"}, Body: godap.StoppedEventBody{Reason: "breakpoint", ThreadId: 9, HitBreakpointIds: []int{201}}})
+	st = c.next("stopped in the new build", isEvent("stopped")).(*godap.StoppedEvent)
+	if !reflect.DeepEqual(st.Body.HitBreakpointIds, []int{id}) {
+		t.Errorf("stopped at %v, want the IDE's id %d", st.Body.HitBreakpointIds, id)
+	}
+	seq := c.request(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: 9}}, "continue")
+	if m := c.next("continue", isResponse(seq)); !m.(godap.ResponseMessage).GetResponse().Success {
+		t.Errorf("continue failed: %+v", m)
+	}
+	if err := r.WaitRunning(context.Background()); err != nil || r.Stopped() {
+		t.Errorf("after continue the relay still holds edits: %v", err)
+	}
+}
+
+// checkReplay checks what the IDE and the new Delve saw when the relay moved the session onto d2:
+// the breakpoint set again two lines down (it followed its text) with the condition, in the IDE's id.
+func checkReplay(t *testing.T, c *ide, d2 *fakeDelve, id int) {
+	t.Helper()
 	ch := c.next("breakpoint changed", isEvent("breakpoint")).(*godap.BreakpointEvent)
 	if ch.Body.Reason != "changed" || ch.Body.Breakpoint.Id != id || ch.Body.Breakpoint.Line != 7 || !ch.Body.Breakpoint.Verified {
 		t.Errorf("breakpoint event %+v, want id %d changed to line 7, verified", ch.Body, id)
@@ -137,22 +161,5 @@ func TestRelayKeepsTheSessionAcrossARestart(t *testing.T) {
 	}
 	if want := []string{"initialize", "attach", "setBreakpoints", "configurationDone"}; !reflect.DeepEqual(cmds, want) {
 		t.Errorf("the new Delve got %v, want %v", cmds, want)
-	}
-	if r.Stopped() {
-		t.Error("the relay still holds edits after the stopped build went away")
-	}
-
-	// the same IDE connection stops in the new build, in its own ids, and continues
-	d2.send(&godap.StoppedEvent{Event: godap.Event{Event: "stopped"}, Body: godap.StoppedEventBody{Reason: "breakpoint", ThreadId: 9, HitBreakpointIds: []int{201}}})
-	st = c.next("stopped in the new build", isEvent("stopped")).(*godap.StoppedEvent)
-	if !reflect.DeepEqual(st.Body.HitBreakpointIds, []int{id}) {
-		t.Errorf("stopped at %v, want the IDE's id %d", st.Body.HitBreakpointIds, id)
-	}
-	seq := c.request(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: 9}}, "continue")
-	if m := c.next("continue", isResponse(seq)); !m.(godap.ResponseMessage).GetResponse().Success {
-		t.Errorf("continue failed: %+v", m)
-	}
-	if err := r.WaitRunning(context.Background()); err != nil || r.Stopped() {
-		t.Errorf("after continue the relay still holds edits: %v", err)
 	}
 }

@@ -145,12 +145,22 @@ func debugLine(t *testing.T, src, text string) int {
 	return 0
 }
 
-// TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
-// breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
-// app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
-// new build; an edit saved while it is stopped waits until the IDE continues. The namespace enforces the restricted Pod Security Standard; the app runs as non-root.
-func TestDebugAcrossRebuild(t *testing.T) {
-	e := newEnv(t)
+// debugSession is web-go in a restricted namespace under `up --debug`, with an IDE attached.
+type debugSession struct {
+	up   *proc
+	c    *dapClient
+	main string // the local main.go
+	src  string // its first content
+	url  string // GET / through up's forward
+
+	thread int // the thread of the last stop
+}
+
+// startDebugSession deploys web-go (non-root, restricted), runs `up --debug` and attaches a DAP client
+// to its debugger as VS Code would: attach, mode remote, no substitutePath (up adds the rules').
+func startDebugSession(e *env) *debugSession {
+	t := e.t
+	t.Helper()
 	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	e.applyExample(ns, "web-go", func(d *appsv1.Deployment) {
 		uid, no, yes := int64(1000), false, true
@@ -164,13 +174,18 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	})
 	e.waitAvailable(ns, "web-go", rollout)
 	dir := e.copyExamples()
-	main := filepath.Join(dir, "web-go/src/main.go")
+	d := &debugSession{main: filepath.Join(dir, "web-go/src/main.go")}
 	appPort, dbgPort := freePort(t), freePort(t)
-	up := e.upAndConnect(ns, "web-go", dir, 1, "--plain", "--debug", "--debug-port", fmt.Sprint(dbgPort),
+	d.up = e.upAndConnect(ns, "web-go", dir, 1, "--plain", "--debug", "--debug-port", fmt.Sprint(dbgPort),
 		"--forward", fmt.Sprintf("%d:8080", appPort))
 	addr := fmt.Sprintf("127.0.0.1:%d", dbgPort)
-	up.waitOutput("debugger for web-go: attach your IDE to "+addr, 30*time.Second)
-	url := e.forwardOf(up, "web-go", 8080) + "/"
+	d.up.waitOutput("debugger for web-go: attach your IDE to "+addr, 30*time.Second)
+	d.url = e.forwardOf(d.up, "web-go", 8080) + "/"
+	src, err := os.ReadFile(d.main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.src = string(src)
 
 	c := dialDAP(t, addr)
 	c.call(&godap.InitializeRequest{Arguments: godap.InitializeRequestArguments{AdapterID: "go", PathFormat: "path", LinesStartAt1: true, ColumnsStartAt1: true}}, "initialize", 2*time.Minute)
@@ -178,35 +193,58 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	if !slices.Contains(c.seen, "initialized") { // Delve may send it before its attach response
 		c.wait("initialized", 30*time.Second, func(m godap.Message) bool { _, ok := m.(*godap.InitializedEvent); return ok })
 	}
-	src, err := os.ReadFile(main)
-	if err != nil {
-		t.Fatal(err)
+	d.c = c
+	return d
+}
+
+// stopsAt requests / in the background, checks the IDE stops at the local main.go's line, and
+// continues; it returns the response body's channel.
+func (d *debugSession) stopsAt(what string, line int) <-chan string {
+	d.c.t.Helper()
+	body := getAsync(d.url)
+	thread, file, at := d.c.stoppedAt(what, time.Minute)
+	if file != d.main || at != line {
+		d.c.t.Errorf("%s: stopped at %s:%d, want %s:%d (the local path)", what, file, at, d.main, line)
 	}
-	const bpText = "fmt.Fprintln(w, message)"
-	line := debugLine(t, string(src), bpText)
-	sb := c.call(&godap.SetBreakpointsRequest{Arguments: godap.SetBreakpointsArguments{Source: godap.Source{Path: main},
+	d.thread = thread
+	return body
+}
+
+func (d *debugSession) resume() {
+	d.c.t.Helper()
+	d.c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: d.thread}}, "continue", 30*time.Second)
+}
+
+const bpText = "fmt.Fprintln(w, message)"
+
+// TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
+// breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
+// app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
+// new build; an edit saved while it is stopped waits until the IDE continues. The namespace enforces
+// the restricted Pod Security Standard; the app runs as non-root.
+func TestDebugAcrossRebuild(t *testing.T) {
+	e := newEnv(t)
+	d := startDebugSession(e)
+	c := d.c
+	line := debugLine(t, d.src, bpText)
+	sb := c.call(&godap.SetBreakpointsRequest{Arguments: godap.SetBreakpointsArguments{Source: godap.Source{Path: d.main},
 		Breakpoints: []godap.SourceBreakpoint{{Line: line}}}}, "setBreakpoints", 30*time.Second).(*godap.SetBreakpointsResponse)
 	if b := sb.Body.Breakpoints; len(b) != 1 || !b[0].Verified || b[0].Line != line {
-		t.Fatalf("breakpoint at %s:%d: %+v", main, line, b)
+		t.Fatalf("breakpoint at %s:%d: %+v", d.main, line, b)
 	}
 	c.call(&godap.ConfigurationDoneRequest{}, "configurationDone", 30*time.Second)
-
-	body := getAsync(url)
-	thread, file, at := c.stoppedAt("the stop at the breakpoint", time.Minute)
-	if file != main || at != line {
-		t.Errorf("stopped at %s:%d, want %s:%d (the local path)", file, at, main, line)
-	}
-	c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: thread}}, "continue", 30*time.Second)
+	body := d.stopsAt("the stop at the breakpoint", line)
+	d.resume()
 	if b := <-body; b != "hello from web-go v1" {
 		t.Errorf("GET / answered %q after continue", b)
 	}
 
 	// the edit moves the breakpoint's line down by one and changes the reply
-	v2 := strings.Replace(string(src), "\t\t"+bpText, "\t\tw.Header().Set(\"X-Debugged\", \"yes\")\n\t\t"+bpText, 1)
+	v2 := strings.Replace(d.src, "\t\t"+bpText, "\t\tw.Header().Set(\"X-Debugged\", \"yes\")\n\t\t"+bpText, 1)
 	v2 = strings.Replace(v2, "hello from web-go v1", "hello from web-go v2", 1)
 	edit := time.Now()
-	e.writeFile(main, v2, 0o644)
-	up.waitOutputCount("edit->running", 1, 3*time.Minute)
+	e.writeFile(d.main, v2, 0o644)
+	d.up.waitOutputCount("edit->running", 1, 3*time.Minute)
 	served := time.Since(edit)
 	moved := c.wait("the breakpoint moved to the new build", 2*time.Minute, func(m godap.Message) bool {
 		b, ok := m.(*godap.BreakpointEvent)
@@ -215,37 +253,45 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	if moved.Body.Breakpoint.Line != line+1 || !moved.Body.Breakpoint.Verified {
 		t.Errorf("breakpoint on the new build: %+v, want verified at line %d", moved.Body.Breakpoint, line+1)
 	}
-	body = getAsync(url)
-	thread, file, at = c.stoppedAt("the stop in the new build", time.Minute)
+	body = d.stopsAt("the stop in the new build", line+1)
 	stopped := time.Since(edit)
-	if file != main || at != line+1 {
-		t.Errorf("stopped in the new build at %s:%d, want %s:%d", file, at, main, line+1)
-	}
-	// an edit saved while the program is stopped waits until the IDE continues it
-	v3 := strings.Replace(v2, "hello from web-go v2", "hello from web-go v3", 1)
-	e.writeFile(main, v3, 0o644)
-	up.waitOutput("web-go: an edit waits: the program is stopped in the debugger", 30*time.Second)
-	time.Sleep(3 * time.Second)
-	if n := strings.Count(up.Output(), "edit->running"); n != 1 {
-		t.Errorf("%d updates applied while the program was stopped, want the first one only", n)
-	}
-	c.call(&godap.ContinueRequest{Arguments: godap.ContinueArguments{ThreadId: thread}}, "continue", 30*time.Second)
+	d.holdsEdit(strings.Replace(v2, "hello from web-go v2", "hello from web-go v3", 1))
 	if b := <-body; b != "hello from web-go v2" {
 		t.Errorf("GET / answered %q after continue in the new build", b)
 	}
-	up.waitOutputCount("edit->running", 2, 3*time.Minute)
-	c.wait("the session on the third build", 2*time.Minute, func(m godap.Message) bool {
+	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
+		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
+	d.leaves("hello from web-go v3")
+}
+
+// holdsEdit saves src while the program is stopped: up holds it until the IDE continues, then applies
+// it and the session moves to that build.
+func (d *debugSession) holdsEdit(src string) {
+	t := d.c.t
+	t.Helper()
+	d.up.e.writeFile(d.main, src, 0o644)
+	d.up.waitOutput("web-go: an edit waits: the program is stopped in the debugger", 30*time.Second)
+	time.Sleep(3 * time.Second)
+	if n := strings.Count(d.up.Output(), "edit->running"); n != 1 {
+		t.Errorf("%d updates applied while the program was stopped, want the first one only", n)
+	}
+	d.resume()
+	d.up.waitOutputCount("edit->running", 2, 3*time.Minute)
+	d.c.wait("the session on the third build", 2*time.Minute, func(m godap.Message) bool {
 		o, ok := m.(*godap.OutputEvent)
 		return ok && strings.Contains(o.Body.Output, "attached to the new build")
 	})
-	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
-		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
-	c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
-	// the IDE has left: the app runs on, under Delve, without stopping at the breakpoint
+}
+
+// leaves disconnects the IDE; the app runs on under Delve without stopping at the breakpoint.
+func (d *debugSession) leaves(want string) {
+	t := d.c.t
+	t.Helper()
+	d.c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
 	select {
-	case b := <-getAsync(url):
-		if b != "hello from web-go v3" {
-			t.Errorf("GET / answered %q after the IDE disconnected", b)
+	case b := <-getAsync(d.url):
+		if b != want {
+			t.Errorf("GET / answered %q after the IDE disconnected, want %q", b, want)
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("GET / hangs after the IDE disconnected: the program stayed stopped")
