@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/state"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
 // forwardOptions are up's forward flags.
@@ -25,7 +27,7 @@ type forwardOptions struct {
 }
 
 func (f *forwardOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&f.Forward, "forward", nil, "forward a local port to a port of the Deployment's ready pods: LOCAL:REMOTE or PORT, as DEPLOYMENT=LOCAL:REMOTE when up serves several (repeatable; replaces the rules' forward list of that Deployment)")
+	fs.StringArrayVar(&f.Forward, "forward", nil, "forward a local port to a port of the workload's ready pods: LOCAL:REMOTE or PORT, as [TYPE/]NAME=LOCAL:REMOTE when up serves several (repeatable; replaces the rules' forward list of that workload)")
 	fs.StringSliceVar(&f.Address, "address", []string{forward.DefaultAddress}, "addresses the forwards listen on (comma-separated IP addresses, or localhost), as in kubectl port-forward")
 	fs.BoolVar(&f.NoForward, "no-forward", false, "open no forwards (neither the rules' forward list nor the containers' declared ports)")
 }
@@ -46,7 +48,7 @@ func (o *UpOptions) validateForwards() error {
 	names := o.targetNames()
 	flags := map[string][]rules.Forward{}
 	for _, v := range f.Forward {
-		dep, fw, err := forward.ParseFlag(v, names)
+		dep, fw, err := forward.ParseFlag(canonicalForward(v), names)
 		if err != nil {
 			return err
 		}
@@ -59,6 +61,19 @@ func (o *UpOptions) validateForwards() error {
 		f.specs = append(f.specs, forward.SpecsFor(name, flags[name], o.rules[name], container, ports)...)
 	}
 	return forward.Check(f.specs)
+}
+
+// canonicalForward spells the target of a --forward value as up names it ("sts/db=5432" becomes
+// "statefulset/db=5432", "deploy/web=8080" "web=8080"), so any kubectl spelling of a target works.
+func canonicalForward(v string) string {
+	name, ports, named := strings.Cut(v, "=")
+	if !named {
+		return v
+	}
+	if r, err := workload.ParseRef(name); err == nil {
+		return r.String() + "=" + ports
+	}
+	return v
 }
 
 // declaredPorts returns the container the rules develop (the first one by default) and its TCP

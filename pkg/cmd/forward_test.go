@@ -58,6 +58,7 @@ func TestUpForwardSpecs(t *testing.T) {
 		{"the rules' list", withList, nil, []*appsv1.Deployment{web}, []string{"web 18080 8080 false"}},
 		{"a flag replaces the list", withList, []string{"--forward", "28080:8080"}, []*appsv1.Deployment{web}, []string{"web 28080 8080 false"}},
 		{"per Deployment", &rules.Rules{}, []string{"--forward", "api=3001:3000"}, []*appsv1.Deployment{web, api}, []string{"web 8080 8080 true", "api 3001 3000 false"}},
+		{"per target in kubectl's form", &rules.Rules{}, []string{"--forward", "deploy/api=3001:3000"}, []*appsv1.Deployment{web, api}, []string{"web 8080 8080 true", "api 3001 3000 false"}},
 		{"none", withList, []string{"--no-forward"}, []*appsv1.Deployment{web}, nil},
 	}
 	for _, tt := range tests {
