@@ -1,5 +1,7 @@
 // Package ignore decides which local paths under a sync root stay out of the sync: .git, the rules'
-// ignore list, every .gitignore under the root and the root's .dockerignore.
+// ignore list, every .gitignore under the root and the root's .dockerignore, and what git ignores
+// from outside the root (outer.go): the .gitignores from the repository's root down, the
+// repository's .git/info/exclude and the user's global excludes file.
 package ignore
 
 import (
@@ -28,7 +30,7 @@ const (
 // use; Reload swaps in freshly read ignore files atomically.
 type Matcher struct {
 	root  string
-	rules []gitignore.Pattern // the rules' ignore list, highest priority
+	rules []string // the rules' ignore list, highest priority (parsed by read, below the repository)
 
 	mu  sync.Mutex // guards cur; also serialises Match, as patternmatcher compiles lazily
 	cur *set
@@ -36,6 +38,7 @@ type Matcher struct {
 
 // set is one consistent reading of the ignore files.
 type set struct {
+	prefix     []string // the root's path below its repository's root: git patterns match prefix + path
 	git        gitignore.Matcher
 	docker     *patternmatcher.PatternMatcher // nil without a .dockerignore
 	exceptions [][]string                     // the .dockerignore's "!" patterns, split on "/"
@@ -54,7 +57,7 @@ func New(root string, patterns []string) (*Matcher, error) {
 		if err := validate(p); err != nil {
 			return nil, err
 		}
-		m.rules = append(m.rules, gitignore.ParsePattern(p, nil))
+		m.rules = append(m.rules, p)
 	}
 	if err := m.Reload(); err != nil {
 		return nil, err
@@ -130,7 +133,7 @@ func (s *set) match(parts []string, isDir bool) bool {
 	// Checking every ancestor, not only the path, gives git's rule that nothing inside an excluded
 	// directory can be re-included: go-git's Matcher alone would let "!build/keep" win over "build/".
 	for i := 1; i <= len(parts); i++ {
-		if s.git.Match(parts[:i], i < len(parts) || isDir) {
+		if s.git.Match(append(s.prefix[:len(s.prefix):len(s.prefix)], parts[:i]...), i < len(parts) || isDir) {
 			return true
 		}
 	}
@@ -184,16 +187,25 @@ func (m *Matcher) read() (*set, error) {
 			}
 		}
 	}
-	var git []gitignore.Pattern
-	s.git = gitignore.NewMatcher(m.rules)
+	prefix, git, err := outer(m.root)
+	if err != nil {
+		return nil, err
+	}
+	s.prefix = prefix
+	under := func(domain []string) []string { return append(prefix[:len(prefix):len(prefix)], domain...) }
+	rules := make([]gitignore.Pattern, len(m.rules))
+	for i, p := range m.rules {
+		rules[i] = gitignore.ParsePattern(p, prefix)
+	}
+	s.git = gitignore.NewMatcher(append(git[:len(git):len(git)], rules...))
 	var walk func(dir string, domain []string) error
 	walk = func(dir string, domain []string) error {
-		ps, err := readGitignore(filepath.Join(dir, gitignoreFile), domain)
+		ps, err := readGitignore(filepath.Join(dir, gitignoreFile), under(domain))
 		if err != nil {
 			return err
 		}
 		git = append(git, ps...)
-		s.git = gitignore.NewMatcher(append(git[:len(git):len(git)], m.rules...))
+		s.git = gitignore.NewMatcher(append(git[:len(git):len(git)], rules...))
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			if len(domain) == 0 {
