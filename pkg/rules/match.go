@@ -86,6 +86,32 @@ func (r *Rules) CheckLocal(dir string) error {
 		case !info.IsDir():
 			return errorf(key, s.Line, "%s is a file, not a directory: sync its parent directory and list what to skip under ignore", local)
 		}
+		if err := inside(dir, local); err != nil {
+			return errorf(key, s.Line, "%s: %v", s.From, err)
+		}
+	}
+	return nil
+}
+
+// inside refuses a `from` that resolves (through symlinks) outside dir: what `up` sends is what the
+// directory it runs in (or --dir) holds, not whatever a link in it points to.
+func inside(dir, local string) error {
+	base, err := filepath.EvalSymlinks(dir)
+	if err == nil {
+		base, err = filepath.Abs(base)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot resolve %s: %w", dir, err)
+	}
+	real, err := filepath.EvalSymlinks(local)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot resolve %s: %w", local, err)
+	}
+	if rel, err := filepath.Rel(base, real); err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return fmt.Errorf("resolves to %s, outside %s (a symlink leads out): sync a directory inside it, or pass --dir with a directory that holds %s", real, base, real)
 	}
 	return nil
 }

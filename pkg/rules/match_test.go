@@ -84,6 +84,12 @@ func TestCheckLocal(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("src", filepath.Join(dir, "alias")); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		text string
@@ -95,6 +101,8 @@ func TestCheckLocal(t *testing.T) {
 		{"the run directory itself", "sync: [{from: ., to: /app}]\n", 0, "", ""},
 		{"missing directory", "sync:\n  - {from: src, to: /app}\n  - from: ./lib\n    to: /lib\n", 3, "sync[1].from", "does not exist"},
 		{"file instead of directory", "sync:\n  - from: main.go\n    to: /app\n", 2, "sync[0].from", "is a file, not a directory"},
+		{"a link out of the directory", "sync:\n  - from: ./elsewhere\n    to: /app\n", 2, "sync[0].from", "outside"},
+		{"a link inside it", "sync:\n  - from: ./alias\n    to: /app\n", 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
