@@ -67,6 +67,12 @@ func (f *fakeDelve) answer(msg godap.Message) {
 			bps = append(bps, godap.Breakpoint{Id: 100*f.gen + i + 1, Verified: true, Line: b.Line, Source: &req.Arguments.Source})
 		}
 		f.send(&godap.SetBreakpointsResponse{Response: resp(req), Body: godap.SetBreakpointsResponseBody{Breakpoints: bps}})
+	case *godap.SetFunctionBreakpointsRequest:
+		var bps []godap.Breakpoint
+		for i := range req.Arguments.Breakpoints {
+			bps = append(bps, godap.Breakpoint{Id: 100*f.gen + 50 + i, Verified: true})
+		}
+		f.send(&godap.SetFunctionBreakpointsResponse{Response: resp(req), Body: godap.SetFunctionBreakpointsResponseBody{Breakpoints: bps}})
 	case *godap.ConfigurationDoneRequest:
 		f.send(&godap.ConfigurationDoneResponse{Response: resp(req)})
 	case *godap.ContinueRequest:

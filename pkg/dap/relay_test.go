@@ -163,3 +163,46 @@ func checkReplay(t *testing.T, c *ide, d2 *fakeDelve, id int) {
 		t.Errorf("the new Delve got %v, want %v", cmds, want)
 	}
 }
+
+// TestRelayCrashAndFunctionBreakpoints: a program that exits under Delve is an `output` line for the
+// IDE, not the end of its session (`terminated` stays with the relay); the next build gets the IDE's
+// function breakpoints again, and a stop there carries the id the IDE knows.
+func TestRelayCrashAndFunctionBreakpoints(t *testing.T) {
+	dir := t.TempDir()
+	_, up, c := startRelay(t, dir)
+	d1 := up.delve(t)
+	c.next("initialize", isResponse(c.request(&godap.InitializeRequest{}, "initialize")))
+	c.next("attach", isResponse(c.request(&godap.AttachRequest{Arguments: []byte(`{"mode":"remote"}`)}, "attach")))
+	seq := c.request(&godap.SetFunctionBreakpointsRequest{Arguments: godap.SetFunctionBreakpointsArguments{
+		Breakpoints: []godap.FunctionBreakpoint{{Name: "main.handler", Condition: "n > 1"}}}}, "setFunctionBreakpoints")
+	fb := c.next("setFunctionBreakpoints", isResponse(seq)).(*godap.SetFunctionBreakpointsResponse).Body.Breakpoints
+	if len(fb) != 1 || fb[0].Id == 0 || fb[0].Id == 150 {
+		t.Fatalf("function breakpoints answered %+v, want one with an id of the relay's", fb)
+	}
+
+	d1.send(&godap.ExitedEvent{Event: godap.Event{Event: "exited"}, Body: godap.ExitedEventBody{ExitCode: 2}})
+	d1.send(&godap.TerminatedEvent{Event: godap.Event{Event: "terminated"}})
+	c.next("the exit as output", func(m godap.Message) bool {
+		o, ok := m.(*godap.OutputEvent)
+		return ok && strings.Contains(o.Body.Output, "the app exited with code 2")
+	})
+	d1.conn.Close()
+	d2 := up.delve(t)
+	c.next("the relay's word that it attached", func(m godap.Message) bool {
+		o, ok := m.(*godap.OutputEvent)
+		return ok && strings.Contains(o.Body.Output, "attached to the new build; 1 breakpoint(s) set again")
+	})
+	var got []godap.FunctionBreakpoint
+	for _, m := range d2.requests() {
+		if r, ok := m.(*godap.SetFunctionBreakpointsRequest); ok {
+			got = r.Arguments.Breakpoints
+		}
+	}
+	if len(got) != 1 || got[0].Name != "main.handler" || got[0].Condition != "n > 1" {
+		t.Errorf("the new Delve got function breakpoints %+v", got)
+	}
+	d2.send(&godap.StoppedEvent{Event: godap.Event{Event: "stopped"}, Body: godap.StoppedEventBody{Reason: "function breakpoint", ThreadId: 1, HitBreakpointIds: []int{250}}})
+	if st := c.next("stopped", isEvent("stopped")).(*godap.StoppedEvent); !reflect.DeepEqual(st.Body.HitBreakpointIds, []int{fb[0].Id}) {
+		t.Errorf("stopped at %v, want the IDE's id %d", st.Body.HitBreakpointIds, fb[0].Id)
+	}
+}
