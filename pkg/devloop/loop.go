@@ -130,6 +130,9 @@ func (d *deployment) start(ctx context.Context, wg *sync.WaitGroup, opts fswatch
 			return
 		}
 		d.report.Info(fmt.Sprintf("%s: watching %s", d.name, rootsList(d.local)))
+		if msg := d.local.secrets(d.name); msg != "" {
+			d.report.Warn(msg)
+		}
 		close(d.scanned)
 		d.fanOut(ctx, changes)
 	}()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -365,4 +366,51 @@ func TestTrustHostNetworkRefused(t *testing.T) {
 		d.Spec.Template.Spec.Containers[0].Ports = nil // no host port to clash with the node's
 	})
 	e.upRefused(e.copyExamples(), d, []string{"nothing was changed", "hostNetwork: true", "node's loopback", "without hostNetwork"})
+}
+
+// TestTrustLocalSecrets: with `from` a subdirectory of a repository, the .env the repository root's
+// .gitignore keeps out of git is not synced, up warns once about the files it does sync that look like
+// secrets, and a file replaced by a symlink to a file outside the tree does not bring that file's
+// content into the pod.
+func TestTrustLocalSecrets(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
+	www := filepath.Join(dir, "web-static/www")
+	e.writeFile(filepath.Join(dir, ".git/HEAD"), "ref: refs/heads/main\n", 0o644) // the repository's root
+	e.writeFile(filepath.Join(dir, ".gitignore"), ".env\n", 0o644)
+	e.writeFile(filepath.Join(www, ".env"), "DB_PASSWORD=hunter2\n", 0o600)
+	e.writeFile(filepath.Join(www, "id_rsa"), "not really a key\n", 0o600)
+	up := e.upAndConnect(ns, "web-static", dir, 1, "--plain")
+	up.waitOutput("web-static: syncing files that look like secrets into the pods: web-static/www/id_rsa;", 10*time.Second)
+	if strings.Contains(up.Output(), "www/.env") {
+		t.Errorf("the warning names the ignored .env:\n%s", up.Output())
+	}
+	ls := func() string {
+		r := e.runCmd(e.kubeconfig, "", "run", "-n", ns, "web-static", "--", "/bin/busybox", "sh", "-c", "ls -a /www; cat /www/* 2>/dev/null")
+		if r.code != 0 {
+			t.Fatalf("listing /www: %+v", r)
+		}
+		return r.stdout
+	}
+	if out := ls(); strings.Contains(out, ".env") || strings.Contains(out, "hunter2") || !strings.Contains(out, "id_rsa") {
+		t.Errorf("the pod's /www: %s", out)
+	}
+
+	outside := filepath.Join(t.TempDir(), "secret.txt")
+	e.writeFile(outside, "TOP SECRET\n", 0o600)
+	page := filepath.Join(www, "about.html")
+	if err := os.Remove(page); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, page); err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile(filepath.Join(www, "index.html"), "after the swap\n", 0o644)
+	e.serves(ns, "web-static", "/", "after the swap", 1, 30*time.Second)
+	if out := ls(); strings.Contains(out, "TOP SECRET") {
+		t.Errorf("a link's target outside the tree reached the pod: %s", out)
+	}
+	up.stop()
 }
