@@ -130,10 +130,12 @@ DIST ?= dist
 KREW_MANIFEST ?= krew.yaml
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
 
+# The binaries name the synclet image by the digest of the one `make images` built (mkimage writes it
+# beside the tarball; pushing that tarball with `crane push` keeps it), unless SYNCLET_DIGEST says.
 .PHONY: dist
-dist:
+dist: $(IMG)/synclet.tar
 	go run ./hack/release -version $(VERSION) -ldflags "$(LDFLAGS)" -mtime $(SOURCE_DATE_EPOCH) \
-	  -out $(DIST) -krew $(KREW_MANIFEST)
+	  -synclet-digest "$${SYNCLET_DIGEST:-$$(cat $(IMG)/synclet.tar.digest)}" -out $(DIST) -krew $(KREW_MANIFEST)
 
 # fuzz: every native Go fuzz target (hack/fuzz.sh lists them) for FUZZTIME each, from its committed
 # seed corpus under testdata/fuzz; CI runs the short form, hack/fuzz.sh alone (10s each)

@@ -99,7 +99,16 @@ func buildAndWrite(ctx context.Context, r recipe, o options, file string) (strin
 	if err != nil {
 		return "", err
 	}
-	return ref, image.WriteFile(file, ref, img)
+	if err := image.WriteFile(file, ref, img); err != nil {
+		return "", err
+	}
+	// the manifest digest the image keeps when the tarball is pushed (crane push): make dist pins the
+	// synclet image of a release to it
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return ref, os.WriteFile(file+".digest", []byte(d.String()+"\n"), 0o644)
 }
 
 // pauseImage is the sandbox ("pause") image the local cluster's containerd is configured with, so

@@ -62,6 +62,7 @@ func (p platform) archive(version string) string {
 type config struct {
 	Version    string
 	LDFlags    string
+	Digest     string // the synclet image's manifest digest, stamped into every binary (pinDigest)
 	Main       string // the package to build
 	Out        string
 	Manifest   string // where the rendered krew manifest goes
@@ -70,6 +71,23 @@ type config struct {
 	Completion map[string]string // helper name in the archive -> local file
 	ReleaseURL string
 	MTime      time.Time
+}
+
+// syncletDigest is an image manifest digest as registries name it.
+var syncletDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// digestVar is the variable the plugin reads the pinned synclet digest from (pkg/cmd.SyncletDigest).
+const digestVar = "github.com/kubectl-fastdev/kubectl-fastdev/pkg/cmd.SyncletDigest"
+
+// pinDigest refuses a release without the synclet image's digest and stamps it into the build's
+// ldflags: a release's `up` names the synclet image by digest, so a tag moved or an image replaced on
+// a node is never what runs as the app container's PID 1.
+func pinDigest(c *config) error {
+	if !syncletDigest.MatchString(c.Digest) {
+		return fmt.Errorf("-synclet-digest %q: want the synclet image's digest, sha256: and 64 hex digits (make dist reads it from $(IMG)/synclet.tar.digest, written by make images)", c.Digest)
+	}
+	c.LDFlags = strings.TrimSpace(c.LDFlags + " -X " + digestVar + "=" + c.Digest)
+	return nil
 }
 
 // krewVersion is what krew accepts as spec.version: a "v"-prefixed semantic version.
@@ -84,6 +102,7 @@ func main() {
 	var helper, helperWindows string
 	flag.StringVar(&c.Version, "version", "", "release version, e.g. v0.1.0 (the VERSION file)")
 	flag.StringVar(&c.LDFlags, "ldflags", "", "-ldflags for go build (the Makefile's LDFLAGS: version and commit stamps)")
+	flag.StringVar(&c.Digest, "synclet-digest", "", "the synclet image's digest (sha256:...), which the release's `up` injects: make dist reads it from the synclet image mkimage built")
 	flag.StringVar(&c.Main, "main", "./cmd/kubectl-fastdev", "package of the plugin binary")
 	flag.StringVar(&c.Out, "out", "dist", "directory for the archives, SHA256SUMS and the per-platform binaries (bin/)")
 	flag.StringVar(&c.Manifest, "krew", "krew.yaml", "where to write the krew manifest")
@@ -107,6 +126,9 @@ func main() {
 func run(c config) error {
 	if !krewVersion.MatchString(c.Version) {
 		return fmt.Errorf("-version %q: want a semantic version with a v prefix, e.g. v0.1.0 (krew requires it)", c.Version)
+	}
+	if err := pinDigest(&c); err != nil {
+		return err
 	}
 	if c.MTime.Before(zipEpoch) {
 		return fmt.Errorf("-mtime %d: zip cannot record times before 1980; pass a later SOURCE_DATE_EPOCH", c.MTime.Unix())

@@ -266,3 +266,18 @@ func TestManifestTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestPinDigest: a release needs the synclet image's digest and stamps it into the binaries' ldflags.
+func TestPinDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	c := config{LDFlags: "-s -w", Digest: d}
+	if err := pinDigest(&c); err != nil || c.LDFlags != "-s -w -X "+digestVar+"="+d {
+		t.Errorf("ldflags %q, %v", c.LDFlags, err)
+	}
+	for _, bad := range []string{"", "latest", "sha256:abc", "sha512:" + strings.Repeat("ab", 32), "sha256:" + strings.Repeat("AB", 32)} {
+		c := config{Digest: bad}
+		if err := pinDigest(&c); err == nil || !strings.Contains(err.Error(), "make dist") {
+			t.Errorf("digest %q: %v", bad, err)
+		}
+	}
+}

@@ -22,7 +22,8 @@ var (
 
 // DefaultSyncletImage is the published synclet image pinned to this release; the project's local
 // cluster imports its image under exactly this name, so `up` needs no flag there.
-func DefaultSyncletImage() string { return "kubectl-fastdev/synclet:" + imageTag() }
+// A release build names it by digest too (SyncletDigest), so what a node runs is that exact image.
+func DefaultSyncletImage() string { return pinned("kubectl-fastdev/synclet:" + imageTag()) }
 
 func imageTag() string {
 	// a dev build still points at the release tag it was cut from ("v0.1.0-dev" -> "v0.1.0")

@@ -10,11 +10,25 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
+// SyncletDigest is the synclet image's manifest digest ("sha256:..."), stamped into release builds by
+// hack/release (make dist); empty in a development build, whose image is named by tag alone.
+var SyncletDigest = ""
+
+// pinned returns image named by SyncletDigest as well, when the build carries one.
+func pinned(image string) string {
+	if SyncletDigest == "" {
+		return image
+	}
+	return image + "@" + SyncletDigest
+}
+
 // VersionInfo is what `kubectl fastdev version` reports; with -o json it is printed as is.
 type VersionInfo struct {
 	ClientVersion string `json:"clientVersion"`
 	Commit        string `json:"commit"`
 	SyncletImage  string `json:"syncletImage"`
+	// SyncletDigest is the digest a release pins the synclet image to; empty in a development build.
+	SyncletDigest string `json:"syncletDigest,omitempty"`
 	// ServerVersion is the API server's version, empty with --client or when the server did not answer.
 	ServerVersion string `json:"serverVersion,omitempty"`
 	// ServerError says why the server version is missing when it was asked for.
@@ -59,7 +73,7 @@ func (o *VersionOptions) Validate() error {
 // Run prints the versions. An unreachable server is reported, not an error: the client version is
 // what a user asking for it needs, and the reason the server did not answer is part of the report.
 func (o *VersionOptions) Run(context.Context) error {
-	v := VersionInfo{ClientVersion: Version, Commit: Commit, SyncletImage: DefaultSyncletImage()}
+	v := VersionInfo{ClientVersion: Version, Commit: Commit, SyncletImage: DefaultSyncletImage(), SyncletDigest: SyncletDigest}
 	if !o.ClientOnly {
 		c, err := client(o.flags)
 		if err == nil {
@@ -77,7 +91,11 @@ func (o *VersionOptions) Run(context.Context) error {
 		_, err = fmt.Fprintf(o.Out, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(o.Out, "Client Version: %s\nCommit: %s\nSynclet Image: %s\n", v.ClientVersion, v.Commit, v.SyncletImage)
+	digest := v.SyncletDigest
+	if digest == "" {
+		digest = "none (a development build: the image is named by its tag; releases pin it)"
+	}
+	fmt.Fprintf(o.Out, "Client Version: %s\nCommit: %s\nSynclet Image: %s\nSynclet Digest: %s\n", v.ClientVersion, v.Commit, v.SyncletImage, digest)
 	switch {
 	case v.ServerVersion != "":
 		fmt.Fprintf(o.Out, "Server Version: %s\n", v.ServerVersion)

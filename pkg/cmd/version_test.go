@@ -15,7 +15,8 @@ func TestVersion(t *testing.T) {
 		wantErr string
 	}{
 		{args: []string{"version", "--client"}, want: []string{
-			"Client Version: " + Version, "Commit: " + Commit, "Synclet Image: " + DefaultSyncletImage()}},
+			"Client Version: " + Version, "Commit: " + Commit, "Synclet Image: " + DefaultSyncletImage(),
+			"Synclet Digest: none (a development build: the image is named by its tag; releases pin it)"}},
 		{args: []string{"version", "--client", "-o", "json"}},
 		{args: []string{"version", "-o", "yaml"}, wantErr: `--output "yaml"`},
 	} {
@@ -65,5 +66,37 @@ func TestVersionUnreachableServer(t *testing.T) {
 	}
 	if v.ClientVersion != Version || v.ServerVersion != "" || v.ServerError == "" {
 		t.Errorf("got %+v, want the client version and a server error", v)
+	}
+}
+
+// TestPinnedSyncletImage: a build stamped with the synclet image's digest (a release) injects the
+// image by digest and `version` prints it; --synclet-image still replaces the whole reference.
+func TestPinnedSyncletImage(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	SyncletDigest = d
+	defer func() { SyncletDigest = "" }()
+	want := "kubectl-fastdev/synclet:" + imageTag() + "@" + d
+	if got := DefaultSyncletImage(); got != want {
+		t.Errorf("DefaultSyncletImage() = %q, want %q", got, want)
+	}
+	streams, _, out, _ := genericiooptions.NewTestIOStreams()
+	root := NewCmdRoot(streams)
+	root.SetArgs([]string{"version", "--client"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Synclet Image: "+want+"\n") || !strings.Contains(out.String(), "Synclet Digest: "+d+"\n") {
+		t.Errorf("version:\n%s", out)
+	}
+	o := NewUpOptions(nil, streams)
+	cmd := NewCmdUp(nil, streams)
+	if err := cmd.Flags().Parse([]string{"--synclet-image", "registry.example/synclet@sha256:" + strings.Repeat("cd", 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if o.SyncletImage != want {
+		t.Errorf("a new up's default image %q, want %q", o.SyncletImage, want)
+	}
+	if got, _ := cmd.Flags().GetString("synclet-image"); !strings.HasPrefix(got, "registry.example/") {
+		t.Errorf("--synclet-image gives %q", got)
 	}
 }

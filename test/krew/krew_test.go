@@ -165,7 +165,18 @@ func TestKrewInstall(t *testing.T) {
 
 	t.Run("kubectl fastdev version", func(t *testing.T) {
 		out := kc(t, "fastdev", "version", "--client")
-		for _, want := range []string{"Client Version: " + version, "Commit: " + commit, "Synclet Image: kubectl-fastdev/synclet:" + version} {
+		// a release names the synclet image by the digest of the one `make images` built
+		cache := os.Getenv("FASTDEV_CACHE")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache = filepath.Join(home, ".cache", "kubectl-fastdev")
+		}
+		digest := strings.TrimSpace(string(readFile(t, filepath.Join(cache, "images", "synclet.tar.digest"))))
+		for _, want := range []string{"Client Version: " + version, "Commit: " + commit,
+			"Synclet Image: kubectl-fastdev/synclet:" + version + "@" + digest, "Synclet Digest: " + digest} {
 			if !slices.Contains(strings.Split(out, "\n"), want) {
 				t.Errorf("`kubectl fastdev version --client` lacks %q:\n%s", want, out)
 			}
