@@ -36,7 +36,11 @@ func (o *RunOptions) runIn(ctx context.Context, pod string, req protocol.Command
 		return podResult{err: err}
 	}
 	defer fwd.Close()
-	cl := syncletclient.New(fwd.Addr, o.target.token)
+	key, err := devKey()
+	if err != nil {
+		return podResult{err: err}
+	}
+	cl := syncletclient.New(fwd.Addr, key)
 	defer cl.Close()
 	var werr error
 	res, err := cl.Run(ctx, req, o.In, func(e protocol.Event) {
@@ -57,7 +61,7 @@ func (o *RunOptions) runIn(ctx context.Context, pod string, req protocol.Command
 	if errors.As(err, &se) {
 		se.Msg = strings.TrimSpace(se.Msg) // http.Error's newline would leave a blank line under the message
 		if se.Code == 401 {
-			err = fmt.Errorf("the pod runs with another injection token (injected again meanwhile): run `kubectl fastdev up %s` and try again: %w", o.Name, err)
+			err = fmt.Errorf("the pod does not accept this machine's key (injected by an up elsewhere): run `kubectl fastdev up %s` (with --take-over if another up holds it) and try again: %w", o.Name, err)
 		}
 	}
 	return podResult{res: res, err: err}
