@@ -55,11 +55,36 @@ func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView)
 			return nil, &noRoomError{root: i, dir: dirs[i], to: s.To, need: p.growth[i], room: room, limited: s.SizeLimit != nil}
 		}
 	}
-	p.meta.Steps = triggeredSteps(r.Run, diffs)
-	if r.Restart != protocol.RestartNone {
-		p.meta.Restart = r.Restart
-	}
+	setRuns(r, diffs, &p.meta)
 	return p, nil
+}
+
+// setRuns sets in meta the steps and restart of each app container whose sync roots the diffs touch
+// (the first container's in meta's own fields, the others' in meta.Apps): an edit for one container
+// runs only its steps and restarts only it. With one app container, every root is its own.
+func setRuns(r *rules.Rules, diffs []tree.Diff, meta *protocol.UpdateMeta) {
+	for k, a := range r.Apps() {
+		own := make([]tree.Diff, len(diffs))
+		touched := false
+		for _, i := range r.Roots(k) {
+			if i < len(diffs) {
+				own[i] = diffs[i]
+				touched = touched || len(diffs[i].Put)+len(diffs[i].Delete) > 0
+			}
+		}
+		if !touched {
+			continue
+		}
+		run := protocol.AppRun{Container: a.Container, Steps: triggeredSteps(a.Run, own)}
+		if a.Restart != protocol.RestartNone {
+			run.Restart = a.Restart
+		}
+		if k == 0 {
+			meta.Steps, meta.Restart = run.Steps, run.Restart
+			continue
+		}
+		meta.Apps = append(meta.Apps, run)
+	}
 }
 
 // withoutKept returns d without the paths keep matches (d itself when none does).

@@ -58,7 +58,7 @@ func split(p *plan, c caps, remote []tree.Manifest) []*plan {
 	}
 	parts = append(parts, cur)
 	last := parts[len(parts)-1]
-	last.meta.Steps, last.meta.Restart = p.meta.Steps, p.meta.Restart
+	last.meta.Steps, last.meta.Restart, last.meta.Apps = p.meta.Steps, p.meta.Restart, p.meta.Apps
 	for _, part := range parts {
 		part.growth = partGrowth(part, remote)
 	}

@@ -63,16 +63,12 @@ type Options struct {
 func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*corev1.PodTemplateSpec, error) {
 	t := original.DeepCopy()
 	spec := &t.Spec
-	i, err := appContainer(spec, r)
+	idx, argvs, err := appContainers(spec, r)
 	if err != nil {
 		return nil, err
 	}
-	app := &spec.Containers[i]
-	argv, err := appCommand(app, r)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkNames(spec, app, r); err != nil {
+	app := &spec.Containers[idx[0]]
+	if err := checkNames(spec, idx, r); err != nil {
 		return nil, err
 	}
 	if spec.HostNetwork {
@@ -87,30 +83,39 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 	private := []corev1.VolumeMount{{Name: ToolsVolume, MountPath: toolsDir, ReadOnly: true},
 		{Name: ToolsVolume, MountPath: runDir, SubPath: path.Base(runDir)}}
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: ToolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-	seed := injected{
-		args:   []string{syncletBin, "seed", "--marker", runDir + "/seeded"},
-		mounts: []corev1.VolumeMount{toolsMount},
+	seeds := make([]injected, len(idx))
+	for k := range seeds {
+		seeds[k] = seedFor(k, toolsMount)
 	}
 	side := injected{
 		args: []string{syncletBin, "serve", "--listen", "127.0.0.1:" + strconv.Itoa(opts.Port),
 			"--supervisor", protocol.SupervisorSocket, "--pending", protocol.PendingFile},
 		mounts: append([]corev1.VolumeMount{}, private...),
 	}
+	for _, a := range r.More {
+		side.args = append(side.args, "--app", a.Container)
+	}
 	for i, s := range r.Sync {
 		vol := syncVolumePrefix + strconv.Itoa(i)
 		mnt := syncMountPrefix + strconv.Itoa(i)
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium: corev1.StorageMedium(s.Medium), SizeLimit: s.SizeLimit}}})
+		seed := &seeds[s.App]
 		seed.mounts = append(seed.mounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
 		side.mounts = append(side.mounts, corev1.VolumeMount{Name: vol, MountPath: mnt})
-		app.VolumeMounts = append(app.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: s.To})
+		c := &spec.Containers[idx[s.App]]
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: s.To})
 		seed.args = append(seed.args, s.To+"="+mnt)
 		side.args = append(side.args, "--root", mnt+"="+s.To)
 	}
-	app.VolumeMounts = append(app.VolumeMounts, private...)
-	app.Command = append([]string{syncletBin, "supervise", "--"}, argv...)
-	app.Args = nil
-	addContainers(spec, app, opts, resourcesFor(r), toolsMount, seed, side)
+	for k, i := range idx {
+		c := &spec.Containers[i]
+		c.VolumeMounts = append(c.VolumeMounts, private...)
+		c.Command = wrapped(k, c.Name, argvs[k])
+		c.Args = nil
+	}
+	more := moreSeeds(spec, idx, seeds, resourcesFor(r))
+	addContainers(spec, app, opts, resourcesFor(r), toolsMount, seeds[0], side, more...)
 	if t.Annotations == nil {
 		t.Annotations = map[string]string{}
 	}
@@ -120,7 +125,7 @@ func Template(original *corev1.PodTemplateSpec, r *rules.Rules, opts Options) (*
 
 // checkNames refuses a template that already uses the names injection adds, or that mounts a volume
 // where a sync target goes.
-func checkNames(spec *corev1.PodSpec, app *corev1.Container, r *rules.Rules) error {
+func checkNames(spec *corev1.PodSpec, idx []int, r *rules.Rules) error {
 	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
 		if strings.HasPrefix(c.Name, "fastdev-") {
 			return fmt.Errorf("container %q already exists: the pod template looks injected by another tool version; run `kubectl fastdev down` first", c.Name)
@@ -133,8 +138,9 @@ func checkNames(spec *corev1.PodSpec, app *corev1.Container, r *rules.Rules) err
 				"rename it, and the volumeMounts that use it, in the Deployment's manifest and apply it again", v.Name, ToolsVolume)
 		}
 	}
-	for _, m := range app.VolumeMounts {
-		for i, s := range r.Sync {
+	for i, s := range r.Sync {
+		app := &spec.Containers[idx[s.App]]
+		for _, m := range app.VolumeMounts {
 			if path.Clean(m.MountPath) == s.To {
 				return fmt.Errorf("rules line %d: sync[%d].to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, i, s.To, m.Name, app.Name)
 			}
@@ -154,7 +160,7 @@ type injected struct {
 // Only the install step uses the synclet image. Seeding and the synclet itself run the static binary
 // from the app's image, as the app's user: the files they write belong to whoever the app runs as,
 // even when only the image's USER says who that is, so in-pod steps can write into the synced tree.
-func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, res corev1.ResourceRequirements, toolsMount corev1.VolumeMount, seedIn, sideIn injected) {
+func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, res corev1.ResourceRequirements, toolsMount corev1.VolumeMount, seedIn, sideIn injected, more ...corev1.Container) {
 	sc := securityFor(spec, app)
 	install := container(InstallContainer, opts.SyncletImage, sc.install)
 	install.Command = []string{"/synclet", "install", syncletBin}
@@ -172,7 +178,7 @@ func addContainers(spec *corev1.PodSpec, app *corev1.Container, opts Options, re
 		c.Resources = *res.DeepCopy()
 	}
 
-	spec.InitContainers = append(spec.InitContainers, install, seed)
+	spec.InitContainers = append(append(spec.InitContainers, install, seed), more...)
 	if opts.NativeSidecar {
 		always := corev1.ContainerRestartPolicyAlways
 		side.RestartPolicy = &always

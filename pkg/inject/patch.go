@@ -128,11 +128,11 @@ func wantRaw(rec *recorded, r *rules.Rules, opts Options) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := appContainer(&rec.typed.Spec, r)
+	apps, _, err := appContainers(&rec.typed.Spec, r)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := injectRaw(rec.doc, rec.typed, want, app)
+	doc, err := injectRaw(rec.doc, rec.typed, want, apps)
 	if err != nil {
 		return nil, fmt.Errorf("laying the injection onto the pod template's JSON: %w", err)
 	}
@@ -162,21 +162,20 @@ func Strip(t, orig *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
 	s.Spec.InitContainers = slices.DeleteFunc(s.Spec.InitContainers, func(c corev1.Container) bool { return ours(c.Name) })
 	s.Spec.Containers = slices.DeleteFunc(s.Spec.Containers, func(c corev1.Container) bool { return c.Name == SyncletContainer })
 	s.Spec.Volumes = slices.DeleteFunc(s.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == ToolsVolume || ours(v.Name) })
-	wrapper := []string{syncletBin, "supervise", "--"}
 	for i := range s.Spec.Containers {
 		c := &s.Spec.Containers[i]
 		c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == ToolsVolume || ours(m.Name) })
 		if len(c.VolumeMounts) == 0 {
 			c.VolumeMounts = nil
 		}
-		if len(c.Command) < len(wrapper) || !slices.Equal(c.Command[:len(wrapper)], wrapper) {
+		argv, ok := unwrapped(c.Command)
+		if !ok {
 			continue
 		}
 		for _, o := range orig.Spec.Containers {
 			if o.Name != c.Name {
 				continue
 			}
-			argv := c.Command[len(wrapper):]
 			if slices.Equal(argv, append(append([]string{}, o.Command...), o.Args...)) ||
 				(len(o.Command) == 0 && len(argv) >= len(o.Args) && slices.Equal(argv[len(argv)-len(o.Args):], o.Args)) {
 				c.Command, c.Args = o.Command, o.Args

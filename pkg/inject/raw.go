@@ -90,7 +90,7 @@ func Original(annotations map[string]string) (*corev1.PodTemplateSpec, error) {
 // to make w: the items appended to the volume and container lists and to the app container's
 // mounts, the app container's wrapped command (and no args), the injected annotation. Every other
 // field of the original, known to this client or not, is left as the server sent it.
-func injectRaw(orig obj, o, w *corev1.PodTemplateSpec, app int) (obj, error) {
+func injectRaw(orig obj, o, w *corev1.PodTemplateSpec, apps []int) (obj, error) {
 	t := clone(orig).(obj)
 	spec, err := child(t, "spec")
 	if err != nil {
@@ -103,14 +103,19 @@ func injectRaw(orig obj, o, w *corev1.PodTemplateSpec, app int) (obj, error) {
 		return nil, err
 	}
 	containers, err := items(spec, "containers")
-	if err != nil || app >= len(containers) {
+	if err != nil {
 		return nil, fmt.Errorf("the pod template's containers do not match its typed form (%v)", err)
 	}
-	c, wc := containers[app], &w.Spec.Containers[app]
-	setList(c, "command", wc.Command)
-	delete(c, "args")
-	if err := appendTyped(c, "volumeMounts", wc.VolumeMounts[len(o.Spec.Containers[app].VolumeMounts):]); err != nil {
-		return nil, err
+	for _, app := range apps {
+		if app >= len(containers) {
+			return nil, fmt.Errorf("the pod template's containers do not match its typed form")
+		}
+		c, wc := containers[app], &w.Spec.Containers[app]
+		setList(c, "command", wc.Command)
+		delete(c, "args")
+		if err := appendTyped(c, "volumeMounts", wc.VolumeMounts[len(o.Spec.Containers[app].VolumeMounts):]); err != nil {
+			return nil, err
+		}
 	}
 	if err := appendTyped(spec, "containers", w.Spec.Containers[len(o.Spec.Containers):]); err != nil {
 		return nil, err
@@ -225,12 +230,10 @@ func filter(o obj, key string, drop func(obj) bool) {
 
 // unwrap puts back the command and args of container c when injection wrapped them.
 func unwrap(c obj, orig *corev1.PodTemplateSpec) {
-	wrapper := []string{syncletBin, "supervise", "--"}
-	cmd := strs(c["command"])
-	if len(cmd) < len(wrapper) || !slices.Equal(cmd[:len(wrapper)], wrapper) {
+	argv, ok := unwrapped(strs(c["command"]))
+	if !ok {
 		return
 	}
-	argv := cmd[len(wrapper):]
 	for _, o := range orig.Spec.Containers {
 		if o.Name != c["name"] {
 			continue

@@ -128,6 +128,9 @@ type UpdateMeta struct {
 	Deletes []string `json:"deletes,omitempty"` // entry names (see EntryName) to remove
 	Steps   []Step   `json:"steps,omitempty"`
 	Restart Restart  `json:"restart,omitempty"` // empty: no restart
+	// Apps holds the steps and restart of app containers other than the first (apps.go); a synclet
+	// older than the field ignores it, which only a pod injected with the rules' list form would need.
+	Apps []AppRun `json:"apps,omitempty"`
 }
 
 // RunRequest is what the synclet asks of the supervisor over SupervisorSocket, and what waits in
@@ -151,7 +154,7 @@ func (m UpdateMeta) Validate() error {
 	}
 	switch m.Restart {
 	case "", RestartProcess, RestartContainer, RestartNone:
-		return nil
+		return validateApps(m.Apps)
 	}
 	return fmt.Errorf("restart %q: want process, container or none", m.Restart)
 }

@@ -256,8 +256,8 @@ func containerName(n *yaml.Node, key string) (string, error) {
 	return s, nil
 }
 
-func parseRestart(n *yaml.Node) (protocol.Restart, error) {
-	s, err := str(n, "restart")
+func parseRestart(n *yaml.Node, key string) (protocol.Restart, error) {
+	s, err := str(n, key)
 	if err != nil {
 		return "", err
 	}
@@ -268,30 +268,30 @@ func parseRestart(n *yaml.Node) (protocol.Restart, error) {
 	if sg := suggest(s, restartValues); sg != "" {
 		msg = fmt.Sprintf("%q is not a restart mode: did you mean %q? (one of %s)", s, sg, strings.Join(restartValues, ", "))
 	}
-	return "", errorf("restart", n.Line, "%s", msg)
+	return "", errorf(key, n.Line, "%s", msg)
 }
 
-func parseCommand(n *yaml.Node) ([]string, error) {
+func parseCommand(n *yaml.Node, key string) ([]string, error) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
-		return nil, errorf("command", n.Line, "must be a list of words, not a string: write command: %s", quoteList(n.Value))
+		return nil, errorf(key, n.Line, "must be a list of words, not a string: write command: %s", quoteList(n.Value))
 	}
-	items, err := list(n, "command", `command: ["/app/bin/server", "--port", "8080"]`)
+	items, err := list(n, key, `command: ["/app/bin/server", "--port", "8080"]`)
 	if err != nil {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return nil, errorf("command", n.Line, "is an empty list: give the program and its arguments, or remove the key to use the pod spec's command")
+		return nil, errorf(key, n.Line, "is an empty list: give the program and its arguments, or remove the key to use the pod spec's command")
 	}
 	argv := make([]string, 0, len(items))
 	for i, item := range items {
-		s, err := str(item, fmt.Sprintf("command[%d]", i))
+		s, err := str(item, fmt.Sprintf("%s[%d]", key, i))
 		if err != nil {
 			return nil, err
 		}
 		argv = append(argv, s)
 	}
 	if argv[0] == "" {
-		return nil, errorf("command[0]", items[0].Line, "is empty: it must name the program to run, such as /app/bin/server")
+		return nil, errorf(key+"[0]", items[0].Line, "is empty: it must name the program to run, such as /app/bin/server")
 	}
 	return argv, nil
 }

@@ -17,17 +17,17 @@ const syncExample = `sync: [{from: ./src, to: /app/src}]`
 var kernelDirs = []string{"/proc", "/sys", "/dev"}
 
 func parseSyncs(f field) ([]Sync, error) {
-	items, err := list(f.val, "sync", syncExample)
+	items, err := list(f.val, f.path, syncExample)
 	if err != nil {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return nil, errorf("sync", f.val.Line, "is an empty list: add at least one entry such as %s", syncExample)
+		return nil, errorf(f.path, f.val.Line, "is an empty list: add at least one entry such as %s", syncExample)
 	}
 	out := make([]Sync, 0, len(items))
 	toLines := make([]int, 0, len(items))
 	for i, item := range items {
-		at := fmt.Sprintf("sync[%d]", i)
+		at := fmt.Sprintf("%s[%d]", f.path, i)
 		fields, err := mapping(item, at, []string{"from", "to", "ignore", "keep", "sizeLimit", "medium"})
 		if err != nil {
 			return nil, err
@@ -195,13 +195,13 @@ func overlap(prev, cur string, prevIdx, prevLine int, key string, line int) erro
 }
 
 func parseSteps(f field) ([]Step, error) {
-	items, err := list(f.val, "run", `run: [{cmd: "go build ./...", trigger: ["**/*.go"]}]`)
+	items, err := list(f.val, f.path, `run: [{cmd: "go build ./...", trigger: ["**/*.go"]}]`)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Step, 0, len(items))
 	for i, item := range items {
-		at := fmt.Sprintf("run[%d]", i)
+		at := fmt.Sprintf("%s[%d]", f.path, i)
 		fields, err := mapping(item, at, []string{"cmd", "trigger", "timeout"})
 		if err != nil {
 			return nil, err

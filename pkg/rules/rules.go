@@ -55,6 +55,9 @@ type Sync struct {
 	Medium string
 	// Line is where the entry starts in the annotation, for error messages.
 	Line int
+	// App is the app container the entry belongs to: 0 for the first (Rules.Container), i for
+	// Rules.More[i-1] (the list form, containers.go).
+	App int
 }
 
 // Step is one in-pod command run after an update's files land.
@@ -98,6 +101,9 @@ type Rules struct {
 	Synclet Synclet
 	// Debug, when set, runs the app under Delve (debug.go); nil unless the rules or `up --debug` ask.
 	Debug *Debug
+	// More lists the app containers developed besides the first, in the list form's order
+	// (containers.go); their sync entries are in Sync, marked by Sync.App. Nil in the single form.
+	More []App
 }
 
 // Error is a mistake in the annotation. It names the line (1-based, within the
@@ -128,7 +134,7 @@ func errorf(key string, line int, format string, args ...any) *Error {
 	return &Error{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward", "synclet", "debug"}
+var topKeys = []string{"container", "sync", "run", "restart", "command", "fallback", "forward", "synclet", "debug", "containers"}
 
 // Parse reads the annotation text strictly and returns validated rules, or an
 // *Error for the first mistake found.
@@ -149,54 +155,73 @@ func Parse(text string) (*Rules, error) {
 	}
 
 	r := &Rules{Restart: protocol.RestartProcess}
-	if f, ok := fields["container"]; ok {
-		if r.Container, err = containerName(f.val, "container"); err != nil {
+	if f, ok := fields["containers"]; ok {
+		if err := r.parseContainers(f, fields); err != nil {
 			return nil, err
+		}
+	} else if err := r.parseApp(fields, "", root.Line); err != nil {
+		return nil, err
+	}
+	return r, r.parseShared(fields)
+}
+
+// parseApp reads the keys that describe one app container (appKeys) from fields, into r's own.
+func (r *Rules) parseApp(fields map[string]field, at string, line int) error {
+	var err error
+	if f, ok := fields["container"]; ok {
+		if r.Container, err = containerName(f.val, f.path); err != nil {
+			return err
 		}
 	}
 	f, ok := fields["sync"]
 	if !ok {
-		return nil, errorf("sync", root.Line, `is required: add at least one entry such as "sync: [{from: ./src, to: /app/src}]"`)
+		return errorf(join(at, "sync"), line, `is required: add at least one entry such as "sync: [{from: ./src, to: /app/src}]"`)
 	}
 	if r.Sync, err = parseSyncs(f); err != nil {
-		return nil, err
+		return err
 	}
 	if f, ok := fields["run"]; ok {
 		if r.Run, err = parseSteps(f); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if f, ok := fields["restart"]; ok {
-		if r.Restart, err = parseRestart(f.val); err != nil {
-			return nil, err
+		if r.Restart, err = parseRestart(f.val, f.path); err != nil {
+			return err
 		}
 	}
 	if f, ok := fields["command"]; ok {
-		if r.Command, err = parseCommand(f.val); err != nil {
-			return nil, err
+		if r.Command, err = parseCommand(f.val, f.path); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// parseShared reads the keys that hold for the whole pod.
+func (r *Rules) parseShared(fields map[string]field) error {
+	var err error
 	if f, ok := fields["fallback"]; ok {
 		if r.Fallback, err = patterns(f.val, "fallback"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if f, ok := fields["forward"]; ok {
 		if r.Forward, err = parseForwards(f); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if f, ok := fields["synclet"]; ok {
 		if r.Synclet, err = parseSynclet(f); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if f, ok := fields["debug"]; ok {
 		if r.Debug, err = parseDebug(f); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // document decodes exactly one YAML document and returns its root node, or nil

@@ -111,12 +111,14 @@ func serveMain(ctx context.Context, args []string, logger *log.Logger) error {
 	listen := fs.String("listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(protocol.DefaultPort)), "loopback address to listen on")
 	super := fs.String("supervisor", protocol.SupervisorSocket, "the supervisor's socket")
 	pending := fs.String("pending", protocol.PendingFile, "where steps wait while the app is down")
+	var apps appsFlag
+	fs.Var(&apps, "app", "NAME: an app container besides the first, with its own supervisor (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	s, err := NewServer(ServerConfig{
 		Listen: *listen, Roots: roots.dirs, To: roots.to, Keys: os.Getenv(protocol.EnvAuthorizedKeys),
-		Supervisor: *super, Pending: *pending, Limits: archive.DefaultLimits, Log: logger,
+		Supervisor: *super, Pending: *pending, Apps: appSupervisors(apps), Limits: archive.DefaultLimits, Log: logger,
 	})
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ var errSupervisorDown = errors.New("supervisor not reachable")
 
 // runSteps asks the supervisor to run the steps and restart, relaying every event to the CLI and the
 // step output to the synclet's log. It returns the supervisor's result event.
-func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *protocol.EventWriter) (*protocol.Event, error) {
+func (s *Server) runSteps(ctx context.Context, super *http.Client, meta protocol.UpdateMeta, ev *protocol.EventWriter) (*protocol.Event, error) {
 	body, err := json.Marshal(protocol.RunRequest{Steps: meta.Steps, Restart: meta.Restart})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the run request: %w", err)
@@ -29,7 +29,7 @@ func (s *Server) runSteps(ctx context.Context, meta protocol.UpdateMeta, ev *pro
 	if err != nil {
 		return nil, fmt.Errorf("building the run request: %w", err)
 	}
-	resp, err := s.super.Do(req)
+	resp, err := super.Do(req)
 	if err != nil {
 		var ne *net.OpError
 		if errors.As(err, &ne) && ne.Op == "dial" {

@@ -24,12 +24,13 @@ import (
 
 // ServerConfig configures the sidecar's server.
 type ServerConfig struct {
-	Listen     string   // loopback address; the CLI reaches it through a port-forward
-	Roots      []string // sync root directories, numbered as in the rules
-	To         []string // the in-pod paths the app sees them at, for manifests and messages
-	Keys       string   // authorized public keys (pkg/auth): each connection proves one before any request
-	Supervisor string   // the supervisor's unix socket
-	Pending    string   // where steps wait while the app container is not running
+	Listen     string          // loopback address; the CLI reaches it through a port-forward
+	Roots      []string        // sync root directories, numbered as in the rules
+	To         []string        // the in-pod paths the app sees them at, for manifests and messages
+	Keys       string          // authorized public keys (pkg/auth): each connection proves one before any request
+	Supervisor string          // the supervisor's unix socket
+	Pending    string          // where steps wait while the app container is not running
+	Apps       []AppSupervisor // app containers besides the first, each with its own supervisor (containers.go)
 	Limits     archive.Limits
 	Log        *log.Logger // step output and update summaries: the synclet container's log
 }
@@ -40,7 +41,8 @@ type Server struct {
 	applier  *archive.Applier
 	gate     *auth.Gate
 	super    *http.Client
-	timeouts timeouts // of the HTTP server (tests shorten them)
+	apps     map[string]appClient // the supervisors of Apps, by container
+	timeouts timeouts             // of the HTTP server (tests shorten them)
 
 	// busy is held by one update or manifest scan at a time (updates must apply in the order the CLI
 	// sent them); a request waits for it only while its caller does, so a CLI that gave up on a pod
@@ -69,12 +71,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, applier: a, gate: gate, timeouts: defaultTimeouts, busy: make(chan struct{}, 1)}
-	s.super = &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", cfg.Supervisor)
-		},
-	}}
+	s.super = unixClient(cfg.Supervisor)
+	for _, a := range cfg.Apps {
+		s.addApp(a)
+	}
 	return s, nil
 }
 
@@ -219,24 +219,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		s.finish(ev, t, fmt.Errorf("applying update: %w", err), false)
 		return
 	}
-	if len(meta.Steps) == 0 && (meta.Restart == "" || meta.Restart == protocol.RestartNone) {
-		s.finish(ev, t, nil, false)
-		return
-	}
-	res, err := s.runSteps(r.Context(), meta, ev)
-	if errors.Is(err, errSupervisorDown) {
-		if qerr := queuePending(s.cfg.Pending, meta); qerr != nil {
-			s.finish(ev, t, fmt.Errorf("app container is not running and its steps could not be queued: %w", qerr), false)
-			return
-		}
-		s.cfg.Log.Printf("app container not running: %d step(s) and restart queued for its next start", len(meta.Steps))
-		s.finish(ev, t, nil, true)
-		return
-	}
-	if res != nil {
-		t.Steps, t.Restart = res.Timings.Steps, res.Timings.Restart
-	}
-	s.finish(ev, t, err, false)
+	ran, queued, err := s.runApps(r.Context(), meta, ev)
+	t.Steps, t.Restart = ran.Steps, ran.Restart
+	s.finish(ev, t, err, queued)
 }
 
 func (s *Server) finish(ev *protocol.EventWriter, t protocol.Timings, err error, queued bool) {
