@@ -414,3 +414,34 @@ func TestTrustLocalSecrets(t *testing.T) {
 	}
 	up.stop()
 }
+
+// TestTrustSecondMachine: an up from a second machine (another key, here another config directory)
+// taking over adds its public key by a re-injection and serves the new pods; the first up stops; the
+// Deployment then lists both keys, and down removes them.
+func TestTrustSecondMachine(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", nil)
+	dir := e.copyExamples()
+	first := e.upAndConnect(ns, "web-static", dir, 1, "--plain")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // the second machine's key is made there
+	second := e.start(dir, "up", "-n", ns, "web-static", "--plain", "--take-over")
+	second.waitOutput("web-static: re-injected", 30*time.Second)
+	first.waitOutput("taken over by another `kubectl fastdev up`", 30*time.Second)
+	e.waitAvailable(ns, "web-static", rollout)
+	e.waitConnected(second, ns, "web-static", 1)
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "from the second machine\n", 0o644)
+	e.serves(ns, "web-static", "/", "from the second machine", 1, 30*time.Second)
+	d, err := e.cs.AppsV1().Deployments(ns).Get(context.Background(), "web-static", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.ParseAuthorized(d.Annotations[inject.AnnotationKeys])
+	if err != nil || len(keys) != 2 {
+		t.Errorf("authorized keys after the take-over: %q (%v), want both machines'", d.Annotations[inject.AnnotationKeys], err)
+	}
+	second.stop()
+	if out, err := e.run(dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "web-static: restored") {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+}
