@@ -101,7 +101,7 @@ func (s *session) replay(u *upstream) (int, error) {
 		return n, err
 	}
 	if configured {
-		if _, err := s.ask(u, "configurationDone", nil); err != nil {
+		if m, err := s.ask(u, "configurationDone", nil); err != nil && (m == nil || !runningRefusal(m)) {
 			return n, err
 		}
 	}

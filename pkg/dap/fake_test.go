@@ -74,7 +74,10 @@ func (f *fakeDelve) answer(msg godap.Message) {
 		}
 		f.send(&godap.SetFunctionBreakpointsResponse{Response: resp(req), Body: godap.SetFunctionBreakpointsResponseBody{Breakpoints: bps}})
 	case *godap.ConfigurationDoneRequest:
-		f.send(&godap.ConfigurationDoneResponse{Response: resp(req)})
+		// as Delve answers with the program running (a headless Delve started with --continue)
+		r := resp(req)
+		r.Success, r.Message = false, "Unable to process `configurationDone`"
+		f.send(&godap.ErrorResponse{Response: r, Body: godap.ErrorResponseBody{Error: &godap.ErrorMessage{Id: 4000, Format: "Unable to process `configurationDone`: debuggee is running"}}})
 	case *godap.ContinueRequest:
 		f.send(&godap.ContinueResponse{Response: resp(req)})
 	case *godap.DisconnectRequest:

@@ -63,7 +63,8 @@ func (m *message) field(name string, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
-// with returns the message's JSON with the given top-level fields replaced (or added).
+// with returns the message's JSON with the given top-level fields replaced (or added; a nil value
+// removes the field).
 func (m *message) with(fields map[string]any) ([]byte, error) {
 	var all map[string]any
 	dec := json.NewDecoder(bytes.NewReader(m.raw))
@@ -72,6 +73,10 @@ func (m *message) with(fields map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	for k, v := range fields {
+		if v == nil {
+			delete(all, k)
+			continue
+		}
 		all[k] = v
 	}
 	return json.Marshal(all)

@@ -73,7 +73,11 @@ func attach(t *testing.T, c *ide, file string, line int) int {
 	if len(bps) != 1 || bps[0].Id == 0 || bps[0].Line != line {
 		t.Fatalf("setBreakpoints answered %+v, want one breakpoint at line %d with an id", bps, line)
 	}
-	c.next("configurationDone", isResponse(c.request(&godap.ConfigurationDoneRequest{}, "configurationDone")))
+	// Delve refuses it while the program runs; the IDE gets the success it expects
+	done := c.next("configurationDone", isResponse(c.request(&godap.ConfigurationDoneRequest{}, "configurationDone")))
+	if r := done.(godap.ResponseMessage).GetResponse(); !r.Success || r.Message != "" {
+		t.Fatalf("configurationDone answered %+v, want a plain success", r)
+	}
 	return bps[0].Id
 }
 

@@ -1,6 +1,7 @@
 package dap
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,6 +122,11 @@ func (s *session) response(u *upstream, m *message) {
 		return
 	}
 	fields := map[string]any{"request_seq": p.ideSeq}
+	if runningRefusal(m) {
+		// configurationDone asks Delve to run the program, which a headless Delve started with
+		// --continue already does: the IDE gets the success it would have had on a stopped program
+		fields["success"], fields["message"], fields["body"] = true, nil, nil
+	}
 	if m.Success {
 		switch m.Command {
 		case "setBreakpoints", "setFunctionBreakpoints":
@@ -135,6 +141,13 @@ func (s *session) response(u *upstream, m *message) {
 		}
 	}
 	s.toIDE(m, fields)
+}
+
+// runningRefusal tells whether m is Delve refusing configurationDone because the program runs.
+// Delve halts a running program only for breakpoint requests; other requests are refused ("Unable to
+// process `configurationDone`", error "debuggee is running").
+func runningRefusal(m *message) bool {
+	return m.Command == "configurationDone" && !m.Success && bytes.Contains(m.raw, []byte("debuggee is running"))
 }
 
 // event passes a Delve event on, in the IDE's ids. Delve's `terminated` and `exited` are the end

@@ -221,18 +221,66 @@ func (s *Supervisor) watchDebuggee(pid int, every time.Duration) {
 	}
 }
 
-// running reports whether pid exists and has not exited (a zombie has).
-func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
+// stopDebuggees ends the program Delve (pid) runs, then Delve, and returns the program's pids (for
+// stopApp's last SIGKILL). The program gets SIGTERM, as without Delve, so it shuts down gracefully
+// (Delve passes the signal on), or SIGKILL at once when it is stopped in the debugger (the signal
+// would wait for the IDE) or after the grace period. Delve itself is killed: with a client attached
+// it does not end on SIGTERM, and with its program gone it has nothing to clean up. s.mu must be held.
+func (s *Supervisor) stopDebuggees(pid int) []int {
+	s.pid.Store(0) // the stop is deliberate: watchDebuggee must not report it as an exit
+	traced := debuggees(pid)
+	for _, t := range traced {
+		sig := syscall.SIGTERM
+		if stoppedByDebugger(t) {
+			sig = syscall.SIGKILL
+		}
+		killTree(t, sig)
 	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && len(b) > i+2 && b[i+2] != 'Z'
+	deadline := time.Now().Add(s.cfg.Grace)
+	for _, t := range traced {
+		for running(t) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if running(t) {
+			s.cfg.Log.Printf("supervisor: %s did not stop within %s of SIGTERM under Delve: killing it", s.cfg.Argv[0], s.cfg.Grace)
+			killTree(t, syscall.SIGKILL)
+		}
+	}
+	signalGroup(pid, syscall.SIGKILL)
+	return traced
 }
 
-// debuggees returns the children of pid (Delve's target, which runs in a process group of its own),
-// so stopApp can end them when Delve had to be killed and could not end its target itself.
+// killTree signals the group pid leads (Delve starts its target in a group of its own) and pid
+// itself, should it lead none. ESRCH, a process already gone, is what the caller wants.
+func killTree(pid int, sig syscall.Signal) {
+	signalGroup(pid, sig)
+	_ = syscall.Kill(pid, sig)
+}
+
+// stoppedByDebugger reports whether pid is in a tracing stop (at a breakpoint, after a step).
+func stoppedByDebugger(pid int) bool { return procState(pid) == 't' }
+
+// running reports whether pid exists and has not exited (a zombie has).
+func running(pid int) bool {
+	st := procState(pid)
+	return st != 0 && st != 'Z'
+}
+
+// procState returns the state letter of /proc/PID/stat (R, S, t, Z, ...), or 0 when pid is gone.
+func procState(pid int) byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || len(b) <= i+2 {
+		return 0
+	}
+	return b[i+2]
+}
+
+// debuggees returns the children of pid: Delve's target, which runs in a process group of its own,
+// so the supervisor stops it itself (stopDebuggees) and notices when it exits (watchDebuggee).
 func debuggees(pid int) []int {
 	if pid <= 0 {
 		return nil

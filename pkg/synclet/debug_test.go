@@ -78,3 +78,31 @@ func TestWatchDebuggee(t *testing.T) {
 		t.Errorf("the stand-in for Delve ended with %v, want SIGTERM", err)
 	}
 }
+
+// TestStopDebuggees: a restart under Delve ends the program with SIGTERM at once (not after the grace
+// period) and kills Delve, which with a client attached would not end on SIGTERM.
+func TestStopDebuggees(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 60 & wait; sleep 60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSupervisor(SupervisorConfig{Argv: []string{"app"}, Grace: 10 * time.Second, Log: log.New(io.Discard, "", 0)})
+	var kids []int
+	for deadline := time.Now().Add(5 * time.Second); len(kids) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		kids = debuggees(cmd.Process.Pid)
+	}
+	start := time.Now()
+	traced := s.stopDebuggees(cmd.Process.Pid)
+	err := cmd.Wait()
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("stopping took %s: the program's SIGTERM did not land, the grace period ran out", took)
+	}
+	if !reflect.DeepEqual(traced, kids) || len(kids) != 1 || running(kids[0]) {
+		t.Errorf("traced %v, children %v: the program must be stopped", traced, kids)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the stand-in for Delve ended with %v, want SIGKILL", err)
+	}
+}

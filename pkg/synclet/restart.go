@@ -151,7 +151,7 @@ func (s *Supervisor) stopApp() {
 	pid, exited := int(s.pid.Load()), s.exited
 	var traced []int // Delve's target, in a group of its own: Delve ends it on SIGTERM, not when killed
 	if s.debug != nil {
-		traced = debuggees(pid)
+		traced = s.stopDebuggees(pid)
 	}
 	signalGroup(pid, syscall.SIGTERM)
 	// the reaper (woken by SIGCHLD) says when it is gone: no polling, no delay after it exits
@@ -166,7 +166,7 @@ func (s *Supervisor) stopApp() {
 	grace.Stop()
 	signalGroup(pid, syscall.SIGKILL)
 	for _, t := range traced {
-		signalGroup(t, syscall.SIGKILL)
+		killTree(t, syscall.SIGKILL)
 	}
 	s.child = nil
 	s.pid.Store(0)

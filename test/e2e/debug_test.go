@@ -261,6 +261,11 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	}
 	t.Logf("edit -> served (up's edit->running line) %s; edit -> stopped at the breakpoint in the new build %s",
 		served.Round(time.Millisecond), stopped.Round(time.Millisecond))
+	for _, l := range strings.Split(d.up.Output(), "\n") {
+		if strings.Contains(l, "edit->running") || strings.Contains(l, "debugger") {
+			t.Log(l)
+		}
+	}
 	d.leaves("hello from web-go v3")
 }
 
