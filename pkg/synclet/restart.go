@@ -149,7 +149,7 @@ func (s *Supervisor) stopApp() {
 	// s.pid, not s.child.Process.Pid: the reaping goroutine's Release may be setting the latter to -1
 	// right now, and -(-1) would signal every process
 	pid, exited := int(s.pid.Load()), s.exited
-	var traced []int // Delve's target, in a group of its own: Delve ends it on SIGTERM, not when killed
+	var traced []int // Delve's target, in a group of its own: stopped first, then Delve (debug.go)
 	if s.debug != nil {
 		traced = s.stopDebuggees(pid)
 	}
