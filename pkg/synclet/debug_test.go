@@ -74,8 +74,8 @@ func TestWatchDebuggee(t *testing.T) {
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
-		t.Errorf("the stand-in for Delve ended with %v, want SIGTERM", err)
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the stand-in for Delve ended with %v, want SIGKILL", err)
 	}
 }
 
@@ -104,5 +104,33 @@ func TestStopDebuggees(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("the stand-in for Delve ended with %v, want SIGKILL", err)
+	}
+}
+
+// TestSignalAppWhileDebugging: a signal for the app reaches the program Delve runs, not Delve.
+func TestSignalAppWhileDebugging(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 60 & wait; sleep 60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { signalGroup(cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }()
+	var kids []int
+	for deadline := time.Now().Add(5 * time.Second); len(kids) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		kids = debuggees(cmd.Process.Pid)
+	}
+	if len(kids) != 1 {
+		t.Fatalf("children %v", kids)
+	}
+	s := NewSupervisor(SupervisorConfig{Argv: []string{"app"}, Log: log.New(io.Discard, "", 0)})
+	s.debugging.Store(true)
+	s.signalApp(cmd.Process.Pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(5 * time.Second); running(kids[0]) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if running(kids[0]) {
+		t.Error("the program did not get the signal")
+	}
+	if !running(cmd.Process.Pid) {
+		t.Error("the stand-in for Delve got the program's signal")
 	}
 }

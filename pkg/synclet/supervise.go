@@ -46,7 +46,8 @@ type Supervisor struct {
 	retry   *time.Timer // the scheduled start of an app that exited on its own
 	// debug, once a debug request came (`up --debug`), runs the app under Delve and its builds with
 	// Delve's flags (debug.go); nil runs the app directly
-	debug *protocol.DebugRequest
+	debug     *protocol.DebugRequest
+	debugging atomic.Bool // debug != nil, read without mu by the signal forwarder
 
 	pid      atomic.Int64 // the app's pid (0: none), read without mu so signals are forwarded even while steps run
 	stepPid  atomic.Int64 // the running step's pid (0: none), stopped too when the container is stopped
@@ -147,7 +148,7 @@ func (s *Supervisor) signals(sigs chan os.Signal, stop <-chan struct{}) {
 			}
 			switch pid := int(s.pid.Load()); {
 			case pid > 0:
-				signalGroup(pid, sn)
+				s.signalApp(pid, sn) // its group, or the program Delve runs (debug.go)
 			case s.stopping.Load():
 				s.sendExit(128 + int(sn))
 			}
