@@ -84,6 +84,7 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			next = port + 1
 		}
 		pods := newRunningPods()
+		pods.gone = dialer.Forget // a replaced pod's port-forward connection is closed
 		up := &podDelve{client: o.client, dialer: dialer, pods: pods, target: t,
 			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
 		relay := dap.NewRelay(dap.Config{Paths: o.debugPaths(t.Rules)}, up, view)
@@ -245,6 +246,7 @@ func (p *podDelve) prime(ctx context.Context, view upView) {
 // runningPods are the target's injected pods that run and are not being deleted. Readiness does not
 // count: a program stopped at a breakpoint fails its readiness probe, and must stay debuggable.
 type runningPods struct {
+	gone    func(pod string) // called once a pod no longer runs; may be nil
 	mu      sync.Mutex
 	running map[string]bool
 	changed chan struct{} // closed at the next change
@@ -267,6 +269,9 @@ func (r *runningPods) set(pod *corev1.Pod, gone bool) {
 		r.running[pod.Name] = true
 	} else {
 		delete(r.running, pod.Name)
+		if r.gone != nil {
+			r.gone(pod.Name)
+		}
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})

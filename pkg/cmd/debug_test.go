@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,8 @@ func pod(name, phase string, injected, deleting bool) *corev1.Pod {
 // stopped at a breakpoint fails its readiness probe), never an old uninjected or deleted one.
 func TestRunningPods(t *testing.T) {
 	r := newRunningPods()
+	var gone []string
+	r.gone = func(p string) { gone = append(gone, p) }
 	r.set(pod("a-old", "Running", false, false), false)
 	r.set(pod("b", "Pending", true, false), false)
 	got := make(chan string, 1)
@@ -98,6 +101,9 @@ func TestRunningPods(t *testing.T) {
 		t.Errorf("after b's deletion picked %q (%v), want c", n, err)
 	}
 	r.set(pod("c", "Running", true, false), true)
+	if want := []string{"b", "c"}; !reflect.DeepEqual(gone, want) {
+		t.Errorf("pods forgotten: %v, want %v", gone, want)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if n, err := r.pick(ctx); err == nil {
