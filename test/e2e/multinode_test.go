@@ -162,3 +162,41 @@ func TestChaosTwoNodes(t *testing.T) {
 		t.Errorf("want one replica on each node, have %v", by)
 	}
 }
+
+// TestDaemonSetTwoNodes: a DaemonSet that tolerates the second node's taint has one pod on each node;
+// both take every edit, and the node-2 pod's replacement is converged.
+func TestDaemonSetTwoNodes(t *testing.T) {
+	e := newEnv(t)
+	node2 := e.node2()
+	ns := e.namespace(nil)
+	ds := e.daemonSet("web-static", "agent")
+	ds.Spec.Template.Spec.Tolerations = append(ds.Spec.Template.Spec.Tolerations,
+		corev1.Toleration{Key: node2Taint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	if _, err := e.cs.AppsV1().DaemonSets(ns).Create(context.Background(), ds, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating daemonset: %v", err)
+	}
+	dir := e.copyExamples()
+	up := e.start(dir, "up", "-n", ns, "ds/agent", "--plain")
+	up.waitOutput("daemonset/agent: one pod per node", rollout)
+	pods := e.waitInjected(ns, "agent", 2)
+	for _, p := range pods {
+		up.waitOutput("daemonset/agent/"+p.Name+": connected", rollout)
+	}
+	if by := e.podsByNode(ns, "agent"); len(by) != 2 || len(by[node2]) != 1 {
+		t.Fatalf("want one pod on each node, have %v", by)
+	}
+	e.writeFile(filepath.Join(dir, "web-static/www/index.html"), "daemonset edit on two nodes\n", 0o644)
+	e.serves(ns, "agent", "/", "daemonset edit on two nodes", 2, 60*time.Second)
+
+	old := e.podsByNode(ns, "agent")[node2][0]
+	if err := e.cs.CoreV1().Pods(ns).Delete(context.Background(), old, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(rollout, "a new node-2 pod", func() error {
+		if now := e.podsByNode(ns, "agent")[node2]; len(now) != 1 || now[0] == old {
+			return fmt.Errorf("node 2 runs %v", now)
+		}
+		return nil
+	})
+	e.serves(ns, "agent", "/", "daemonset edit on two nodes", 2, rollout)
+}
