@@ -46,7 +46,7 @@ func appContainers(spec *corev1.PodSpec, r *rules.Rules) ([]int, [][]string, err
 			return nil, nil, err
 		}
 		if k > 0 {
-			if err := sameUser(spec, &spec.Containers[first], c); err != nil {
+			if err := sameUser(spec, &spec.Containers[first], c, apps[k].Line); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -58,7 +58,7 @@ func appContainers(spec *corev1.PodSpec, r *rules.Rules) ([]int, [][]string, err
 // its supervisor could not reach the run directory, which is private to the first one's user. Users
 // count as the same when the security contexts set the same runAsUser, or set none and the images
 // are the same (so the image's USER is).
-func sameUser(spec *corev1.PodSpec, first, c *corev1.Container) error {
+func sameUser(spec *corev1.PodSpec, first, c *corev1.Container, line int) error {
 	u1, u2 := securityFor(spec, first).app.RunAsUser, securityFor(spec, c).app.RunAsUser
 	switch {
 	case u1 != nil && u2 != nil && *u1 == *u2:
@@ -66,9 +66,9 @@ func sameUser(spec *corev1.PodSpec, first, c *corev1.Container) error {
 	case u1 == nil && u2 == nil && first.Image == c.Image:
 		return nil
 	}
-	return &rules.Error{Key: "containers", Line: 1, Msg: fmt.Sprintf(
+	return &rules.Error{Key: "containers", Line: line, Msg: fmt.Sprintf(
 		"containers %q (user %s) and %q (user %s) may run as different users, but the app containers of one pod share fastdev's run directory, "+
-			"which is private to one user: set the same securityContext.runAsUser on both (or on the pod), or develop them from separate `up` sessions",
+			"which is private to one user: set the same securityContext.runAsUser on both (or on the pod), or list only containers that run as one user",
 		first.Name, userOf(u1, first.Image), c.Name, userOf(u2, c.Image))}
 }
 

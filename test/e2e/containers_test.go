@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// twoContainerRules develops both app containers of the pod, each with its own sync, step and restart:
+// web copies index.html to copy.html and has its process restarted; worker copies page.txt to
+// built.txt and gets a fresh start of its container's processes. The copies are the pod's (keep).
+const twoContainerRules = `containers:
+  - container: web
+    sync:
+      - from: ./web-static/www
+        to: /www
+        keep: ["copy.html"]
+    run:
+      - cmd: /bin/busybox cp /www/index.html /www/copy.html
+        trigger: ["index.html"]
+    restart: process
+  - container: worker
+    sync:
+      - from: ./worker
+        to: /site
+        keep: ["built.txt"]
+    run:
+      - cmd: /bin/busybox cp /site/page.txt /site/built.txt
+        trigger: ["page.txt"]
+    restart: container
+`
+
+// TestTwoAppContainers: a pod with two app containers, each with its own rules, steps and restart
+// mode: an edit for one runs only its step and restarts only it (the other's process keeps running,
+// neither container is restarted by the kubelet), and `down` restores the template exactly.
+func TestTwoAppContainers(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = twoContainerRules
+		spec := &d.Spec.Template.Spec
+		web := &spec.Containers[0]
+		web.Command = []string{"/bin/busybox", "sh", "-c", "echo app-start web; exec /bin/busybox httpd -f -v -p 8080 -h /www"}
+		worker := corev1.Container{Name: "worker", Image: web.Image, ImagePullPolicy: web.ImagePullPolicy,
+			Command: []string{"/bin/busybox", "sh", "-c", "echo app-start worker; exec /bin/busybox sleep 1000000"}}
+		spec.Containers = append(spec.Containers, worker)
+	})
+	e.waitAvailable(ns, "web-static", rollout)
+	before, beforeJSON := e.rawTemplate(ns, "web-static")
+	dir := e.copyExamples()
+	www := filepath.Join(dir, "web-static/www")
+	e.writeFile(filepath.Join(dir, "worker/page.txt"), "page v1\n", 0o644)
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	pod := e.pods(ns, "web-static")[0].Name
+	c := appContainers{e: e, ns: ns, pod: pod}
+
+	// the first sync brings page.txt (the image has no /site): worker's step runs
+	c.waitFile("worker", "/site/built.txt", "page v1")
+	web, worker := c.settled()
+
+	e.writeFile(filepath.Join(dir, "worker/page.txt"), "page v2\n", 0o644)
+	c.waitFile("worker", "/site/built.txt", "page v2")
+	c.waitStarts("worker", worker+1)
+	if n := c.starts("web"); n != web {
+		t.Errorf("an edit for worker started web's app again (%d starts, was %d)", n, web)
+	}
+	if out := c.sh("web", "cat /www/copy.html 2>&1 || true"); strings.Contains(out, "two containers") {
+		t.Errorf("web's step ran for worker's edit: copy.html holds %q", out)
+	}
+
+	web, worker = c.settled()
+	e.writeFile(filepath.Join(www, "index.html"), "hello from two containers\n", 0o644)
+	c.waitFile("web", "/www/copy.html", "hello from two containers")
+	c.waitStarts("web", web+1)
+	e.serves(ns, "web-static", "/", "hello from two containers", 1, 30*time.Second)
+	time.Sleep(3 * time.Second) // room for a wrong restart of worker to show
+	if n := c.starts("worker"); n != worker {
+		t.Errorf("an edit for web started worker's app again (%d starts, was %d)", n, worker)
+	}
+	if out := c.sh("worker", "cat /site/built.txt"); !strings.Contains(out, "page v2") {
+		t.Errorf("worker's built.txt after web's edit: %q", out)
+	}
+	c.noKubeletRestarts()
+
+	up.stop()
+	if out, err := e.run(dir, "down", "-n", ns, "web-static"); err != nil || !strings.Contains(out, "web-static: restored") {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	if after, afterJSON := e.rawTemplate(ns, "web-static"); !reflect.DeepEqual(after, before) {
+		t.Errorf("pod template after up and down:\n%s\nwant, as before up:\n%s", afterJSON, beforeJSON)
+	}
+}
+
+// appContainers looks into the app containers of one pod.
+type appContainers struct {
+	e       *env
+	ns, pod string
+}
+
+// sh runs a busybox shell script in container c.
+func (a appContainers) sh(c, script string) string {
+	a.e.t.Helper()
+	return a.e.kubectl("-n", a.ns, "exec", a.pod, "-c", c, "--", "/bin/busybox", "sh", "-c", script)
+}
+
+// starts counts the app starts container c's log shows (its app prints "app-start NAME").
+func (a appContainers) starts(c string) int {
+	a.e.t.Helper()
+	return strings.Count(a.e.kubectl("-n", a.ns, "logs", a.pod, "-c", c), "app-start "+c)
+}
+
+func (a appContainers) waitStarts(c string, n int) {
+	a.e.t.Helper()
+	a.e.eventually(30*time.Second, fmt.Sprintf("%s's app started %d times", c, n), func() error {
+		if got := a.starts(c); got < n {
+			return fmt.Errorf("%d starts", got)
+		}
+		return nil
+	})
+}
+
+// settled waits until neither app has started for 3 s and returns their start counts.
+func (a appContainers) settled() (int, int) {
+	a.e.t.Helper()
+	web, worker := -1, -1
+	a.e.eventually(60*time.Second, "both apps settled", func() error {
+		w, k := a.starts("web"), a.starts("worker")
+		if w != web || k != worker {
+			web, worker = w, k
+			time.Sleep(3 * time.Second)
+			return fmt.Errorf("starts still changing: web %d, worker %d", w, k)
+		}
+		return nil
+	})
+	return web, worker
+}
+
+func (a appContainers) waitFile(c, file, want string) {
+	a.e.t.Helper()
+	a.e.eventually(60*time.Second, fmt.Sprintf("%s in %s holding %q", file, c, want), func() error {
+		if out := a.sh(c, "cat "+file+" 2>&1 || true"); !strings.Contains(out, want) {
+			return fmt.Errorf("%q", out)
+		}
+		return nil
+	})
+}
+
+// noKubeletRestarts fails the test if the kubelet restarted an app container: the supervisors did.
+func (a appContainers) noKubeletRestarts() {
+	a.e.t.Helper()
+	p, err := a.e.cs.CoreV1().Pods(a.ns).Get(context.Background(), a.pod, metav1.GetOptions{})
+	if err != nil {
+		a.e.t.Fatal(err)
+	}
+	for _, s := range p.Status.ContainerStatuses {
+		if s.RestartCount != 0 {
+			a.e.t.Errorf("container %s restarted %d times", s.Name, s.RestartCount)
+		}
+	}
+}
+
+// TestTwoAppContainersOneUser: app containers that may run as different users (their run directory
+// is private to one) are refused by `up` before anything is patched, with the fix: one runAsUser.
+func TestTwoAppContainersOneUser(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	other := int64(2000)
+	d := e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = twoContainerRules
+		spec := &d.Spec.Template.Spec
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "worker", Image: spec.Containers[0].Image,
+			ImagePullPolicy: spec.Containers[0].ImagePullPolicy, Command: []string{"/bin/busybox", "sleep", "1000000"},
+			SecurityContext: &corev1.SecurityContext{RunAsUser: &other}})
+	})
+	dir := e.copyExamples()
+	e.writeFile(filepath.Join(dir, "worker/page.txt"), "page v1\n", 0o644)
+	e.upRefused(dir, d, []string{"nothing was changed", `line 11, key "containers"`, `containers "web" (user of image`, `"worker" (user 2000)`, "securityContext.runAsUser"})
+}
