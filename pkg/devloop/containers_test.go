@@ -1,8 +1,11 @@
 package devloop
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -50,5 +53,47 @@ func TestPlanSeveralContainers(t *testing.T) {
 				t.Errorf("meta = %+v\nwant %+v", p.meta, tt.want)
 			}
 		})
+	}
+}
+
+// workerRules develop two containers; only worker has a step.
+const workerRules = `containers:
+  - container: web
+    sync: [{from: ./src/web, to: /web}]
+  - container: worker
+    sync: [{from: ./src/api, to: /app}]
+    run: [{cmd: go build, trigger: ["**/*.go"]}]
+    restart: container
+`
+
+// TestWorkerRunsOwedStepsOfAnotherContainer: the steps a failed update owes to an app container other
+// than the first (its files landed, its steps never ran) are sent again alone, for that container
+// (not the first), with its restart.
+func TestWorkerRunsOwedStepsOfAnotherContainer(t *testing.T) {
+	ctx := context.Background()
+	w, rep, _ := testWorker(t, map[string]string{"web/index.html": "v1", "api/main.go": "package main"}, workerRules)
+	t.Cleanup(w.retry.stop)
+	fake := &flakySynclet{fail: 1, fakeSynclet: fakeSynclet{manifest: protocol.Manifest{Roots: []protocol.RootManifest{{Root: 0, To: "/web"}, {Root: 1, To: "/app"}}}}}
+	view := fetchView(t, w, &fake.fakeSynclet)
+	w.dep.local.roots[1].mu.RLock()
+	for _, p := range w.dep.local.roots[1].manifest.Paths() {
+		fake.manifest.Roots[1].Entries = append(fake.manifest.Roots[1].Entries, w.dep.local.roots[1].manifest[p])
+	}
+	w.dep.local.roots[1].mu.RUnlock()
+	if err := w.send(ctx, fake, view, batch{paths: [][]string{nil, {"main.go"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.updates) != 1 || !strings.Contains(rep.updates[0].Err, "1 step(s) not run") {
+		t.Fatalf("reported %+v", rep.updates)
+	}
+	if woken(w, 3*time.Second) < 0 {
+		t.Fatal("no retry")
+	}
+	if err := w.send(ctx, fake, view, w.take()); err != nil {
+		t.Fatal(err)
+	}
+	want := []protocol.AppRun{{Container: "worker", Steps: []protocol.Step{{Argv: []string{"go", "build"}, Display: "go build"}}, Restart: protocol.RestartContainer}}
+	if len(fake.updates) != 2 || len(fake.updates[1].puts) != 0 || !reflect.DeepEqual(fake.updates[1].meta.Apps, want) || len(fake.updates[1].meta.Steps) != 0 || fake.updates[1].meta.Restart != "" {
+		t.Errorf("the retry sent %+v", fake.updates[1:])
 	}
 }

@@ -190,3 +190,31 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// appRun returns the steps and restart meta carries for app container k (named name).
+func appRun(meta protocol.UpdateMeta, k int, name string) protocol.AppRun {
+	if k == 0 {
+		return protocol.AppRun{Steps: meta.Steps, Restart: meta.Restart}
+	}
+	for _, a := range meta.Apps {
+		if a.Container == name {
+			return a
+		}
+	}
+	return protocol.AppRun{Container: name}
+}
+
+// setAppRun sets the steps and restart of app container k in meta.
+func setAppRun(meta *protocol.UpdateMeta, k int, run protocol.AppRun) {
+	if k == 0 {
+		meta.Steps, meta.Restart = run.Steps, run.Restart
+		return
+	}
+	for i := range meta.Apps {
+		if meta.Apps[i].Container == run.Container {
+			meta.Apps[i] = run
+			return
+		}
+	}
+	meta.Apps = append(meta.Apps, run)
+}

@@ -243,7 +243,7 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 		return err
 	}
 	w.owedSteps(p)
-	if p.empty() && len(p.meta.Steps) == 0 {
+	if p.empty() && len(p.meta.Steps) == 0 && len(p.meta.Apps) == 0 {
 		w.converged(b)
 		return nil
 	}

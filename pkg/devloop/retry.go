@@ -30,7 +30,7 @@ type retrier struct {
 	mu    sync.Mutex
 	delay time.Duration // the next retry's delay; 0 means retryFirst
 	timer *time.Timer
-	steps []protocol.Step // steps owed to the pod: triggered by an update that failed before running them
+	steps map[int][]protocol.Step // steps owed to the pod per app container (rules.Apps order): triggered by an update that failed before running them
 }
 
 // next returns the delay of the next retry and doubles the one after it.
@@ -62,21 +62,24 @@ func (r *retrier) succeeded() {
 	r.delay, r.steps = 0, nil
 }
 
-// owe records steps a failed update did not run.
-func (r *retrier) owe(run []rules.Step, steps []protocol.Step) {
+// owe records steps of app container app (whose rules steps are run) a failed update did not run.
+func (r *retrier) owe(app int, run []rules.Step, steps []protocol.Step) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.steps = mergeSteps(run, r.steps, steps)
+	if r.steps == nil {
+		r.steps = map[int][]protocol.Step{}
+	}
+	r.steps[app] = mergeSteps(run, r.steps[app], steps)
 }
 
-// owed returns the steps owed to the pod merged with steps, in rules order.
-func (r *retrier) owed(run []rules.Step, steps []protocol.Step) []protocol.Step {
+// owed returns the steps owed to app container app merged with steps, in rules order.
+func (r *retrier) owed(app int, run []rules.Step, steps []protocol.Step) []protocol.Step {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.steps) == 0 {
+	if len(r.steps[app]) == 0 {
 		return steps
 	}
-	return mergeSteps(run, r.steps, steps)
+	return mergeSteps(run, r.steps[app], steps)
 }
 
 // stop cancels a scheduled retry (the worker ends).
@@ -136,14 +139,17 @@ func permanent(err error) *permanentError {
 // owedSteps adds to p the steps a failed update owes the pod (then p restarts as the rules say, even
 // when it carries no file).
 func (w *podWorker) owedSteps(p *plan) {
-	r := w.dep.local.rules
-	steps := w.retry.owed(r.Run, p.meta.Steps)
-	if len(steps) == len(p.meta.Steps) {
-		return // nothing owed, or only what p runs anyway
-	}
-	p.meta.Steps = steps
-	if r.Restart != protocol.RestartNone {
-		p.meta.Restart = r.Restart
+	for k, a := range w.dep.local.rules.Apps() {
+		have := appRun(p.meta, k, a.Container)
+		steps := w.retry.owed(k, a.Run, have.Steps)
+		if len(steps) == len(have.Steps) {
+			continue // nothing owed, or only what p runs anyway
+		}
+		have.Steps, have.Restart = steps, ""
+		if a.Restart != protocol.RestartNone {
+			have.Restart = a.Restart
+		}
+		setAppRun(&p.meta, k, have)
 	}
 }
 
@@ -153,22 +159,27 @@ func (w *podWorker) owedSteps(p *plan) {
 // step leaves every file in place, so nothing is left to retry (the next edit runs it again). It returns
 // the message to report: the pod's error and what happens next.
 func (w *podWorker) retryFailed(view *podView, b batch, p *plan, stepsRan bool, msg string) string {
-	run := w.dep.local.rules.Run
+	apps := w.dep.local.rules.Apps()
 	if !stepsRan {
-		w.retry.owe(run, p.meta.Steps)
+		for k, a := range apps {
+			w.retry.owe(k, a.Run, appRun(p.meta, k, a.Container).Steps)
+		}
 	}
 	left, err := w.plan(view, b.paths)
 	if err != nil {
 		w.hold(b) // no room: like any update without room, it waits for the next edit
 		return msg + "; " + err.Error()
 	}
-	owed := w.retry.owed(run, nil)
-	if left.empty() && len(owed) == 0 {
+	owed := 0
+	for k, a := range apps {
+		owed += len(w.retry.owed(k, a.Run, nil))
+	}
+	if left.empty() && owed == 0 {
 		return msg
 	}
 	w.hold(b)
 	d := w.retry.next()
 	w.retry.schedule(d, w.poke)
 	return fmt.Sprintf("%s; retrying in %s (%d file(s) and %d deletion(s) not applied yet, %d step(s) not run)",
-		msg, round(d), len(left.puts), len(left.meta.Deletes), len(owed))
+		msg, round(d), len(left.puts), len(left.meta.Deletes), owed)
 }

@@ -32,6 +32,7 @@ func splitPlan(puts []string, deletes []string) *plan {
 	}
 	p.meta.Steps = []protocol.Step{{Argv: []string{"make"}, Display: "make"}}
 	p.meta.Restart = protocol.RestartProcess
+	p.meta.Apps = []protocol.AppRun{{Container: "worker", Restart: protocol.RestartContainer}}
 	return p
 }
 
@@ -83,8 +84,8 @@ func TestSplit(t *testing.T) {
 			sum := make([]int64, 2)
 			for k, part := range parts {
 				last := k == len(parts)-1
-				if got := len(part.meta.Steps) > 0 || part.meta.Restart != ""; got != last {
-					t.Errorf("part %d of %d carries steps or restart: %v", k+1, len(parts), got)
+				if got := len(part.meta.Steps) > 0 || part.meta.Restart != "" || len(part.meta.Apps) > 0; got != last {
+					t.Errorf("part %d of %d carries steps or restart (of any app container): %v", k+1, len(parts), got)
 				}
 				if n := len(part.puts); n > c.entries {
 					t.Errorf("part %d has %d entries", k+1, n)
