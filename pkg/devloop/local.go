@@ -49,11 +49,11 @@ func newLocal(base string, r *rules.Rules) (*local, error) {
 	for i, s := range r.Sync {
 		dir, err := filepath.Abs(filepath.Join(base, filepath.FromSlash(s.From)))
 		if err != nil {
-			return nil, fmt.Errorf("rules line %d: sync[%d].from: %w", s.Line, i, err)
+			return nil, fmt.Errorf("rules line %d: %s.from: %w", s.Line, r.SyncKey(i), err)
 		}
 		m, err := ignore.New(dir, s.Ignore)
 		if err != nil {
-			return nil, fmt.Errorf("rules line %d: sync[%d].ignore: %w", s.Line, i, err)
+			return nil, fmt.Errorf("rules line %d: %s.ignore: %w", s.Line, r.SyncKey(i), err)
 		}
 		l.roots = append(l.roots, &localRoot{dir: dir, matcher: m, manifest: tree.Manifest{}, outside: map[string]bool{}})
 	}

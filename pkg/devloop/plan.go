@@ -52,7 +52,7 @@ func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView)
 		p.growth[i] = growth(d, view.roots[i])
 		if room := view.space[i].room(); room >= 0 && p.growth[i] > room {
 			s := r.Sync[i]
-			return nil, &noRoomError{root: i, dir: dirs[i], to: s.To, need: p.growth[i], room: room, limited: s.SizeLimit != nil}
+			return nil, &noRoomError{root: i, key: r.SyncKey(i), dir: dirs[i], to: s.To, need: p.growth[i], room: room, limited: s.SizeLimit != nil}
 		}
 	}
 	setRuns(r, diffs, &p.meta)
@@ -163,18 +163,19 @@ func triggeredBy(st rules.Step, diffs []tree.Diff) bool {
 // noRoomError is an update that one sync root's volume has no room for.
 type noRoomError struct {
 	root       int
+	key        string // the root's sync entry as the rules name it: sync[0], containers[1].sync[0]
 	dir, to    string // the root's local directory and its path in the pod
 	need, room int64  // bytes the update adds, bytes the volume has left
 	limited    bool   // the rules set a sizeLimit for the volume
 }
 
 func (e *noRoomError) Error() string {
-	fix := fmt.Sprintf("give the volume a larger sync[%d].sizeLimit in the rules and run `kubectl fastdev up` again", e.root)
+	fix := fmt.Sprintf("give the volume a larger %s.sizeLimit in the rules and run `kubectl fastdev up` again", e.key)
 	if !e.limited {
-		fix = fmt.Sprintf("free space on the node, or set a larger sync[%d].sizeLimit for a memory-backed volume", e.root)
+		fix = fmt.Sprintf("free space on the node, or set a larger %s.sizeLimit for a memory-backed volume", e.key)
 	}
-	return fmt.Sprintf("%s needs %s more under %s but its volume has %s left; nothing was sent to this pod (no half-synced tree). Add large files to sync[%d].ignore, or %s",
-		e.dir, humanBytes(e.need), e.to, humanBytes(e.room), e.root, fix)
+	return fmt.Sprintf("%s needs %s more under %s but its volume has %s left; nothing was sent to this pod (no half-synced tree). Add large files to %s.ignore, or %s",
+		e.dir, humanBytes(e.need), e.to, humanBytes(e.room), e.key, fix)
 }
 
 // humanBytes renders a byte count for messages, as 12.3 MiB.

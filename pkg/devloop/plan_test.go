@@ -189,7 +189,7 @@ func TestPlanUpdateNoRoom(t *testing.T) {
 	if !errors.As(err, &nr) {
 		t.Fatalf("want a *noRoomError, got %v", err)
 	}
-	if *nr != (noRoomError{root: 1, dir: "/src/api", to: "/api", need: 800, room: 500, limited: true}) {
+	if *nr != (noRoomError{root: 1, key: "sync[1]", dir: "/src/api", to: "/api", need: 800, room: 500, limited: true}) {
 		t.Errorf("noRoomError = %+v", *nr)
 	}
 	for _, want := range []string{"/src/api needs 800 B more under /api", "has 500 B left", "nothing was sent", "sync[1].ignore", "larger sync[1].sizeLimit in the rules"} {

@@ -142,7 +142,7 @@ func checkNames(spec *corev1.PodSpec, idx []int, r *rules.Rules) error {
 		app := &spec.Containers[idx[s.App]]
 		for _, m := range app.VolumeMounts {
 			if path.Clean(m.MountPath) == s.To {
-				return fmt.Errorf("rules line %d: sync[%d].to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, i, s.To, m.Name, app.Name)
+				return fmt.Errorf("rules line %d: %s.to %s is already a volume mount (%s) of container %q: sync into a directory that comes from the image", s.Line, r.SyncKey(i), s.To, m.Name, app.Name)
 			}
 		}
 	}

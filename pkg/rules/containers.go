@@ -42,6 +42,7 @@ func (r *Rules) parseContainers(f field, top map[string]field) error {
 	if len(items) == 0 {
 		return errorf(f.path, f.val.Line, "is an empty list: list the containers to develop, as in %s", containersExample)
 	}
+	r.Listed = true
 	seen := map[string]int{}
 	for i, item := range items {
 		at := fmt.Sprintf("%s[%d]", f.path, i)
@@ -77,6 +78,21 @@ func (r *Rules) parseContainers(f field, top map[string]field) error {
 // callers treat both forms alike; the first one's Container may be "" (the pod's first container).
 func (r *Rules) Apps() []App {
 	return append([]App{{Container: r.Container, Run: r.Run, Restart: r.Restart, Command: r.Command, Line: 1}}, r.More...)
+}
+
+// SyncKey is the key path of sync entry i (a Sync index) as the user wrote it, for messages:
+// sync[i] in the single form, containers[k].sync[j] in the list form.
+func (r *Rules) SyncKey(i int) string {
+	if !r.Listed || i < 0 || i >= len(r.Sync) {
+		return fmt.Sprintf("sync[%d]", i)
+	}
+	k, j := r.Sync[i].App, 0
+	for _, s := range r.Sync[:i] {
+		if s.App == k {
+			j++
+		}
+	}
+	return fmt.Sprintf("containers[%d].sync[%d]", k, j)
 }
 
 // Roots returns the numbers of the sync entries (Sync indexes) of app container app.

@@ -40,9 +40,13 @@ func TestParseContainers(t *testing.T) {
 		Restart: protocol.RestartProcess,
 		Forward: []Forward{},
 		More:    []App{{Container: "worker", Restart: protocol.RestartContainer, Command: []string{"/worker"}, Line: 8}},
+		Listed:  true,
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("got  %+v\nwant %+v", r, want)
+	}
+	if got := []string{r.SyncKey(0), r.SyncKey(2)}; !reflect.DeepEqual(got, []string{"containers[0].sync[0]", "containers[1].sync[1]"}) {
+		t.Errorf("SyncKey(0), SyncKey(2) = %q", got)
 	}
 	if got := r.Roots(1); !reflect.DeepEqual(got, []int{1, 2}) {
 		t.Errorf("Roots(1) = %v, want [1 2]", got)
@@ -51,7 +55,7 @@ func TestParseContainers(t *testing.T) {
 		t.Errorf("Apps() = %+v", apps)
 	}
 	single, err := Parse("sync: [{from: ., to: /app}]\n")
-	if err != nil || len(single.Apps()) != 1 || single.Roots(0)[0] != 0 || single.More != nil {
+	if err != nil || len(single.Apps()) != 1 || single.Roots(0)[0] != 0 || single.More != nil || single.SyncKey(0) != "sync[0]" {
 		t.Errorf("single form: %+v, %v", single, err)
 	}
 }

@@ -75,7 +75,7 @@ func matchOne(pattern, rel string) bool {
 // only part of the package that touches the file system.
 func (r *Rules) CheckLocal(dir string) error {
 	for i, s := range r.Sync {
-		key := fmt.Sprintf("sync[%d].from", i)
+		key := r.SyncKey(i) + ".from"
 		local := filepath.Join(dir, filepath.FromSlash(s.From))
 		info, err := os.Stat(local)
 		switch {

@@ -104,6 +104,9 @@ type Rules struct {
 	// More lists the app containers developed besides the first, in the list form's order
 	// (containers.go); their sync entries are in Sync, marked by Sync.App. Nil in the single form.
 	More []App
+	// Listed is set when the rules use the list form (containers:), even with one item: messages then
+	// name a sync entry as containers[k].sync[j] (SyncKey).
+	Listed bool
 }
 
 // Error is a mistake in the annotation. It names the line (1-based, within the
