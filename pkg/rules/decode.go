@@ -34,6 +34,7 @@ var belongs = map[string]string{
 	"to":        "inside a sync entry (sync[].to)",
 	"ignore":    "inside a sync entry (sync[].ignore)",
 	"keep":      "inside a sync entry (sync[].keep)",
+	"download":  "inside a sync entry (sync[].download)",
 	"sizeLimit": "inside a sync entry (sync[].sizeLimit)",
 	"medium":    "inside a sync entry (sync[].medium)",
 	"cmd":       "inside a run entry (run[].cmd)",

@@ -28,7 +28,7 @@ func parseSyncs(f field) ([]Sync, error) {
 	toLines := make([]int, 0, len(items))
 	for i, item := range items {
 		at := fmt.Sprintf("%s[%d]", f.path, i)
-		fields, err := mapping(item, at, []string{"from", "to", "ignore", "keep", "sizeLimit", "medium"})
+		fields, err := mapping(item, at, []string{"from", "to", "ignore", "keep", "sizeLimit", "medium", "download"})
 		if err != nil {
 			return nil, err
 		}
@@ -46,6 +46,11 @@ func parseSyncs(f field) ([]Sync, error) {
 		}
 		if g, ok := fields["keep"]; ok {
 			if s.Keep, err = patterns(g.val, g.path); err != nil {
+				return nil, err
+			}
+		}
+		if g, ok := fields["download"]; ok {
+			if s.Download, err = parseDownload(g, s); err != nil {
 				return nil, err
 			}
 		}

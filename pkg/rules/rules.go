@@ -48,6 +48,9 @@ type Sync struct {
 	// Keep holds globs (MatchAny's) of paths the pod owns: they are not synced in either direction, so
 	// converge and edits never delete or overwrite them in the pod, and a local file they match is not sent.
 	Keep []string
+	// Download holds globs (MatchAny's) of files the pod makes that `up` writes to the local tree when a
+	// step or a `kubectl fastdev run` command changes them (download.go).
+	Download []string
 	// SizeLimit caps the in-pod volume (an emptyDir) the entry is synced into; nil means no cap
 	// beyond the node's disk (or, with MediumMemory, the pod's memory).
 	SizeLimit *resource.Quantity
