@@ -17,7 +17,6 @@ import (
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
-	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/workload"
 )
 
@@ -38,12 +37,14 @@ type RunOptions struct {
 	pods   []string
 }
 
-// runTarget is what `run` reads from an injected Deployment: how to reach its synclets, and which
-// container their supervisor runs in.
+// runTarget is what `run` reads from an injected workload: how to reach its synclets, and which
+// containers their supervisors run in.
 type runTarget struct {
-	keys      string // the public keys the pods accept (this machine's must be among them)
-	port      int
-	container string
+	keys       string // the public keys the pods accept (this machine's must be among them)
+	port       int
+	containers []string // the app containers the rules develop, the first (the default) first
+	// in is what the synclet's run path names for -c: "" for the first container (set by Validate)
+	in string
 }
 
 // NewRunOptions returns the defaults.
@@ -59,10 +60,11 @@ func NewCmdRun(flags *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Short: "Run a command in the dev container of an injected workload (its environment, user and directory)",
 		Long: templates.LongDesc(`
 Runs a one-off command (a generator, a migration, npm install x) in the dev container of a
-Deployment that 'kubectl fastdev up' injected, through the synclet's supervisor: the command gets
+workload that 'kubectl fastdev up' injected, through the container's supervisor: the command gets
 the app's environment, user and working directory, its stdout and stderr arrive separately, and
 run exits with its exit code. No pods/exec permission is needed: run reaches the synclet through
-a port-forward, as up does, whether or not up is running.
+a port-forward, as up does, whether or not up is running. When the rules list several containers
+(containers:), -c picks one of them (default: the first listed).
 
 The command runs in one ready pod (the first by name), or with --all in every ready pod, each output line prefixed
 with the pod's name (the exit code is then the first non-zero one, in pod name order). -i passes
@@ -73,7 +75,8 @@ An edit that up sends while the command runs still lands, and its steps and rest
 restart: container update ends every process of the container, the command included.`),
 		Example: templates.Examples(`  kubectl fastdev run web -- go generate ./...
   kubectl fastdev run web -i -- sh -c 'cat > config/local.json' < local.json
-  kubectl fastdev run api --all -- env`),
+  kubectl fastdev run api --all -- env
+  kubectl fastdev run api -c worker -- ./migrate`),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) > 0 { // the command after the Deployment runs in the pod: nothing local to offer
 				return nil, cobra.ShellCompDirectiveNoFileComp
@@ -86,9 +89,11 @@ restart: container update ends every process of the container, the command inclu
 		return runE(o, untilSignal)(c, args)
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Container, "container", "c", "", "the dev container (the only one whose supervisor runs commands; default: the rules' container)")
+	f.StringVarP(&o.Container, "container", "c", "", "the app container to run in: one the rules develop (default: the rules' container, or the first of their containers: list)")
 	f.BoolVar(&o.All, "all", false, "run in every ready pod, each output line prefixed with the pod's name")
 	f.BoolVarP(&o.Stdin, "stdin", "i", false, "pass standard input to the command")
+	// fails only for a flag not defined or already registered: -c is defined just above (TestRunFlags)
+	_ = cmd.RegisterFlagCompletionFunc("container", completeRunContainer(flags))
 	return cmd
 }
 
@@ -153,15 +158,8 @@ func readRunTarget(w workload.Workload) (runTarget, error) {
 	if _, err := fmt.Sscanf(notes[inject.AnnotationPort], "%d", &t.port); err != nil || t.port <= 0 || t.port > 65535 {
 		return runTarget{}, fmt.Errorf("%s: annotation %s is %q, not a port: run `kubectl fastdev up %s` again to re-inject", what, inject.AnnotationPort, notes[inject.AnnotationPort], name)
 	}
-	if text, ok := notes[rules.AnnotationKey]; ok {
-		r, err := rules.Parse(text)
-		if err != nil {
-			return runTarget{}, fmt.Errorf("%s: %w", what, err)
-		}
-		t.container = r.Container
-	}
-	if t.container == "" && len(orig.Spec.Containers) > 0 {
-		t.container = orig.Spec.Containers[0].Name
+	if t.containers, err = devContainers(notes, orig); err != nil {
+		return runTarget{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return t, nil
 }
@@ -187,8 +185,9 @@ func readyInjected(pods []corev1.Pod) []string {
 
 // Validate checks the container flag against the dev container, and that there is a pod to run in.
 func (o *RunOptions) Validate() error {
-	if o.Container != "" && o.Container != o.target.container {
-		return fmt.Errorf("-c %s: run reaches only the dev container of deployment %q, %q (the rules' container); for another container use `kubectl exec`", o.Container, o.Name, o.target.container)
+	var err error
+	if o.target.in, err = runContainer(o.Container, o.Name, o.target.containers); err != nil {
+		return err
 	}
 	if o.All && o.Stdin {
 		return errors.New("-i with --all: one input cannot feed several commands; run each pod's command without --all")

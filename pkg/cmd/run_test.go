@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -74,14 +76,16 @@ func runDeployment(t *testing.T, rulesText string, annotations map[string]string
 
 func TestReadRunTarget(t *testing.T) {
 	proxyRules := "container: proxy\nsync:\n  - from: .\n    to: /app\n"
+	listRules := "containers:\n  - container: api\n    sync: [{from: ./api, to: /app}]\n  - container: worker\n    sync: [{from: ./worker, to: /app}]\n"
 	for _, tc := range []struct {
 		name    string
 		d       *appsv1.Deployment
 		want    runTarget
 		errWith string
 	}{
-		{"first container by default", runDeployment(t, "", nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, container: "app"}, ""},
-		{"the rules' container", runDeployment(t, proxyRules, nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, container: "proxy"}, ""},
+		{"first container by default", runDeployment(t, "", nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, containers: []string{"app"}}, ""},
+		{"the rules' container", runDeployment(t, proxyRules, nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, containers: []string{"proxy"}}, ""},
+		{"the list form's containers", runDeployment(t, listRules, nil), runTarget{keys: "ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= dev@laptop", port: 17220, containers: []string{"api", "worker"}}, ""},
 		{"not injected", runDeployment(t, "", map[string]string{inject.AnnotationOriginal: "", inject.AnnotationKeys: ""}), runTarget{}, "kubectl fastdev up web"},
 		{"bad port", runDeployment(t, "", map[string]string{inject.AnnotationPort: "x"}), runTarget{}, "not a port"},
 		{"bad rules", runDeployment(t, "nope: 1\n", nil), runTarget{}, "nope"},
@@ -94,7 +98,7 @@ func TestReadRunTarget(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v %v, want %+v", got, err, tc.want)
 			}
 		})
@@ -132,17 +136,23 @@ func TestReadyInjected(t *testing.T) {
 }
 
 func TestRunValidate(t *testing.T) {
-	base := RunOptions{Name: "web", target: runTarget{container: "app"}, pods: []string{"web-a"}}
+	base := RunOptions{Name: "web", target: runTarget{containers: []string{"app"}}, pods: []string{"web-a"}}
+	listed := func(o *RunOptions) { o.target.containers = []string{"api", "worker", "cron"} }
 	for _, tc := range []struct {
 		name    string
 		change  func(*RunOptions)
 		errWith string
+		in      string // the container the synclet's run path names
 	}{
-		{"defaults", func(*RunOptions) {}, ""},
-		{"the dev container named", func(o *RunOptions) { o.Container = "app" }, ""},
-		{"another container", func(o *RunOptions) { o.Container = "proxy" }, "kubectl exec"},
-		{"no ready pod", func(o *RunOptions) { o.pods = nil }, "no ready injected pod"},
-		{"stdin to every pod", func(o *RunOptions) { o.All, o.Stdin = true, true }, "-i with --all"},
+		{"defaults", func(*RunOptions) {}, "", ""},
+		{"the dev container named", func(o *RunOptions) { o.Container = "app" }, "", ""},
+		{"another container", func(o *RunOptions) { o.Container = "proxy" }, "develops container app (the rules' container), and run reaches only those", ""},
+		{"list form: the first by default", listed, "", ""},
+		{"list form: the first named", func(o *RunOptions) { listed(o); o.Container = "api" }, "", ""},
+		{"list form: another listed", func(o *RunOptions) { listed(o); o.Container = "worker" }, "", "worker"},
+		{"list form: not listed", func(o *RunOptions) { listed(o); o.Container = "proxy" }, "develops containers api, worker, cron (the rules' containers: list)", ""},
+		{"no ready pod", func(o *RunOptions) { o.pods = nil }, "no ready injected pod", ""},
+		{"stdin to every pod", func(o *RunOptions) { o.All, o.Stdin = true, true }, "-i with --all", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := base
@@ -151,7 +161,18 @@ func TestRunValidate(t *testing.T) {
 			if (err == nil) != (tc.errWith == "") || (err != nil && !strings.Contains(err.Error(), tc.errWith)) {
 				t.Errorf("got %v, want an error with %q", err, tc.errWith)
 			}
+			if err == nil && o.target.in != tc.in {
+				t.Errorf("runs in %q, want %q", o.target.in, tc.in)
+			}
 		})
+	}
+}
+
+// TestRunFlags: -c completes (its completion function is registered).
+func TestRunFlags(t *testing.T) {
+	cmd := NewCmdRun(nil, genericiooptions.NewTestIOStreamsDiscard())
+	if _, ok := cmd.GetFlagCompletionFunc("container"); !ok {
+		t.Error("-c has no completion function")
 	}
 }
 

@@ -43,7 +43,7 @@ func (o *RunOptions) runIn(ctx context.Context, pod string, req protocol.Command
 	cl := syncletclient.New(fwd.Addr, key)
 	defer cl.Close()
 	var werr error
-	res, err := cl.Run(ctx, req, o.In, func(e protocol.Event) {
+	res, err := cl.RunIn(ctx, o.target.in, req, o.In, func(e protocol.Event) {
 		w := out
 		if e.Type == protocol.EventStderr {
 			w = errOut

@@ -15,6 +15,17 @@ import (
 // and a synclet older than it answers 404, which the CLI explains.
 const PathRun = "/v1/run"
 
+// RunPathFor is where a run request for app container name goes: PathRun for the first ("" names it),
+// PathRun/NAME for another of a pod whose rules list several (`kubectl fastdev run -c NAME`). The
+// container is in the path, not the request, so a synclet older than it answers 404 instead of
+// running the command in the first container.
+func RunPathFor(name string) string {
+	if name == "" {
+		return PathRun
+	}
+	return PathRun + "/" + name
+}
+
 // Event types of a run's reply: a chunk of the command's standard output or standard error, in Data.
 const (
 	EventStdout = "stdout"

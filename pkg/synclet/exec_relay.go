@@ -9,14 +9,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 )
 
-// runCommand relays a `kubectl fastdev run` command to the supervisor and its output back. It takes
-// neither busy nor the supervisor's step lock, so an edit that lands during a long command is applied
-// (and its steps and restart run) while the command goes on.
+// runCommand relays a `kubectl fastdev run` command to the supervisor of the app container the path
+// names (protocol.RunPathFor; the first without a name) and its output back. It takes neither busy
+// nor the supervisor's step lock, so an edit that lands during a long command is applied (and its
+// steps and restart run) while the command goes on.
 func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// a command's output lasts as long as the command: no server deadline may cut it, and its input
@@ -32,9 +35,14 @@ func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	super, err := s.execSupervisor(r.PathValue("container"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	resp, err := s.startCommand(ctx, req, br, cancel)
+	resp, err := s.startCommand(ctx, super, req, br, cancel)
 	if err != nil {
 		var se *relayError
 		if errors.As(err, &se) {
@@ -78,10 +86,32 @@ type relayError struct {
 
 func (e *relayError) Error() string { return e.msg }
 
-// startCommand sends req to the supervisor, with the rest of br as the command's input when asked
+// execSupervisor is the client of app container name's supervisor: the first container's for "".
+// A name the pod's synclet was not started with (--app) is refused with the ones it has: the rules
+// changed since the pod was injected.
+func (s *Server) execSupervisor(name string) (*http.Client, error) {
+	if name == "" {
+		return s.super, nil
+	}
+	if c, ok := s.apps[name]; ok {
+		return c.http, nil
+	}
+	names := make([]string, 0, len(s.apps))
+	for n := range s.apps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	have := "none"
+	if len(names) > 0 {
+		have = strings.Join(names, ", ")
+	}
+	return nil, fmt.Errorf("this pod has no app container %q under fastdev (besides the first it has: %s): run `kubectl fastdev up` again to re-inject with the current rules", name, have)
+}
+
+// startCommand sends req to the supervisor super, with the rest of br as the command's input when asked
 // for, and returns its reply once the command has started. A broken input stream from the CLI
 // cancels: the CLI has gone.
-func (s *Server) startCommand(ctx context.Context, req protocol.CommandRequest, br *bufio.Reader, cancel func()) (*http.Response, error) {
+func (s *Server) startCommand(ctx context.Context, super *http.Client, req protocol.CommandRequest, br *bufio.Reader, cancel func()) (*http.Response, error) {
 	var first bytes.Buffer
 	if err := protocol.WriteCommandRequest(&first, req); err != nil {
 		return nil, err
@@ -100,7 +130,7 @@ func (s *Server) startCommand(ctx context.Context, req protocol.CommandRequest, 
 	if err != nil {
 		return nil, fmt.Errorf("building the run request: %w", err)
 	}
-	resp, err := s.super.Do(sreq)
+	resp, err := super.Do(sreq)
 	if err != nil {
 		var ne *net.OpError
 		if errors.As(err, &ne) && ne.Op == "dial" {

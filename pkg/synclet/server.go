@@ -88,7 +88,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathManifest, s.manifest)
 	mux.HandleFunc("GET "+protocol.PathStatus, s.statusHandler)
 	mux.HandleFunc("POST "+protocol.PathUpdate, s.update)
-	mux.HandleFunc("POST "+protocol.PathRun, s.runCommand)
+	mux.HandleFunc("POST "+protocol.PathRun, s.countRuns(s.runCommand))
+	mux.HandleFunc("POST "+protocol.PathRun+"/{container}", s.countRuns(s.runCommand)) // another app container (run -c)
+	mux.HandleFunc("GET "+protocol.PathFile, s.serveFile)
 	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
 	return s.auth(mux)
 }

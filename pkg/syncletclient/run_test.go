@@ -32,3 +32,18 @@ func TestRunReplyWithoutResult(t *testing.T) {
 		t.Errorf("got %v, output %q", err, got)
 	}
 }
+
+// TestRunInOnOldSynclet: a synclet that predates run -c answers 404 for another container's path,
+// which RunIn words as "run up again"; the request went to that container's path.
+func TestRunInOnOldSynclet(t *testing.T) {
+	var path string
+	c := gated(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		http.NotFound(w, r)
+	}))
+	defer c.Close()
+	_, err := c.RunIn(context.Background(), "worker", protocol.CommandRequest{Argv: []string{"true"}}, nil, nil)
+	if !errors.Is(err, ErrNoRunIn) || !strings.Contains(err.Error(), "run -c") || path != protocol.PathRun+"/worker" {
+		t.Errorf("got %v at %s, want ErrNoRunIn at %s/worker", err, path, protocol.PathRun)
+	}
+}
