@@ -188,4 +188,7 @@ type Status struct {
 	LastUpdate  string  `json:"lastUpdate,omitempty"` // RFC 3339
 	LastError   string  `json:"lastError,omitempty"`
 	LastTimings Timings `json:"lastTimings"`
+	// Runs counts the commands run through PathRun that ended: `up` reads it to learn that one may have
+	// changed files its download patterns name (absent from older synclets).
+	Runs int `json:"runs,omitempty"`
 }
