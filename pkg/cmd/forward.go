@@ -57,8 +57,7 @@ func (o *UpOptions) validateForwards() error {
 	f.specs = nil
 	for _, w := range o.targets {
 		name := w.Ref().String()
-		container, ports := declaredPorts(w.Template(), o.rules[name])
-		f.specs = append(f.specs, forward.SpecsFor(name, flags[name], o.rules[name], container, ports)...)
+		f.specs = append(f.specs, forward.SpecsFor(name, flags[name], o.rules[name], declaredPorts(w.Template(), o.rules[name]))...)
 	}
 	return forward.Check(f.specs)
 }
@@ -76,24 +75,30 @@ func canonicalForward(v string) string {
 	return v
 }
 
-// declaredPorts returns the container the rules develop (the first one by default) and its TCP
-// containerPorts.
-func declaredPorts(t *corev1.PodTemplateSpec, r *rules.Rules) (string, []int) {
-	cs := t.Spec.Containers
-	for i := range cs {
-		named := r != nil && r.Container != ""
-		if named && cs[i].Name != r.Container || !named && i > 0 {
-			continue
-		}
-		var ports []int
-		for _, p := range cs[i].Ports {
-			if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
-				ports = append(ports, int(p.ContainerPort))
-			}
-		}
-		return cs[i].Name, ports
+// declaredPorts returns the TCP containerPorts of every app container the rules develop, in the
+// rules' order (the pod's first container when the rules leave it unnamed, or without rules).
+func declaredPorts(t *corev1.PodTemplateSpec, r *rules.Rules) []forward.Declared {
+	apps := []rules.App{{}}
+	if r != nil {
+		apps = r.Apps()
 	}
-	return "", nil
+	var out []forward.Declared
+	for _, a := range apps {
+		for i, c := range t.Spec.Containers {
+			if a.Container != c.Name && (a.Container != "" || i > 0) {
+				continue
+			}
+			d := forward.Declared{Container: c.Name}
+			for _, p := range c.Ports {
+				if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+					d.Ports = append(d.Ports, int(p.ContainerPort))
+				}
+			}
+			out = append(out, d)
+			break
+		}
+	}
+	return out
 }
 
 // openForwards listens on every forward's local port (before anything is patched: a port in use

@@ -55,6 +55,8 @@ func TestUpForwardSpecs(t *testing.T) {
 	}{
 		{"declared TCP ports of the app container", &rules.Rules{}, nil, []*appsv1.Deployment{web}, []string{"web 8080 8080 true"}},
 		{"the named container's", &rules.Rules{Container: "sidecar"}, nil, []*appsv1.Deployment{web}, []string{"web 9999 9999 true"}},
+		{"every listed container's", &rules.Rules{Listed: true, Container: "sidecar", More: []rules.App{{Container: "web"}}}, nil, []*appsv1.Deployment{web},
+			[]string{"web 9999 9999 true", "web 8080 8080 true"}},
 		{"the rules' list", withList, nil, []*appsv1.Deployment{web}, []string{"web 18080 8080 false"}},
 		{"a flag replaces the list", withList, []string{"--forward", "28080:8080"}, []*appsv1.Deployment{web}, []string{"web 28080 8080 false"}},
 		{"per Deployment", &rules.Rules{}, []string{"--forward", "api=3001:3000"}, []*appsv1.Deployment{web, api}, []string{"web 8080 8080 true", "api 3001 3000 false"}},

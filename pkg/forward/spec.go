@@ -57,10 +57,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// Declared is the TCP containerPorts one app container declares.
+type Declared struct {
+	Container string
+	Ports     []int
+}
+
 // SpecsFor picks one Deployment's forwards: the --forward flags given for it (they replace its
-// rules' list), else its rules' forward list, else its container's declared TCP ports, each on the
-// same local port when free. container names the container the ports are declared on.
-func SpecsFor(dep string, flags []rules.Forward, r *rules.Rules, container string, declared []int) []Spec {
+// rules' list), else its rules' forward list, else the declared TCP ports of every app container
+// the rules develop, in the rules' order, each on the same local port when free. A port two
+// containers declare (they share the pod's network) is forwarded once, for the first.
+func SpecsFor(dep string, flags []rules.Forward, r *rules.Rules, declared []Declared) []Spec {
 	var out []Spec
 	switch {
 	case len(flags) > 0:
@@ -73,9 +80,16 @@ func SpecsFor(dep string, flags []rules.Forward, r *rules.Rules, container strin
 				From: fmt.Sprintf("forward[%d] of its rules (line %d)", i, f.Line)})
 		}
 	default:
-		for _, p := range declared {
-			out = append(out, Spec{Deployment: dep, Local: p, Remote: p, Auto: true,
-				From: fmt.Sprintf("containerPort %d of container %q", p, container)})
+		seen := map[int]bool{}
+		for _, d := range declared {
+			for _, p := range d.Ports {
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				out = append(out, Spec{Deployment: dep, Local: p, Remote: p, Auto: true,
+					From: fmt.Sprintf("containerPort %d of container %q", p, d.Container)})
+			}
 		}
 	}
 	return out

@@ -45,25 +45,34 @@ func TestParseFlag(t *testing.T) {
 
 func TestSpecsFor(t *testing.T) {
 	withRules := &rules.Rules{Forward: []rules.Forward{{Local: 18080, Remote: 8080, Line: 7}}}
-	declared := []int{8080, 9090}
+	declared := []Declared{{Container: "app", Ports: []int{8080, 9090}}}
+	two := []Declared{{Container: "api", Ports: []int{8080}}, {Container: "worker", Ports: []int{9090, 8080}}}
 	tests := []struct {
 		name  string
-		flags []rules.Forward
-		r     *rules.Rules
-		want  []Spec
+		flags    []rules.Forward
+		r        *rules.Rules
+		declared []Declared // nil: declared
+		want     []Spec
 	}{
-		{"flags replace the rules", []rules.Forward{{Local: 1, Remote: 2}}, withRules,
+		{"flags replace the rules", []rules.Forward{{Local: 1, Remote: 2}}, withRules, nil,
 			[]Spec{{Deployment: "web", Local: 1, Remote: 2, From: "--forward web=1:2"}}},
-		{"the rules' list", nil, withRules,
+		{"the rules' list", nil, withRules, nil,
 			[]Spec{{Deployment: "web", Local: 18080, Remote: 8080, From: "forward[0] of its rules (line 7)"}}},
-		{"declared ports by default", nil, &rules.Rules{}, []Spec{
+		{"declared ports by default", nil, &rules.Rules{}, nil, []Spec{
 			{Deployment: "web", Local: 8080, Remote: 8080, Auto: true, From: `containerPort 8080 of container "app"`},
 			{Deployment: "web", Local: 9090, Remote: 9090, Auto: true, From: `containerPort 9090 of container "app"`}}},
-		{"an empty list forwards nothing", nil, &rules.Rules{Forward: []rules.Forward{}}, nil},
+		{"every app container's declared ports, a shared one once", nil, &rules.Rules{}, two, []Spec{
+			{Deployment: "web", Local: 8080, Remote: 8080, Auto: true, From: `containerPort 8080 of container "api"`},
+			{Deployment: "web", Local: 9090, Remote: 9090, Auto: true, From: `containerPort 9090 of container "worker"`}}},
+		{"an empty list forwards nothing", nil, &rules.Rules{Forward: []rules.Forward{}}, two, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := SpecsFor("web", tt.flags, tt.r, "app", declared); !reflect.DeepEqual(got, tt.want) {
+			d := tt.declared
+			if d == nil {
+				d = declared
+			}
+			if got := SpecsFor("web", tt.flags, tt.r, d); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("SpecsFor = %#v, want %#v", got, tt.want)
 			}
 		})
