@@ -124,6 +124,26 @@ func TestMapperLocal(t *testing.T) {
 	}
 }
 
+// TestMapperOnly: a container's mapper keeps its own sync entries and working directory, and leaves
+// the mapper it came from as it was.
+func TestMapperOnly(t *testing.T) {
+	all := &Mapper{Dir: ".", Sync: []rules.Sync{{From: "api", To: "/app"}, {From: "worker", To: "/app", App: 1}}, Workdir: "/app"}
+	w := all.Only(1, "/app/cmd")
+	for _, c := range []struct {
+		m        *Mapper
+		in, want string
+	}{
+		{w, "/app/main.go", "worker/main.go"},
+		{w, "./run.go", "worker/cmd/run.go"},
+		{all, "/app/main.go", "api/main.go"},
+		{all, "./run.go", "api/run.go"},
+	} {
+		if got, ok := c.m.Local(c.in); !ok || got != c.want {
+			t.Errorf("Local(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
+	}
+}
+
 func TestGrouper(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	panicOf := func(pod string, gid int, addr string) Item {

@@ -27,6 +27,20 @@ type Mapper struct {
 	ReadFile func(local string) ([]byte, error)
 }
 
+// Only returns a copy of m that maps through the sync entries of app container app alone (the
+// Sync.App of the rules' list form) from working directory workdir: a path in one container's output
+// names that container's file, even where two containers sync to the same in-pod path.
+func (m *Mapper) Only(app int, workdir string) *Mapper {
+	c := *m
+	c.Sync, c.Workdir = nil, workdir
+	for _, s := range m.Sync {
+		if s.App == app {
+			c.Sync = append(c.Sync, s)
+		}
+	}
+	return &c
+}
+
 var (
 	rePyFile = regexp.MustCompile(`File "([^"]+)", line (\d+)`)
 	// a path with an extension followed by :line and maybe :column, after a space, a bracket or a quote

@@ -132,7 +132,9 @@ type follower struct {
 type podInfo struct {
 	target string
 	pod    *corev1.Pod
-	mapper *logs.Mapper
+	// mappers map paths in each container's output: by container name, "" for containers the rules
+	// do not develop (nil: the target has no rules)
+	mappers map[string]*logs.Mapper
 }
 
 // emit hands an item to the delivering goroutine.

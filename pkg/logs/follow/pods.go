@@ -52,7 +52,7 @@ func (f *follower) observe(ctx context.Context, t *Target, pod *corev1.Pod, wg *
 	if f.cfg.OnPod != nil {
 		f.cfg.OnPod(t.Name, pod, false)
 	}
-	info := &podInfo{target: t.Name, pod: pod, mapper: f.mapper(t, pod)}
+	info := &podInfo{target: t.Name, pod: pod, mappers: f.mappers(t, pod)}
 	f.mu.Lock()
 	f.pods[pod.Name] = info
 	waiting := f.pending[pod.Name]
@@ -68,24 +68,40 @@ func (f *follower) observe(ctx context.Context, t *Target, pod *corev1.Pod, wg *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.stream(ctx, pod.Name, s, info.mapper)
+			f.stream(ctx, pod.Name, s, mapperFor(info.mappers, s.container))
 		}()
 	}
 }
 
-// mapper builds the path mapper of a pod: the target's sync rules and the app container's working
-// directory, against which build steps and compilers name files.
-func (f *follower) mapper(t *Target, pod *corev1.Pod) *logs.Mapper {
+// mappers builds the path mappers of a pod, by container: each app container the rules develop maps
+// through its own sync entries from its own working directory (against which build steps and
+// compilers name files); any other container (the synclet's, whose log carries every container's
+// step output) through all the entries from the first app container's working directory ("").
+func (f *follower) mappers(t *Target, pod *corev1.Pod) map[string]*logs.Mapper {
 	if t.Rules == nil {
 		return nil
 	}
-	m := &logs.Mapper{Dir: f.cfg.Dir, Sync: t.Rules.Sync, Exists: f.cfg.Exists, ReadFile: os.ReadFile}
-	for i, c := range pod.Spec.Containers {
-		if c.Name == t.Rules.Container || (t.Rules.Container == "" && i == 0) {
-			m.Workdir = c.WorkingDir
+	all := &logs.Mapper{Dir: f.cfg.Dir, Sync: t.Rules.Sync, Exists: f.cfg.Exists, ReadFile: os.ReadFile}
+	out := map[string]*logs.Mapper{"": all}
+	for k, a := range t.Rules.Apps() {
+		for i, c := range pod.Spec.Containers {
+			if c.Name == a.Container || (a.Container == "" && i == 0) {
+				out[c.Name] = all.Only(k, c.WorkingDir)
+				if k == 0 {
+					all.Workdir = c.WorkingDir
+				}
+			}
 		}
 	}
-	return m
+	return out
+}
+
+// mapperFor is the mapper of container's output among ms (nil maps nothing).
+func mapperFor(ms map[string]*logs.Mapper, container string) *logs.Mapper {
+	if m, ok := ms[container]; ok {
+		return m
+	}
+	return ms[""]
 }
 
 // streamSpec is one container instance to read.
