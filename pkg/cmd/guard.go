@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,7 +18,7 @@ import (
 type guardAPI interface {
 	// WatchWorkloads calls onWorkload with every state of each workload in refs until ctx ends.
 	WatchWorkloads(ctx context.Context, refs []workload.Ref, onWorkload func(w workload.Workload, gone bool), onErr func(error)) error
-	PatchWorkloadPlanned(ctx context.Context, w workload.Workload, verb string, plan kube.WorkloadPlanFunc) error
+	PatchWorkloadRaw(ctx context.Context, ref workload.Ref, verb string, plan kube.RawPlanFunc) error
 	GetWorkload(ctx context.Context, ref workload.Ref) (workload.Workload, error)
 }
 
@@ -104,33 +105,30 @@ func injectedGeneration(ctx context.Context, api guardAPI, ref workload.Ref) int
 }
 
 // reinject injects d again with one patch (or none, if it is intact again meanwhile), recording the
-// template as its last writer left it as the original `down` restores, and says how it went.
+// template as its last writer left it as the original `down` restores, and says how it went. The
+// patch is planned on the workload's JSON as the API server sends it (d, the informer's typed copy,
+// lacks fields newer than this client's types), so such fields stay in the template and the record.
 func reinject(ctx context.Context, api guardAPI, d workload.Workload, in guard.Injection) string {
-	patched, kind := false, guard.Intact
-	name := d.Ref().String()
-	err := api.PatchWorkloadPlanned(ctx, d, "re-injecting", func(d workload.Workload) ([]byte, error) {
-		patched = false
+	var re *inject.Reinjection
+	ref := d.Ref()
+	name := ref.String()
+	err := api.PatchWorkloadRaw(ctx, ref, "re-injecting", func(raw []byte) ([]byte, error) {
 		var err error
-		if kind, err = guard.Check(d, in); err == nil && kind == guard.Intact {
-			return nil, nil
+		re, err = inject.ReinjectPatchRaw(raw, in.Rules, in.Options)
+		switch {
+		case errors.Is(err, inject.ErrMixed):
+			return nil, fmt.Errorf("%s: %w: run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", describe(ref), err, name)
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", describe(ref), err)
 		}
-		r, err := guard.Rebased(d)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := inject.InjectPatch(r.Object(), in.Rules, in.Options)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", describe(d.Ref()), err)
-		}
-		patched = plan.Patch != nil
-		return plan.Patch, nil
+		return re.Patch, nil
 	})
 	switch {
 	case err != nil:
 		return fmt.Sprintf("%s: %v; edits do not reach its pods until `kubectl fastdev up %s` runs again", name, err, name)
-	case !patched:
+	case re.Patch == nil:
 		return fmt.Sprintf("%s: injected again meanwhile, nothing to do", name)
-	case kind == guard.Edited:
+	case !re.Rollout:
 		return fmt.Sprintf("%s: recorded the new pod template (the injection was intact: no rollout)", name)
 	}
 	return fmt.Sprintf("%s: re-injected, rolling out (same keys: the new pods are synced as they start)", name)

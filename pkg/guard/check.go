@@ -90,23 +90,3 @@ func baseline(w workload.Workload) (orig, base *corev1.PodTemplateSpec, err erro
 	}
 	return orig, inject.Strip(w.Template(), orig), nil
 }
-
-// Rebased returns a copy of w on which inject.InjectPatch plans a re-injection that records the
-// template as its last writer left it (minus what injection adds) as the original: after it, `kubectl
-// fastdev down` restores what the GitOps tool or the user now wants, not what was there before.
-// Planned with the keys and port in force, the patch also re-records those. It refuses a template
-// from which the injection cannot be told apart.
-func Rebased(w workload.Workload) (workload.Workload, error) {
-	_, base, err := baseline(w)
-	if err != nil {
-		return nil, err
-	}
-	if inject.Carries(base) {
-		return nil, fmt.Errorf("%s: the pod template mixes the injection with other changes that cannot be told apart: "+
-			"run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", w.Ref(), w.Ref())
-	}
-	r := workload.Copy(w)
-	delete(r.Meta().Annotations, inject.AnnotationOriginal)
-	*r.Template() = *base
-	return r, nil
-}

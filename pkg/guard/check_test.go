@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -63,10 +65,10 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestRebased: a re-injection planned on Rebased(d) with the keys in force leaves the Deployment
-// intact, keeps the keys and port, and records the template its last writer wanted as the original,
-// which `down`'s restore patch then puts back exactly.
-func TestRebased(t *testing.T) {
+// TestReinjectPatch: a re-injection planned with the keys in force (inject.ReinjectPatchRaw, what
+// up's guard sends) leaves the Deployment intact by Check, keeps the keys and port, and records the
+// template its last writer wanted as the original, which `down`'s restore patch then puts back exactly.
+func TestReinjectPatch(t *testing.T) {
 	in := injection(t, devKey)
 	commandReset := injected(t, original(), in)
 	commandReset.Spec.Template.Spec.Containers[0].Command = []string{"/bin/httpd", "-f"}
@@ -85,20 +87,12 @@ func TestRebased(t *testing.T) {
 			if orig, err := inject.Original(d.Annotations); err == nil && orig != nil {
 				want = inject.Strip(&d.Spec.Template, orig)
 			}
-			r, err := Rebased(workload.Of(d))
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := inject.InjectPatch(r.Object(), in.Rules, in.Options)
-			if err != nil {
-				t.Fatal(err)
-			}
-			after := apply(t, d, plan.Patch)
+			after := reinjectedBy(t, d, in)
 			if k, err := Check(workload.Of(after), in); k != Intact || err != nil {
 				t.Errorf("after the re-injection: %s, %v", k, err)
 			}
-			if plan.Keys != devKey || after.Annotations[inject.AnnotationKeys] != devKey || after.Annotations[inject.AnnotationPort] != "17220" {
-				t.Errorf("keys/port not kept: plan %q, annotations %v", plan.Keys, after.Annotations)
+			if after.Annotations[inject.AnnotationKeys] != devKey || after.Annotations[inject.AnnotationPort] != "17220" {
+				t.Errorf("keys/port not kept: annotations %v", after.Annotations)
 			}
 			restore, err := inject.RestorePatch(after)
 			if err != nil {
@@ -112,13 +106,18 @@ func TestRebased(t *testing.T) {
 	}
 }
 
-// TestRebasedRefusesAMix: a template whose wrapped command cannot be unwrapped with the recorded
+// TestReinjectRefusesAMix: a template whose wrapped command cannot be unwrapped with the recorded
 // original (a tool changed the args under the wrapper) is not re-recorded as an original.
-func TestRebasedRefusesAMix(t *testing.T) {
-	d := injected(t, original(), injection(t, devKey))
+func TestReinjectRefusesAMix(t *testing.T) {
+	in := injection(t, devKey)
+	d := injected(t, original(), in)
 	c := &d.Spec.Template.Spec.Containers[0]
 	c.Command = append(c.Command[:len(c.Command)-1:len(c.Command)-1], "9090")
-	if _, err := Rebased(workload.Of(d)); err == nil || !strings.Contains(err.Error(), "kubectl fastdev down --force web") {
-		t.Errorf("Rebased of a mixed template: %v", err)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inject.ReinjectPatchRaw(raw, in.Rules, in.Options); !errors.Is(err, inject.ErrMixed) {
+		t.Errorf("re-injection of a mixed template: %v, want inject.ErrMixed", err)
 	}
 }

@@ -40,11 +40,8 @@ func revertedBy(d *appsv1.Deployment, manager string, at time.Duration) *appsv1.
 
 // reinjected is d after up re-injected it (a new generation).
 func reinjected(t *testing.T, d *appsv1.Deployment, in Injection, at time.Duration) *appsv1.Deployment {
-	r, err := Rebased(workload.Of(d))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := injected(t, r.Object().(*appsv1.Deployment), in)
+	t.Helper()
+	n := reinjectedBy(t, d, in)
 	n.ManagedFields = d.ManagedFields
 	wrote(n, self, metav1.ManagedFieldsOperationUpdate, t0.Add(at))
 	return n

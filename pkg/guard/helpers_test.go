@@ -97,6 +97,23 @@ func injected(t *testing.T, d *appsv1.Deployment, in Injection) *appsv1.Deployme
 	return apply(t, d, plan.Patch)
 }
 
+// reinjectedBy returns d after the re-injection up's guard sends (planned on d's JSON).
+func reinjectedBy(t *testing.T, d *appsv1.Deployment, in Injection) *appsv1.Deployment {
+	t.Helper()
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := inject.ReinjectPatchRaw(raw, in.Rules, in.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Patch == nil {
+		return d
+	}
+	return apply(t, d, re.Patch)
+}
+
 // wrote records that manager wrote the template at time at.
 func wrote(d *appsv1.Deployment, manager string, op metav1.ManagedFieldsOperationType, at time.Time) {
 	d.ManagedFields = append(d.ManagedFields, metav1.ManagedFieldsEntry{Manager: manager, Operation: op,
