@@ -182,7 +182,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	}
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
-	claim, err := lease.Acquire(ctx, o.client, o.leaseKeys(), lease.Options{TakeOver: o.TakeOver, Warn: o.warn, TakenOver: stopAll})
+	claim, err := lease.Acquire(ctx, o.client, o.leaseKeys(), lease.Options{TakeOver: o.TakeOver, Warn: o.warn, TakenOver: stopAll, Names: o.leaseNames()})
 	if err != nil {
 		return err
 	}
@@ -263,6 +263,15 @@ func (o *UpOptions) leaseKeys() []string {
 	var n []string
 	for _, w := range o.targets {
 		n = append(n, w.Ref().LeaseKey())
+	}
+	return n
+}
+
+// leaseNames says how lease messages name the workload of each lease key (`statefulset "db"`).
+func (o *UpOptions) leaseNames() map[string]string {
+	n := map[string]string{}
+	for _, w := range o.targets {
+		n[w.Ref().LeaseKey()] = describe(w.Ref())
 	}
 	return n
 }

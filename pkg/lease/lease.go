@@ -57,6 +57,9 @@ type Options struct {
 	Warn func(msg string)
 	// TakenOver is called once another `up` has taken a Deployment over; this one should stop.
 	TakenOver func()
+	// Names says how messages name the workload of each lease key (`statefulset "db"` for the key
+	// "sts-db"); a key it lacks names a Deployment (`deployment "KEY"`).
+	Names map[string]string
 
 	// Every is the renewal period (default Duration/3, so two renewals may fail before expiry).
 	Every time.Duration
@@ -71,15 +74,24 @@ type Options struct {
 
 // HeldError is a claim refused because another live `up` holds the lease.
 type HeldError struct {
-	Deployment string
-	Holder     kube.Holder
+	Key    string // the lease key
+	Target string // the workload, as Options.Names has it (`statefulset "db"`)
+	Holder kube.Holder
 	// Age is the time since the holder's last renewal.
 	Age time.Duration
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("deployment %q is served by another `kubectl fastdev up` (%s, renewed %s ago): stop that one, or run with --take-over",
-		e.Deployment, e.Holder.Identity, e.Age.Round(time.Second))
+	return fmt.Sprintf("%s is served by another `kubectl fastdev up` (%s, renewed %s ago): stop that one, or run with --take-over",
+		e.Target, e.Holder.Identity, e.Age.Round(time.Second))
+}
+
+// name is how messages name the workload of lease key d.
+func (o Options) name(d string) string {
+	if n, ok := o.Names[d]; ok {
+		return n
+	}
+	return fmt.Sprintf("deployment %q", d)
 }
 
 // Claim holds the dev leases of some Deployments until Release.
@@ -111,7 +123,7 @@ func Acquire(ctx context.Context, s Store, deployments []string, opts Options) (
 	for i, d := range deployments {
 		if err := c.claim(ctx, d); err != nil {
 			// give back what this call took; a lease left behind expires after Duration anyway
-			held := &Claim{store: s, me: c.me, deployments: deployments[:i]}
+			held := &Claim{store: s, me: c.me, deployments: deployments[:i], opts: opts}
 			if rerr := held.release(); rerr != nil {
 				err = fmt.Errorf("%w (and %w)", err, rerr)
 			}
@@ -134,10 +146,10 @@ func (c *Claim) check(ctx context.Context, d string) error {
 func (c *Claim) read(ctx context.Context, d string) (*kube.Holder, error) {
 	h, err := c.store.GetLease(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("reading the dev lease of deployment %q: %w", d, err)
+		return nil, fmt.Errorf("reading the dev lease of %s: %w", c.opts.name(d), err)
 	}
 	if h != nil && h.Identity != c.me && !h.Expired(time.Now()) && !c.opts.TakeOver && !c.deadLocal(h.Identity) {
-		return nil, &HeldError{Deployment: d, Holder: *h, Age: time.Since(h.Renewed)}
+		return nil, &HeldError{Key: d, Target: c.opts.name(d), Holder: *h, Age: time.Since(h.Renewed)}
 	}
 	return h, nil
 }
@@ -155,7 +167,7 @@ func (c *Claim) claim(ctx context.Context, d string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("claiming the dev lease of deployment %q: %w", d, err)
+			return fmt.Errorf("claiming the dev lease of %s: %w", c.opts.name(d), err)
 		}
 		return nil
 	}
@@ -233,7 +245,7 @@ func (c *Claim) renew(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if h != nil && h.Identity != c.me {
-			c.warn(fmt.Sprintf("%s: taken over by another `kubectl fastdev up` (%s); stopping", d, h.Identity))
+			c.warn(fmt.Sprintf("%s: taken over by another `kubectl fastdev up` (%s); stopping", c.opts.name(d), h.Identity))
 			if c.opts.TakenOver != nil {
 				c.opts.TakenOver()
 			}
@@ -267,7 +279,7 @@ func (c *Claim) release() error {
 	defer cancel()
 	for _, d := range c.deployments {
 		if err := c.store.ReleaseLease(ctx, d, c.me); err != nil {
-			errs = append(errs, fmt.Errorf("releasing the dev lease of %s (it expires within %s): %w", d, Duration, err))
+			errs = append(errs, fmt.Errorf("releasing the dev lease of %s (it expires within %s): %w", c.opts.name(d), Duration, err))
 		}
 	}
 	return errors.Join(errs...)

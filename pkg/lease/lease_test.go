@@ -183,7 +183,7 @@ func TestClaimRefused(t *testing.T) {
 			var w warnings
 			_, err := Acquire(context.Background(), s, []string{"web", "api"}, opts(&w))
 			var held *HeldError
-			if !errors.As(err, &held) || held.Deployment != "api" || held.Holder.Identity != holder {
+			if !errors.As(err, &held) || held.Key != "api" || held.Holder.Identity != holder {
 				t.Fatalf("err %v, want a HeldError for api held by %s", err, holder)
 			}
 			for _, want := range []string{`deployment "api"`, holder, "renewed 0s ago", "--take-over"} {
@@ -205,6 +205,21 @@ func TestClaimRefused(t *testing.T) {
 				t.Errorf("after --take-over: holder %q", h.Identity)
 			}
 		})
+	}
+}
+
+// TestHeldNamesTheWorkload: the refusal names the workload of the lease as Options.Names says (a
+// StatefulSet's lease key is "sts-NAME"), not the key taken for a Deployment.
+func TestHeldNamesTheWorkload(t *testing.T) {
+	s := newFakeStore()
+	s.set("sts-db", "elsewhere/7/x")
+	var w warnings
+	o := opts(&w)
+	o.Names = map[string]string{"sts-db": `statefulset "db"`, "web": `deployment "web"`}
+	_, err := Acquire(context.Background(), s, []string{"web", "sts-db"}, o)
+	var held *HeldError
+	if !errors.As(err, &held) || held.Key != "sts-db" || !strings.HasPrefix(err.Error(), `statefulset "db" is served by another`) {
+		t.Fatalf("err %v, want a HeldError naming statefulset \"db\"", err)
 	}
 }
 
@@ -290,7 +305,7 @@ func TestTakenOver(t *testing.T) {
 		t.Errorf("Release removed the new holder's lease: %+v", h)
 	}
 	msgs := w.all()
-	if len(msgs) != 1 || msgs[0] != "web: taken over by another `kubectl fastdev up` (elsewhere/7/x); stopping" {
+	if len(msgs) != 1 || msgs[0] != "deployment \"web\": taken over by another `kubectl fastdev up` (elsewhere/7/x); stopping" {
 		t.Errorf("warnings: %q", msgs)
 	}
 }
