@@ -58,6 +58,9 @@ type Item struct {
 	Text string
 	// ExitCode is set for KindExit.
 	ExitCode int
+	// Retry is set for an app exit (TypeAppExit): how long after Time the supervisor starts the app
+	// again (an update starts it at once).
+	Retry time.Duration
 	// Pods lists every pod that reported the same item (see Grouper); empty means just Pod.
 	Pods []string
 	// Locations are the paths in Text that lie under a sync `to` path, with their local paths.

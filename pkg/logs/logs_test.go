@@ -227,7 +227,7 @@ func TestStepTimedOutAndAppExit(t *testing.T) {
 			t.Errorf("item %d: %q, want %q", i, it.Text, want[i])
 		}
 	}
-	if got[2].Kind != KindExit || got[2].Type != TypeAppExit || got[2].ExitCode != 2 {
+	if got[2].Kind != KindExit || got[2].Type != TypeAppExit || got[2].ExitCode != 2 || got[2].Retry != 500*time.Millisecond {
 		t.Errorf("the app's exit: %+v", got[2])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The synclet logs each in-pod step's output as "[<step>] <line>" and a failure as "step failed:
@@ -53,7 +54,8 @@ func (s *steps) line(l Line) (*Item, bool) {
 	if a := reAppRestarted.FindStringSubmatch(msg); a != nil {
 		code := atoi(a[2])
 		text := fmt.Sprintf("%s exited with code %d%s; the supervisor starts it again in %s (the container is kept)", a[1], code, ExitMeaning(code), a[3])
-		return &Item{Kind: KindExit, Type: TypeAppExit, Pod: l.Pod, Container: l.Container, Time: l.Time, ExitCode: code, Text: text}, true
+		retry, _ := time.ParseDuration(a[3]) // the supervisor prints a time.Duration; 0 when another form
+		return &Item{Kind: KindExit, Type: TypeAppExit, Pod: l.Pod, Container: l.Container, Time: l.Time, ExitCode: code, Text: text, Retry: retry}, true
 	}
 	step, how := failedStep(msg)
 	if step == "" {
