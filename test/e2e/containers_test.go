@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -183,4 +185,92 @@ func TestTwoAppContainersOneUser(t *testing.T) {
 	dir := e.copyExamples()
 	e.writeFile(filepath.Join(dir, "worker/page.txt"), "page v1\n", 0o644)
 	e.upRefused(dir, d, []string{"nothing was changed", `line 11, key "containers"`, `containers "web" (user of image`, `"worker" (user 2000)`, "securityContext.runAsUser"})
+}
+
+// TestTwoAppContainersRunForwardLogs: in a pod with two listed app containers, each with its own
+// environment, working directory and declared port: `run -c worker` runs in worker's environment
+// (its own supervisor), the default and -c web in web's, an unlisted name is refused listing both;
+// without forward: both containers' declared ports are forwarded; an error in worker's output maps
+// through worker's own sync entry and working directory.
+func TestTwoAppContainersRunForwardLogs(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = twoContainerRules
+		spec := &d.Spec.Template.Spec
+		web := &spec.Containers[0]
+		web.WorkingDir = "/www"
+		web.Env = append(web.Env, corev1.EnvVar{Name: "WHO", Value: "web"})
+		// worker prints crash.txt (a traceback the test syncs) at each start, then serves /site on 9090
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "worker", Image: web.Image, ImagePullPolicy: web.ImagePullPolicy,
+			WorkingDir: "/site", Env: []corev1.EnvVar{{Name: "WHO", Value: "worker"}},
+			Ports:   []corev1.ContainerPort{{Name: "worker", ContainerPort: 9090}},
+			Command: []string{"/bin/busybox", "sh", "-c", "echo app-start worker; cat /site/crash.txt 2>/dev/null; exec /bin/busybox httpd -f -p 9090 -h /site"}})
+	})
+	e.waitAvailable(ns, "web-static", rollout)
+	dir := e.copyExamples()
+	e.writeFile(filepath.Join(dir, "worker/page.txt"), "page v1\n", 0o644)
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	c := appContainers{e: e, ns: ns, pod: e.pods(ns, "web-static")[0].Name}
+	c.waitFile("worker", "/site/built.txt", "page v1")
+
+	run := func(args ...string) ran {
+		return e.runCmd(e.kubeconfig, "", append(append([]string{"run", "-n", ns, "web-static"}, args...),
+			"--", "/bin/busybox", "sh", "-c", `echo "$WHO in $(/bin/busybox pwd)"`)...)
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{{nil, "web in /www\n"}, {[]string{"-c", "web"}, "web in /www\n"}, {[]string{"-c", "worker"}, "worker in /site\n"}} {
+		if r := run(tc.flags...); r.code != 0 || r.stdout != tc.want {
+			t.Errorf("run %v: got %+v, want %q", tc.flags, r, tc.want)
+		}
+	}
+	if r := run("-c", "proxy"); r.code != 1 || !strings.Contains(r.stderr, "-c proxy") || !strings.Contains(r.stderr, "web, worker") {
+		t.Errorf("run -c proxy (not listed): got %+v, want a refusal listing web, worker", r)
+	}
+
+	web, worker := e.forwardOf(up, "web-static", 8080), e.forwardOf(up, "web-static", 9090)
+	e.eventually(30*time.Second, "both forwards serving", func() error {
+		for url, want := range map[string]string{web + "/": "", worker + "/page.txt": "page v1"} {
+			body, err := httpGet(url)
+			if err != nil || !strings.Contains(body, want) {
+				return fmt.Errorf("%s: %q %v", url, body, err)
+			}
+		}
+		return nil
+	})
+
+	_, starts := c.settled()
+	e.writeFile(filepath.Join(dir, "worker/app.py"), "import sys\n\nraise ValueError('boom')\n", 0o644)
+	e.writeFile(filepath.Join(dir, "worker/crash.txt"), "Traceback (most recent call last):\n  File \"./app.py\", line 3, in <module>\nValueError: boom\nafter\n", 0o644)
+	c.waitStarts("worker", starts+1)
+	e.eventually(60*time.Second, "worker's traceback mapped to worker/app.py:3", func() error {
+		out, err := e.runJSON(dir, "logs", "-n", ns, "--errors", "-f=false", "-o", "json")
+		if err != nil {
+			return err
+		}
+		for _, it := range e.jsonItems(out) {
+			if it.Kind == "error" && it.Container == "worker" && strings.Contains(it.Text, "ValueError: boom") {
+				if len(it.Locations) != 1 || it.Locations[0].Local != "worker/app.py:3" {
+					return fmt.Errorf("mapped to %+v", it.Locations)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no error item from worker in:\n%s", out)
+	})
+	up.stop()
+}
+
+// httpGet fetches url and returns its body.
+func httpGet(url string) (string, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
