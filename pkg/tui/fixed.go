@@ -22,6 +22,7 @@ func (m *model) updated(u devloop.Update, now time.Time) {
 		return
 	}
 	r.okAt = now
+	r.down = nil // an update starts an app that is down
 	delete(m.open, u.Pod)
 	if m.newest != nil && len(m.open) == 0 {
 		m.newest, m.fixed = nil, true

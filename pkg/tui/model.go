@@ -48,6 +48,8 @@ type row struct {
 	lastErr   string
 	okAt      time.Time // the last update the pod answered without an error
 	work      work
+	converged bool     // a whole-tree comparison left it equal to the local tree (else it is stale)
+	down      *appDown // the app exited on its own and is not started again yet
 }
 
 // maxNotes is how many recent messages (watching, warnings, step output) the view keeps.
@@ -112,6 +114,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case podGoneMsg:
 		delete(m.rows, msg.dep+"/"+msg.pod)
+	case convergedMsg:
+		m.row(msg.dep, msg.pod).converged = true
 	case phaseMsg:
 		if msg.gone {
 			delete(m.rows, msg.dep+"/"+msg.pod)
@@ -149,6 +153,7 @@ func (m *model) item(it logs.Item) {
 	if m.fixedAlready(it, pods) {
 		return
 	}
+	m.appExited(it, pods)
 	m.newest = &it
 	m.open = map[string]bool{}
 	for _, p := range pods {
@@ -180,7 +185,7 @@ func (m *model) View() string {
 	b.WriteString("\n")
 	t := table.New().Border(lipgloss.HiddenBorder()).BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
 		BorderHeader(false).BorderColumn(false).
-		Headers("DEPLOYMENT", "POD", "PHASE", "CONNECTED", "LAST SYNC", "LATENCY", "LAST ERROR").
+		Headers("WORKLOAD", "POD", "PHASE", "CONNECTED", "LAST SYNC", "LATENCY", "LAST ERROR").
 		StyleFunc(func(r, c int) lipgloss.Style {
 			s := lipgloss.NewStyle().PaddingRight(2)
 			if r == table.HeaderRow {
@@ -193,7 +198,7 @@ func (m *model) View() string {
 		empty := true
 		for _, r := range rows {
 			if r.dep == d {
-				t.Row(r.dep, r.pod, r.phase, m.yesNo(r.connected), m.ago(r.lastSync), dur(r.latency), m.errText(r.lastErr))
+				t.Row(r.dep, r.pod, m.phaseText(r), m.yesNo(r.connected), m.ago(r.lastSync), dur(r.latency), m.errText(r.lastErr))
 				empty = false
 			}
 		}

@@ -24,7 +24,7 @@ func send(m *model, msgs ...tea.Msg) {
 	}
 }
 
-// lineOf returns the table row of the view whose POD (or DEPLOYMENT) column is s.
+// lineOf returns the table row of the view whose POD (or WORKLOAD) column is s.
 func lineOf(view, s string) string {
 	for _, l := range strings.Split(view, "\n") {
 		if f := strings.Fields(l); len(f) > 1 && (f[1] == s || f[0] == s) {
@@ -82,7 +82,7 @@ func TestViewFitsScreen(t *testing.T) {
 	if n := strings.Count(v, "\n") + 1; n > 24 {
 		t.Errorf("view is %d lines on a 24-line screen:\n%s", n, v)
 	}
-	if !strings.Contains(v, "DEPLOYMENT") || !strings.Contains(v, "more lines") {
+	if !strings.Contains(v, "WORKLOAD") || !strings.Contains(v, "more lines") {
 		t.Errorf("the table or the cut marker is missing:\n%s", v)
 	}
 }

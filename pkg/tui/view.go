@@ -1,5 +1,6 @@
 // Package tui is the live status view of `kubectl fastdev up` in a terminal: one row per pod of each
-// dev Deployment (phase, connected, last sync, last edit->running latency, last error), the progress
+// dev workload (phase, marked stale until the pod converged and with an app the supervisor restarts
+// after a crash, connected, last sync, last edit->running latency, last error), the progress
 // of a large sync and of a long step, the URLs of its forwards and of the web view, and the newest
 // error block below. It is told what happens by the same calls as the shared model (pkg/events): the
 // dev loop's (as its devloop.Reporter), the forwards', and the log follower's (Phase, Item) that `up`
@@ -97,6 +98,11 @@ func (v *View) Stop() error {
 func (v *View) PodState(dep, pod string, connected bool, err error) {
 	v.p.Send(podStateMsg{dep: dep, pod: pod, connected: connected, err: err})
 }
+
+// Converged marks the pod converged: its row no longer says stale (devloop.ConvergeReporter).
+func (v *View) Converged(dep, pod string) { v.p.Send(convergedMsg{dep: dep, pod: pod}) }
+
+var _ devloop.ConvergeReporter = (*View)(nil)
 
 // PodGone implements devloop.Reporter.
 func (v *View) PodGone(dep, pod string) { v.p.Send(podGoneMsg{dep: dep, pod: pod}) }
