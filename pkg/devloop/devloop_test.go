@@ -68,8 +68,16 @@ func (r *recorder) PodState(dep, pod string, ok bool, err error) {
 func (r *recorder) PodGone(string, string)        {}
 func (r *recorder) StepLine(_, _, _, line string) {}
 func (r *recorder) Updated(u Update)              { r.mu.Lock(); r.updates = append(r.updates, u); r.mu.Unlock() }
-func (r *recorder) Warn(string)                   {}
-func (r *recorder) Info(string)                   {}
+func (r *recorder) Warn(msg string) {
+	r.mu.Lock()
+	r.lines = append(r.lines, "warn "+msg)
+	r.mu.Unlock()
+}
+func (r *recorder) Info(msg string) {
+	r.mu.Lock()
+	r.lines = append(r.lines, "info "+msg)
+	r.mu.Unlock()
+}
 
 func write(t *testing.T, p, content string, mode os.FileMode) {
 	t.Helper()
@@ -115,6 +123,13 @@ var devKey = func() *auth.Key {
 // podRoot as /www, until the test ends; it returns what the loop reported.
 func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
 	t.Helper()
+	rep, _ := runLoopAt(t, base, podRoot, rulesText)
+	return rep
+}
+
+// runLoopAt is runLoop that also returns the in-process synclet's URL.
+func runLoopAt(t *testing.T, base, podRoot, rulesText string) (*recorder, string) {
+	t.Helper()
 	srv, err := synclet.NewServer(synclet.ServerConfig{Listen: "127.0.0.1:0", Roots: []string{podRoot}, To: []string{"/www"},
 		Keys: devKey.Public().String(), Supervisor: filepath.Join(t.TempDir(), "none.sock"), Pending: filepath.Join(t.TempDir(), "pending.json"),
 		Limits: archive.DefaultLimits, Log: log.New(io.Discard, "", 0)})
@@ -143,7 +158,7 @@ func runLoop(t *testing.T, base, podRoot, rulesText string) *recorder {
 		}
 		hs.Close()
 	})
-	return rep
+	return rep, hs.URL
 }
 
 // TestLoopConvergesAndFollowsEdits runs the whole CLI loop against an in-process synclet: the initial

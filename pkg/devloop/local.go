@@ -23,6 +23,7 @@ type local struct {
 	notices notices
 	// release returns freed memory after the large updates of this Deployment's pod workers
 	release *releaser
+	down    downloads // one pod worker at a time writes a downloaded file (download_local.go)
 }
 
 type localRoot struct {
@@ -66,7 +67,8 @@ func newLocal(base string, r *rules.Rules) (*local, error) {
 func (l *local) skip(i int) tree.SkipFunc {
 	m, kept := l.roots[i].matcher, l.rules.Sync[i].Keep
 	return func(rel string, isDir bool) bool {
-		return m.Match(rel, isDir) || rules.MatchAny(kept, rel) || (!isDir && rules.MatchAny(l.rules.Fallback, rel))
+		return m.Match(rel, isDir) || rules.MatchAny(kept, rel) || (!isDir && rules.MatchAny(l.rules.Fallback, rel)) ||
+			(!isDir && strings.HasSuffix(rel, rules.ConflictSuffix)) // a download's conflict copy (download.go)
 	}
 }
 

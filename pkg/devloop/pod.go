@@ -29,6 +29,7 @@ type podWorker struct {
 	quiet time.Duration
 
 	retry retrier // a failed update's paths are sent again after a backoff
+	down  downloadState
 }
 
 // batch is what a worker takes from its queue for one update.
@@ -171,6 +172,11 @@ func (w *podWorker) serve(ctx context.Context, upd updater, closed <-chan error)
 	}
 	w.dep.report.PodState(w.dep.name, w.pod, true, nil)
 	w.everything()
+	poll, stopPoll, err := w.downloadPoll(ctx, upd)
+	if err != nil {
+		return err
+	}
+	defer stopPoll()
 	// an idle connection is checked now and then, so a silently dead port-forward is replaced (and the
 	// pod re-converged) before the next edit has to wait for it
 	idle := time.NewTicker(healthEvery)
@@ -186,6 +192,11 @@ func (w *podWorker) serve(ctx context.Context, upd updater, closed <-chan error)
 			return err
 		case <-idle.C:
 			if err := upd.Health(ctx, 5*time.Second); err != nil {
+				return err
+			}
+			continue
+		case <-poll:
+			if err := w.pollDownloads(ctx, upd, view); err != nil {
 				return err
 			}
 			continue
@@ -269,6 +280,9 @@ func (w *podWorker) send(ctx context.Context, upd updater, view *podView, b batc
 	}
 	w.dep.report.Updated(u)
 	w.dep.local.release.burst(files)
+	if res.Error == "" && len(steps) > 0 {
+		return w.download(ctx, upd, view, "a step")
+	}
 	return nil
 }
 
