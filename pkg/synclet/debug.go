@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/rpc/jsonrpc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,8 +169,8 @@ func (s *Supervisor) debugBuild(steps []protocol.Step) {
 	}
 }
 
-// waitListening polls addr until it accepts a connection, the process that should open it exits, or
-// timeout passes.
+// waitListening polls addr until Delve accepts a connection and has let its program run, the process
+// that should open it exits, or timeout passes.
 func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -177,6 +178,7 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) e
 		if err == nil {
 			// a probe: Delve sees a client that leaves without a word
 			_ = c.Close()
+			waitRunning(addr, min(time.Until(deadline), delveRunTimeout))
 			return nil
 		}
 		select {
@@ -189,6 +191,45 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) e
 			return fmt.Errorf("the debugger (Delve) did not listen on %s within %s: `kubectl fastdev logs` shows its output", addr, timeout)
 		}
 	}
+}
+
+// delveRunTimeout bounds the wait for Delve to let its program run: a program that ends at once never
+// does, and its Delve is debuggable all the same.
+const delveRunTimeout = 5 * time.Second
+
+// waitRunning waits until the Delve at addr reports its program running. Delve opens its port before
+// its own --continue client (a JSON-RPC client that disconnects asking to continue) has come: a DAP
+// client attaching in between has its halt undone by that client, and then hears of no stop at all.
+// Delve's JSON-RPC API (net/rpc's JSON codec, on the same port) says when the continue has happened.
+func waitRunning(addr string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if running, err := delveRunning(addr); err == nil && running {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// delveRunning asks the Delve at addr (RPCServer.State, without waiting for a stop) whether its
+// program runs.
+func delveRunning(addr string) (bool, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return false, err
+	}
+	c := jsonrpc.NewClient(conn)
+	var out struct {
+		State *struct{ Running bool }
+	}
+	if err := c.Call("RPCServer.State", map[string]bool{"NonBlocking": true}, &out); err != nil {
+		return false, err
+	}
+	return out.State != nil && out.State.Running, nil
 }
 
 // debug relays a protocol.DebugRequest from the CLI to the supervisor and its reply back.

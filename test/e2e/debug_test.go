@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ import (
 	godap "github.com/google/go-dap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 )
 
 // dapClient is the IDE in TestDebugAcrossRebuild: one DAP connection, read by one goroutine.
@@ -157,8 +161,9 @@ type debugSession struct {
 }
 
 // startDebugSession deploys web-go (non-root, restricted), runs `up --debug` and attaches a DAP client
-// to its debugger as VS Code would: attach, mode remote, no substitutePath (up adds the rules').
-func startDebugSession(e *env) *debugSession {
+// to its debugger as VS Code would: attach, mode remote, no substitutePath (up adds the rules'). extra
+// are more flags for up.
+func startDebugSession(e *env, extra ...string) *debugSession {
 	t := e.t
 	t.Helper()
 	ns := e.namespace(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
@@ -176,8 +181,22 @@ func startDebugSession(e *env) *debugSession {
 	dir := e.copyExamples()
 	d := &debugSession{main: filepath.Join(dir, "web-go/src/main.go")}
 	appPort, dbgPort := freePort(t), freePort(t)
-	d.up = e.upAndConnect(ns, "web-go", dir, 1, "--plain", "--debug", "--debug-port", fmt.Sprint(dbgPort),
-		"--forward", fmt.Sprintf("%d:8080", appPort))
+	d.up = e.upAndConnect(ns, "web-go", dir, 1, append([]string{"--plain", "--debug", "--debug-port", fmt.Sprint(dbgPort),
+		"--forward", fmt.Sprintf("%d:8080", appPort)}, extra...)...)
+	// the forward must not send the test's request to the pod from before the injection, still ready
+	// while the rollout ends it: that one answers without stopping
+	e.eventually(rollout, "the pods from before the injection gone", func() error {
+		l, err := e.cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web-go"})
+		if err != nil {
+			return err
+		}
+		for _, p := range l.Items {
+			if _, ok := p.Annotations[inject.AnnotationInjected]; !ok {
+				return fmt.Errorf("pod %s (not injected) is still there", p.Name)
+			}
+		}
+		return nil
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", dbgPort)
 	d.up.waitOutput("debugger for web-go: attach your IDE to "+addr, 30*time.Second)
 	d.url = e.forwardOf(d.up, "web-go", 8080) + "/"
@@ -217,6 +236,27 @@ func (d *debugSession) resume() {
 
 const bpText = "fmt.Fprintln(w, message)"
 
+// breakpoint sets the IDE's breakpoint on the handler's line and ends the configuration; it returns
+// the line.
+func (d *debugSession) breakpoint() int {
+	t := d.c.t
+	t.Helper()
+	line := debugLine(t, d.src, bpText)
+	sb := d.c.call(&godap.SetBreakpointsRequest{Arguments: godap.SetBreakpointsArguments{Source: godap.Source{Path: d.main},
+		Breakpoints: []godap.SourceBreakpoint{{Line: line}}}}, "setBreakpoints", 30*time.Second).(*godap.SetBreakpointsResponse)
+	if b := sb.Body.Breakpoints; len(b) != 1 || !b[0].Verified || b[0].Line != line {
+		t.Fatalf("breakpoint at %s:%d: %+v", d.main, line, b)
+	}
+	d.c.call(&godap.ConfigurationDoneRequest{}, "configurationDone", 30*time.Second)
+	return line
+}
+
+// movedEdit returns the source with one line added above the breakpoint's and the reply at version v.
+func (d *debugSession) movedEdit(v string) string {
+	src := strings.Replace(d.src, "\t\t"+bpText, "\t\tw.Header().Set(\"X-Debugged\", \"yes\")\n\t\t"+bpText, 1)
+	return strings.Replace(src, "hello from web-go v1", "hello from web-go "+v, 1)
+}
+
 // TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
 // breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
 // app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
@@ -226,13 +266,7 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	e := newEnv(t)
 	d := startDebugSession(e)
 	c := d.c
-	line := debugLine(t, d.src, bpText)
-	sb := c.call(&godap.SetBreakpointsRequest{Arguments: godap.SetBreakpointsArguments{Source: godap.Source{Path: d.main},
-		Breakpoints: []godap.SourceBreakpoint{{Line: line}}}}, "setBreakpoints", 30*time.Second).(*godap.SetBreakpointsResponse)
-	if b := sb.Body.Breakpoints; len(b) != 1 || !b[0].Verified || b[0].Line != line {
-		t.Fatalf("breakpoint at %s:%d: %+v", d.main, line, b)
-	}
-	c.call(&godap.ConfigurationDoneRequest{}, "configurationDone", 30*time.Second)
+	line := d.breakpoint()
 	body := d.stopsAt("the stop at the breakpoint", line)
 	d.resume()
 	if b := <-body; b != "hello from web-go v1" {
@@ -240,8 +274,7 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	}
 
 	// the edit moves the breakpoint's line down by one and changes the reply
-	v2 := strings.Replace(d.src, "\t\t"+bpText, "\t\tw.Header().Set(\"X-Debugged\", \"yes\")\n\t\t"+bpText, 1)
-	v2 = strings.Replace(v2, "hello from web-go v1", "hello from web-go v2", 1)
+	v2 := d.movedEdit("v2")
 	edit := time.Now()
 	e.writeFile(d.main, v2, 0o644)
 	d.up.waitOutputCount("edit->running", 1, 3*time.Minute)
@@ -300,5 +333,32 @@ func (d *debugSession) leaves(want string) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("GET / hangs after the IDE disconnected: the program stayed stopped")
+	}
+}
+
+// TestDebugApplyWhileStopped: with --debug-apply-while-stopped an edit saved while the program is
+// stopped at a breakpoint is applied at once; the IDE hears that the stopped program went on
+// (`continued`) and stops in the new build on the same connection.
+func TestDebugApplyWhileStopped(t *testing.T) {
+	e := newEnv(t)
+	d := startDebugSession(e, "--debug-apply-while-stopped")
+	line := d.breakpoint()
+	held := d.stopsAt("the stop at the breakpoint", line)
+	e.writeFile(d.main, d.movedEdit("v2"), 0o644)
+	d.c.wait("continued", 2*time.Minute, func(m godap.Message) bool { _, ok := m.(*godap.ContinuedEvent); return ok })
+	if b := <-held; !strings.HasPrefix(b, "error:") {
+		t.Errorf("the request held at the breakpoint got %q, want its connection cut with the old process", b)
+	}
+	d.c.wait("the session on the new build", 2*time.Minute, func(m godap.Message) bool {
+		o, ok := m.(*godap.OutputEvent)
+		return ok && strings.Contains(o.Body.Output, "attached to the new build")
+	})
+	body := d.stopsAt("the stop in the new build", line+1)
+	d.resume()
+	if b := <-body; b != "hello from web-go v2" {
+		t.Errorf("GET / answered %q in the new build", b)
+	}
+	if strings.Contains(d.up.Output(), "an edit waits") {
+		t.Error("up held the edit despite --debug-apply-while-stopped")
 	}
 }
