@@ -97,11 +97,14 @@ func round(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// LineReporter prints one plain line per event: results to out, diagnostics to errOut.
+// LineReporter prints one plain line per event: results to out, diagnostics to errOut. While an
+// update's steps run it says so every StepEvery (default 30 s), from the steps' first output line.
 type LineReporter struct {
 	mu          sync.Mutex
 	Out, ErrOut io.Writer
-	sending     map[string]*sendingLine // a large update under way, by deployment/pod
+	StepEvery   time.Duration
+	sending     map[string]*sendingLine  // a large update under way, by deployment/pod
+	steps       map[string]*runningSteps // an update whose steps print, by deployment/pod
 }
 
 var (
@@ -130,6 +133,7 @@ func (r *LineReporter) PodState(dep, pod string, connected bool, err error) {
 func (r *LineReporter) PodGone(dep, pod string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stepsOver(dep + "/" + pod)
 	fmt.Fprintf(r.ErrOut, "%s/%s: pod gone\n", dep, pod)
 }
 
@@ -137,6 +141,7 @@ func (r *LineReporter) PodGone(dep, pod string) {
 func (r *LineReporter) StepLine(dep, pod, step, line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stepSeen(dep+"/"+pod, step)
 	fmt.Fprintf(r.ErrOut, "%s/%s: [%s] %s\n", dep, pod, step, line)
 }
 
@@ -145,6 +150,7 @@ func (r *LineReporter) Updated(u Update) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sending, u.Deployment+"/"+u.Pod)
+	r.stepsOver(u.Deployment + "/" + u.Pod)
 	fmt.Fprintln(r.Out, u.Line())
 }
 
