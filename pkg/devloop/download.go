@@ -113,7 +113,7 @@ func (w *podWorker) downloadOne(ctx context.Context, dl downloader, view *podVie
 	switch {
 	case errors.Is(err, syncletclient.ErrNoDownload):
 		w.down.off = true
-		w.dep.report.Warn(fmt.Sprintf("pod %s: %v", w.pod, err))
+		w.dep.report.Warn(fmt.Sprintf("%s/%s: %v", w.dep.name, w.pod, err))
 		return nil
 	case errors.As(err, &se) && se.Code != http.StatusUnauthorized:
 		w.dep.report.Warn(fmt.Sprintf("%s not downloaded from pod %s: %v", local, w.pod, err))
@@ -139,10 +139,10 @@ func (w *podWorker) downloadOne(ctx context.Context, dl downloader, view *podVie
 	}
 	switch got {
 	case downloaded:
-		w.dep.report.Info(fmt.Sprintf("downloaded %s from pod %s (%s changed it)", local, w.pod, cause))
+		w.dep.report.Info(fmt.Sprintf("%s: downloaded %s from pod %s (%s changed it)", w.dep.name, local, w.pod, cause))
 	case conflicted:
-		w.dep.report.Warn(fmt.Sprintf("download conflict: %s changed %s in pod %s, and the local file changed since it was last synced: kept yours, the pod's version is in %s; merge the two, then delete the copy",
-			cause, e.Path, w.pod, local+rules.ConflictSuffix))
+		w.dep.report.Warn(fmt.Sprintf("%s: download conflict: %s changed %s in pod %s, and %s changed since it was last synced: kept yours, the pod's version is in %s; merge the two, then delete the copy",
+			w.dep.name, cause, e.Path, w.pod, local, local+rules.ConflictSuffix))
 		// the local file is what the pods should hold: compare it with the pod's again
 		w.mu.Lock()
 		w.dirty[i][e.Path] = true
