@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -135,4 +137,42 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestWriteUnknownModes: where the local system does not know modes (Windows), a file is sent with
+// the planned mode (the pod's, tree.SendMode), not the one the file system reports; elsewhere with
+// its own.
+func TestWriteUnknownModes(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "run.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := tree.Stat(p, "run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Mode = 0o755 // as planned for a pod holding an executable run.sh
+	defer func(k bool) { modesKnown = k }(modesKnown)
+	for _, known := range []bool{false, true} {
+		modesKnown = known
+		var b bytes.Buffer
+		if _, err := Write(&b, protocol.UpdateMeta{}, []Put{{Local: p, Entry: e}}); err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(&b)
+		var mode int64 = -1
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if strings.HasSuffix(hdr.Name, "run.sh") {
+				mode = hdr.Mode
+			}
+		}
+		if want := map[bool]int64{false: 0o755, true: 0o644}[known]; mode != want {
+			t.Errorf("modes known %v: sent mode %o, want %o", known, mode, want)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
@@ -76,6 +77,9 @@ func Write(w io.Writer, meta protocol.UpdateMeta, puts []Put) ([]Put, error) {
 	return sent, tw.Close()
 }
 
+// modesKnown: the local system keeps permission bits (not Windows; see tree.ModeUnknown).
+var modesKnown = tree.ModesKnown(runtime.GOOS)
+
 // writeFile sends one regular file, sizing the header from the open file so that a concurrent edit
 // cannot make the header and the content disagree. The file is opened inside its sync directory and
 // must be the regular file at its path (opener): a file swapped for a symlink is not sent.
@@ -93,7 +97,10 @@ func writeFile(tw *tar.Writer, hdr *tar.Header, p Put, open *opener) (tree.Entry
 		return tree.Entry{}, fs.ErrNotExist // replaced by a directory or link meanwhile: a later batch sends it
 	}
 	e := p.Entry
-	e.Size, e.Mode = fi.Size(), fi.Mode().Perm()
+	e.Size = fi.Size()
+	if modesKnown {
+		e.Mode = fi.Mode().Perm() // else the planned one (tree.SendMode): the local system's means nothing
+	}
 	hdr.Typeflag, hdr.Size, hdr.Mode = tar.TypeReg, e.Size, int64(e.Mode)
 	if err := tw.WriteHeader(hdr); err != nil {
 		return tree.Entry{}, err

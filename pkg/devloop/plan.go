@@ -38,6 +38,8 @@ func planUpdate(r *rules.Rules, dirs []string, diffs []tree.Diff, view *podView)
 		diffs[i] = withoutKept(diffs[i], r.Sync[i].Keep)
 		d := diffs[i]
 		for _, e := range d.Put {
+			have, held := view.roots[i][e.Path]
+			e.Mode = tree.SendMode(e, have, held) // a mode the local system does not know: the pod's
 			p.puts = append(p.puts, archive.Put{Root: i, Local: filepath.Join(dirs[i], filepath.FromSlash(e.Path)), Entry: e})
 		}
 		for _, q := range d.Delete {

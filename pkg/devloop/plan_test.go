@@ -2,6 +2,7 @@ package devloop
 
 import (
 	"errors"
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
@@ -235,6 +236,31 @@ func TestPodView(t *testing.T) {
 
 // TestPlanUpdateKeep: paths matching a root's keep patterns are the pod's: neither put nor deleted, and
 // they trigger no step.
+// TestPlanUpdateUnknownModes: files of a local system that does not know modes (Windows) are sent
+// with the pod's mode (an image's script keeps +x), new ones with 0644 and 0755.
+func TestPlanUpdateUnknownModes(t *testing.T) {
+	r, err := rules.Parse("sync:\n  - {from: app, to: /app}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := file("run.sh", 9)
+	script.Mode = 0o755
+	view := &podView{roots: []tree.Manifest{manifest(script)}, space: []space{{free: -1, limit: -1}}}
+	unknown := func(e tree.Entry) tree.Entry { e.Mode = tree.ModeUnknown; return e }
+	diffs := []tree.Diff{{Put: []tree.Entry{unknown(file("run.sh", 10)), unknown(dir("lib")), unknown(file("lib/a.py", 3))}}}
+	p, err := planUpdate(r, []string{"/src/app"}, diffs, view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]fs.FileMode{}
+	for _, put := range p.puts {
+		got[put.Entry.Path] = put.Entry.Mode
+	}
+	if want := map[string]fs.FileMode{"run.sh": 0o755, "lib": 0o755, "lib/a.py": 0o644}; !reflect.DeepEqual(got, want) {
+		t.Errorf("modes sent %v, want %v", got, want)
+	}
+}
+
 func TestPlanUpdateKeep(t *testing.T) {
 	r, err := rules.Parse("sync:\n  - {from: data, to: /app/data, keep: [\"uploads/**\", \"*.sqlite\"]}\n" +
 		"run:\n  - cmd: migrate\n    trigger: [\"*.sqlite\"]\n")

@@ -59,11 +59,15 @@ func (d *Digest) UnmarshalText(b []byte) error {
 
 // Same reports whether two entries describe the same content, so that nothing needs to be sent.
 // A directory's owner bits are left out (see DirOwnerBits): the pod keeps them set whatever the local
-// mode, so comparing them would resend such a directory forever.
+// mode, so comparing them would resend such a directory forever; so is a mode the local system does
+// not know (ModeUnknown).
 func (e Entry) Same(o Entry) bool {
 	em, om := e.Mode, o.Mode
 	if e.Kind == Dir {
 		em, om = em|DirOwnerBits, om|DirOwnerBits
+	}
+	if e.Kind != Symlink && (e.Mode == ModeUnknown || o.Mode == ModeUnknown) {
+		em, om = 0, 0 // the local system does not know it (ModeUnknown): the pod's is kept
 	}
 	return e.Kind == o.Kind && em == om && e.Size == o.Size && e.Hash == o.Hash && e.Target == o.Target
 }
@@ -289,7 +293,7 @@ func stat(p, rel string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Path: rel, Mode: fi.Mode().Perm()}
+	e := Entry{Path: rel, Mode: LocalMode(fi.Mode(), runtime.GOOS)}
 	switch {
 	case fi.Mode().IsRegular():
 		e.Kind, e.Size = File, fi.Size()
