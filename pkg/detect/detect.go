@@ -37,6 +37,9 @@ type Proposal struct {
 	// Asks names every value init could not guess; the YAML holds a placeholder for each.
 	Asks  []string
 	lines []line
+	base  int // added to every line's indentation: a list item's keys sit under its "- "
+	// dirWhy says why the tree is the code's directory: "" for the directory given to init
+	dirWhy string
 }
 
 // line is one line of the proposal: text at an indentation, and why it was guessed ("" for none).
@@ -46,8 +49,12 @@ type line struct {
 	why    string
 }
 
-// Propose makes the proposal for in.
+// Propose makes the proposal for in: the list form (containers:) when two or more of the pod's
+// containers have a directory of their name in the tree, else the single form for one container.
 func Propose(in Input) (*Proposal, error) {
+	if idx := withDirs(in.Template, in.Tree); len(idx) >= 2 {
+		return proposeList(in, idx)
+	}
 	c, whyContainer, err := pickContainer(in.Template)
 	if err != nil {
 		return nil, err
@@ -71,7 +78,7 @@ func Propose(in Input) (*Proposal, error) {
 }
 
 func (p *Proposal) add(indent int, text, why string) {
-	p.lines = append(p.lines, line{indent: indent, text: text, why: why})
+	p.lines = append(p.lines, line{indent: p.base + indent, text: text, why: why})
 }
 
 func (p *Proposal) note(indent int, text string) { p.add(indent, "# "+text, "") }
@@ -95,6 +102,9 @@ func (p *Proposal) header(in Input, proj *project) {
 func (p *Proposal) sync(in Input, c *corev1.Container, proj *project) string {
 	p.add(0, "sync:", "")
 	fromWhy := "the directory given to init"
+	if p.dirWhy != "" {
+		fromWhy = p.dirWhy
+	}
 	if proj.dir != "." {
 		fromWhy = fmt.Sprintf("where %s is", proj.marker)
 	}

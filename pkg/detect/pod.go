@@ -26,7 +26,7 @@ func pickContainer(t corev1.PodTemplateSpec) (*corev1.Container, string, error) 
 	for _, c := range cs {
 		names = append(names, c.Name)
 	}
-	return &cs[0], fmt.Sprintf("the first of %d containers (%s): name another to develop it", len(cs), strings.Join(names, ", ")), nil
+	return &cs[0], fmt.Sprintf("the first of %d containers (%s): name another to develop it, or give each a directory of its name here (./%s) and run init again to develop several", len(cs), strings.Join(names, ", "), strings.Join(names, ", ./")), nil
 }
 
 // argv is what the container starts: its command and args as the pod spec gives them.
