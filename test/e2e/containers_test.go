@@ -274,3 +274,43 @@ func httpGet(url string) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// TestInitTwoContainers: a pod with two app containers and a local directory with a subdirectory
+// named after each: `init --apply` writes the containers: list form, one item per container with
+// its own sync, and `up` with those rules takes an edit for each to its own container.
+func TestInitTwoContainers(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		withoutRules(d)
+		spec := &d.Spec.Template.Spec
+		web := &spec.Containers[0]
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "worker", Image: web.Image, ImagePullPolicy: web.ImagePullPolicy,
+			WorkingDir: "/site", Command: []string{"/bin/busybox", "httpd", "-f", "-p", "9090", "-h", "/site"}})
+	})
+	e.waitAvailable(ns, "web-static", rollout)
+	dir := e.copyExamples()
+	e.writeFile(filepath.Join(dir, "proj/web/index.html"), "web v1\n", 0o644)
+	e.writeFile(filepath.Join(dir, "proj/worker/page.txt"), "worker v1\n", 0o644)
+	out, err := e.run(dir, "init", "-n", ns, "web-static", "--dir", "proj", "--apply")
+	if err != nil {
+		t.Fatalf("init --apply: %v\n%s", err, out)
+	}
+	for _, want := range []string{"containers:", "- container: web", "- from: ./proj/web", "to: /www", "- container: worker", "- from: ./proj/worker", "to: /site"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("init's proposal lacks %q:\n%s", want, out)
+		}
+	}
+	up := e.upAndConnect(ns, "web-static", dir, 1)
+	defer up.stop()
+	c := appContainers{e: e, ns: ns, pod: e.pods(ns, "web-static")[0].Name}
+	e.serves(ns, "web-static", "/", "web v1", 1, 30*time.Second)
+	c.waitFile("worker", "/site/page.txt", "worker v1")
+	e.writeFile(filepath.Join(dir, "proj/worker/page.txt"), "worker v2\n", 0o644)
+	e.writeFile(filepath.Join(dir, "proj/web/index.html"), "web v2\n", 0o644)
+	c.waitFile("worker", "/site/page.txt", "worker v2")
+	e.serves(ns, "web-static", "/", "web v2", 1, 30*time.Second)
+	if got := c.sh("web", "ls /www"); strings.Contains(got, "page.txt") {
+		t.Errorf("worker's file reached web's /www: %q", got)
+	}
+}
