@@ -124,6 +124,7 @@ func TestSaveDownload(t *testing.T) {
 		{"made locally too", "mine", "", conflicted, "mine", "pod"},
 		{"deleted locally", "", "old", conflicted, "", "pod"},
 		{"a symlink locally", "@link", "old", conflicted, "@link", "pod"},
+		{"a directory locally", "@dir", "old", conflicted, "", "pod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +139,8 @@ func TestSaveDownload(t *testing.T) {
 				if err := os.Symlink("../target", p); err != nil {
 					t.Fatal(err)
 				}
+			case tt.local == "@dir":
+				write(t, filepath.Join(p, "inside"), "i", 0o644)
 			case tt.local != "":
 				write(t, p, tt.local, 0o644)
 			}

@@ -31,11 +31,11 @@ func (r *Rules) HasDownloads() bool {
 // an in-pod path, one the entry's ignore or keep also covers (such files are not synced, so a
 // downloaded one could not be told from a local edit), and one naming a conflict copy.
 func parseDownload(f field, s Sync) ([]string, error) {
-	ps, err := patterns(f.val, f.path)
+	items, err := list(f.val, f.path, `download: ["package-lock.json", "gen/**"]`)
 	if err != nil {
 		return nil, err
 	}
-	items, err := list(f.val, f.path, "")
+	ps, err := patterns(f.val, f.path)
 	if err != nil {
 		return nil, err
 	}

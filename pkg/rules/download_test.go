@@ -55,7 +55,7 @@ func TestDownloadRefused(t *testing.T) {
 		{"ignored", "ignore: [gen/]\n    download: [\"gen/**\"]", "sync[0].download[0]", `covered by ignore "gen/"`, 5},
 		{"ignored by name", "ignore: [\"*.json\"]\n    download:\n      - src/x.go\n      - package-lock.json", "sync[0].download[1]", `covered by ignore "*.json"`, 7},
 		{"kept", "keep: [cache]\n    download: [cache/x]", "sync[0].download[0]", `covered by keep "cache"`, 5},
-		{"not a list", `download: package-lock.json`, "sync[0].download", "must be a list", 4},
+		{"not a list", `download: package-lock.json`, "sync[0].download", `must be a list, not the string "package-lock.json": write it as download: ["package-lock.json", "gen/**"]`, 4},
 		{"bad glob", `download: ["gen/[x"]`, "sync[0].download[0]", "not a valid glob", 4},
 		{"at the top", "", "download", "inside a sync entry", 0},
 	}

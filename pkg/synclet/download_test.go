@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
 )
 
@@ -30,6 +31,10 @@ func TestServeFile(t *testing.T) {
 	must(os.Symlink("../outside/canary", filepath.Join(p.root, "out")))
 	must(os.Symlink("gen/x.txt", filepath.Join(p.root, "in")))
 	must(syscall.Mkfifo(filepath.Join(p.root, "fifo"), 0o644))
+	big, err := os.Create(filepath.Join(p.root, "big"))
+	must(err)
+	must(big.Truncate(protocol.MaxDownload + 1)) // sparse: costs no disk
+	must(big.Close())
 	c := p.client(devKey)
 	defer c.Close()
 	ctx := context.Background()
@@ -39,6 +44,7 @@ func TestServeFile(t *testing.T) {
 	}
 	for rel, code := range map[string]int{
 		"gone.txt":          http.StatusGone,
+		"big":               http.StatusRequestEntityTooLarge,
 		"gen":               http.StatusConflict,
 		"fifo":              http.StatusConflict, // never opened: it would block
 		"out":               http.StatusConflict, // a link, not followed
@@ -61,13 +67,16 @@ func TestServeFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// an unauthenticated client is refused like on every endpoint
-	resp, err := http.Get(p.http.URL + "/v1/file?root=0&path=gen/x.txt")
+	req, err := http.NewRequest(http.MethodGet, p.http.URL+protocol.PathFile+"?root=0&path=gen/x.txt", nil)
+	must(err)
+	req.Header.Set(protocol.VersionHeader, protocol.Version)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		t.Error("file served without a key")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("file without a key: status %d, want 401", resp.StatusCode)
 	}
 	p.checkOutside(t)
 }
