@@ -107,6 +107,21 @@ test-e2e: build images
 test-multinode: build images
 	NODES=2 NODE2_TAINT=0 hack/test.sh e2e
 
+# test-compat: the core e2e tests against the newest Kubernetes release the module proxy serves (its
+# binaries built by the same harness into $(CACHE)/k8s-$(K8S_COMPAT_VERSION), once), on one node. The
+# cluster state is shared by every version, so a running cluster of another version is never reused nor
+# taken down here: the target refuses, naming it (`make cluster-down` first, once nobody uses it). A
+# cluster it brings up it tears down (hack/test.sh's trap) and checks it left nothing behind. Not part
+# of `make test`: it builds and boots a second Kubernetes.
+K8S_COMPAT_VERSION ?= v1.37.2
+COMPAT_TESTS ?= TestClusterSmoke|TestStaticSite|TestGoApp|TestUpDownRestoresRawTemplate|TestRevertReinjects|TestStatefulSet$$|TestDaemonSet$$|TestUpTwiceAndDown|TestRestrictedNamespace
+.PHONY: test-compat
+test-compat: build images
+	@v=$$(K8S_VERSION=$(K8S_COMPAT_VERSION) $(CLUSTER) version 2>/dev/null); if [ -n "$$v" ] && [ "$$v" != $(K8S_COMPAT_VERSION) ]; then \
+	  echo "a cluster of Kubernetes $$v is running: test-compat needs $(K8S_COMPAT_VERSION); once nobody uses it, make cluster-down and run this again"; exit 1; fi
+	K8S_VERSION=$(K8S_COMPAT_VERSION) $(CLUSTER) build
+	K8S_VERSION=$(K8S_COMPAT_VERSION) NODES=1 E2E_RUN='$(COMPAT_TESTS)' hack/test.sh e2e
+
 vet:
 	go vet ./...
 	go -C hack/mkimage vet ./...

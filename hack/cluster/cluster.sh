@@ -10,9 +10,12 @@
 #   cluster.sh down        stop what this harness started (by PID) and undo every host change
 #   cluster.sh node2-down  remove only the second node (NODES=2 cluster.sh up adds it to a running cluster)
 #   cluster.sh status      print whether the cluster is up (exit 0) or not (exit 1)
+#   cluster.sh version     print the running cluster's Kubernetes version (exit 1 when none runs)
 #   cluster.sh kubeconfig  print the admin kubeconfig path
 #   cluster.sh env         print the harness facts as shell variables (for tests)
 #
+# K8S_VERSION (default below): the release built and run; binaries are cached per version, the cluster
+# state is one, so `up` refuses while a cluster of another version runs (`make test-compat` uses this).
 # NODES=2 (up): a second node on this machine, in a network namespace of its own (hack/cluster/node2.sh).
 #
 # Runs as root: it mounts, writes cgroups, iptables rules and sysctls. Every step is safe to rerun, and
@@ -244,8 +247,23 @@ status() {
   [ ! -f $RUN/nodes ] || node2_status
 }
 
+# running_version prints the Kubernetes version of the running cluster ("" when none runs): the one
+# `up` recorded, else (a cluster started before the record) what its API server says.
+running_version() {
+  alive kube-apiserver || return 0
+  if [ -f $RUN/k8s-version ]; then cat $RUN/k8s-version; return 0; fi
+  curl -sf --max-time 5 --cacert $PKI/ca.crt --cert $PKI/admin.crt --key $PKI/admin.key https://127.0.0.1:6443/version |
+    sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' || true   # not answering yet: "" (an earlier run's leftovers)
+}
+
 up() {
   need_root
+  # one cluster state for every version: a cluster of another version is never reused, nor torn down
+  # here as "an earlier run" (its users may be running tests on it)
+  local v; v=$(running_version)
+  if [ -n "$v" ] && [ "$v" != "$K8S_VERSION" ]; then
+    say "a cluster of Kubernetes $v is running, not $K8S_VERSION: stop it first (K8S_VERSION=$v $0 down, or make cluster-down)"; exit 1
+  fi
   if status; then
     if [ "$NODES" = 2 ] && [ ! -f $RUN/nodes ]; then node2_up; fi
     say "cluster already running"; return 0
@@ -289,6 +307,7 @@ up() {
   wait_for "node Ready" 120 status
   wait_for "default ServiceAccount" 60 $KUBECTL get sa default
   if [ "$NODES" = 2 ]; then node2_up; fi
+  echo "$K8S_VERSION" > $RUN/k8s-version
   say "cluster up; export KUBECONFIG=$KUBECONFIG"
 }
 
@@ -319,7 +338,9 @@ stop() {
 
 down() {
   need_root; set +e
-  local K="$KUBECTL --request-timeout=5s" CTR="ctr -a $SOCK -n k8s.io"
+  local K="$KUBECTL --request-timeout=5s" CTR="ctr -a $SOCK -n k8s.io" v; v=$(running_version)
+  # the running cluster's own kubectl when K8S_VERSION names another version (maybe not built)
+  [ -n "$v" ] && [ -x $CACHE/k8s-$v/bin/kubectl ] && K="$CACHE/k8s-$v/bin/kubectl --kubeconfig=$KUBECONFIG --request-timeout=5s"
   if alive kubelet && alive kube-apiserver; then   # let the kubelet tear pods down (CNI DEL, unmounts)
     stop kube-controller-manager; stop kube-scheduler
     $K delete pods --all -A --grace-period=0 --force >/dev/null 2>&1
@@ -382,6 +403,7 @@ case "${1:-}" in
   down) down;;
   node2-down) need_root; set +e; node2_down; set -e; say "node 2 removed";;
   status) status && echo "cluster running (KUBECONFIG=$KUBECONFIG)" || { echo "cluster not running"; exit 1; };;
+  version) v=$(running_version); [ -n "$v" ] && echo "$v" || { echo "no cluster running" >&2; exit 1; };;
   import) need_root; import "${2:?usage: cluster.sh import DIR}";;
   kubeconfig) echo "$KUBECONFIG";;
   kubeconfig-for) kubeconfig_for "${2:?usage: cluster.sh kubeconfig-for USER}";;
