@@ -29,11 +29,11 @@ type Plan struct {
 	Already bool // injected before this run
 }
 
-// InjectPatch is InjectPatchRaw for a typed workload (a Deployment, StatefulSet or DaemonSet) whose template may not be the one on the
-// server (pkg/guard plans a re-injection on a rebased copy): its patch replaces the whole template
-// with the injected one, so it applies whatever the server's template is, as long as the tested
-// resourceVersion holds. Fields this client's types do not know are not in d and are not kept:
-// `up` and `down` plan on the server's JSON with InjectPatchRaw and RestorePatchRaw instead.
+// InjectPatch is InjectPatchRaw for a typed workload (a Deployment, StatefulSet or DaemonSet; the
+// tests' fixtures): its patch replaces the whole template with the injected one, so it applies
+// whatever the server's template is, as long as the tested resourceVersion holds. Fields this
+// client's types do not know are not in d and are not kept: `up`, `down` and the revert guard plan on
+// the server's JSON with InjectPatchRaw, RestorePatchRaw and ReinjectPatchRaw instead.
 func InjectPatch(d any, r *rules.Rules, opts Options) (*Plan, error) {
 	raw, err := json.Marshal(d)
 	if err != nil {
