@@ -108,6 +108,9 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 		}()
 		view.Info(fmt.Sprintf("debugger for %s: attach your IDE to %s (DAP, \"request\": \"attach\", \"mode\": \"remote\"; docs/debug.md); "+
 			"it stays attached across rebuilds; %s", t.Name, ln.Addr(), o.debug.editsWhileStopped()))
+		if note := debugFirstOnly(t.Name, t.Rules); note != "" { // the list form: issue 15 (run -c, forwards, logs cover every container)
+			view.Info(note)
+		}
 	}
 	stop = func() { cancel(); wg.Wait(); dialer.Close() }
 	if o.debug.ApplyWhileStopped {
