@@ -48,7 +48,7 @@ func TestSpecsFor(t *testing.T) {
 	declared := []Declared{{Container: "app", Ports: []int{8080, 9090}}}
 	two := []Declared{{Container: "api", Ports: []int{8080}}, {Container: "worker", Ports: []int{9090, 8080}}}
 	tests := []struct {
-		name  string
+		name     string
 		flags    []rules.Forward
 		r        *rules.Rules
 		declared []Declared // nil: declared
