@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,6 +65,18 @@ func superviseWith(t *testing.T, p *pod, script string, grace time.Duration, set
 		<-stopped
 	})
 	a.waitPids(t, 1, time.Now().Add(5*time.Second), "the app did not start")
+	// the supervisor starts the app before it listens on its socket: a request in between is answered 503
+	// (the app container is not up), as in a pod, so the tests wait for the socket as well
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("unix", p.srv.cfg.Supervisor)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the supervisor does not listen on %s: %v", p.srv.cfg.Supervisor, err)
+		}
+	}
 	return a
 }
 
