@@ -119,3 +119,43 @@ func TestDownload(t *testing.T) {
 		t.Errorf("an update failed:\n%s", up.Output())
 	}
 }
+
+// nodeDownloadRules is web-node's rules with the lockfile brought back.
+const nodeDownloadRules = `container: web
+sync:
+  - from: ./web-node/src
+    to: /app/src
+    keep: ["node_modules"]
+    download: ["package-lock.json"]
+run:
+  - cmd: npm install --offline
+    trigger: ["package.json", "package-lock.json"]
+restart: process
+`
+
+// TestDownloadNodeLockfile: an in-pod `npm install` after a dependency is added to package.json
+// rewrites package-lock.json; it comes back to the local tree and does not run the install again.
+func TestDownloadNodeLockfile(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(restrictedNS)
+	e.applyExample(ns, "web-node", func(d *appsv1.Deployment) { d.Annotations["fastdev.dev/rules"] = nodeDownloadRules })
+	dir := e.copyExamples()
+	lock := filepath.Join(dir, "web-node/src/package-lock.json")
+	up := e.upAndConnect(ns, "web-node", dir, 1)
+	e.serves(ns, "web-node", "/", "hello from web-node v1", 1, 30*time.Second)
+
+	e.editSample(filepath.Join(dir, "web-node/src/package.json"), `"ms": "2.1.3"`, `"escape-html": "1.0.3",
+    "ms": "2.1.3"`)
+	e.eventually(120*time.Second, "package-lock.json naming escape-html", func() error {
+		b, err := os.ReadFile(lock)
+		if err != nil || !strings.Contains(string(b), `"node_modules/escape-html"`) {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		return nil
+	})
+	up.waitOutput("web-node: downloaded "+lock+" from pod", 10*time.Second)
+	e.noBounce(up)
+	if n := strings.Count(up.Output(), `steps: "npm install --offline"`); n != 1 {
+		t.Errorf("the install ran %d times, want once:\n%s", n, up.Output())
+	}
+}
