@@ -229,6 +229,10 @@ func TestTwoAppContainersRunForwardLogs(t *testing.T) {
 	if r := run("-c", "proxy"); r.code != 1 || !strings.Contains(r.stderr, "-c proxy") || !strings.Contains(r.stderr, "web, worker") {
 		t.Errorf("run -c proxy (not listed): got %+v, want a refusal listing web, worker", r)
 	}
+	// shell completion of -c offers the listed containers (cobra's __complete prints one a line, then :DIRECTIVE)
+	if out, err := e.runJSON(dir, "__complete", "run", "-n", ns, "web-static", "-c", "w"); err != nil || !strings.HasPrefix(out, "web\nworker\n:") {
+		t.Errorf("completing -c w: %v\n%s", err, out)
+	}
 
 	web, worker := e.forwardOf(up, "web-static", 8080), e.forwardOf(up, "web-static", 9090)
 	e.eventually(30*time.Second, "both forwards serving", func() error {
