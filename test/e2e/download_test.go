@@ -40,24 +40,16 @@ func (e *env) waitLocal(p, want string, timeout time.Duration) {
 	})
 }
 
-// updateLines counts the update lines `up` printed ("N files sent, M deleted").
-func updateLines(out string) int {
-	n := 0
-	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, " sent, ") && strings.Contains(l, " deleted") {
-			n++
-		}
-	}
-	return n
-}
-
-// noBounce checks that `up` sends nothing in the next seconds: a downloaded file is not an edit.
-func (e *env) noBounce(up *proc) {
+// noBounce waits a few seconds, then checks that every update `up` printed since its output had from
+// bytes ran steps, i.e. was the edit that made the pod write the file: a downloaded file sent back
+// would be an update without steps (the step's trigger does not match it).
+func (e *env) noBounce(up *proc, from int) {
 	e.t.Helper()
-	before := updateLines(up.Output())
 	time.Sleep(3 * time.Second)
-	if after := updateLines(up.Output()); after != before {
-		e.t.Errorf("a downloaded file was sent back (%d update lines, then %d):\n%s", before, after, up.Output())
+	for _, l := range strings.Split(up.Output()[from:], "\n") {
+		if strings.Contains(l, " sent, ") && strings.Contains(l, " deleted") && !strings.Contains(l, "steps:") {
+			e.t.Errorf("a downloaded file was sent back: %q\n%s", l, up.Output())
+		}
 	}
 }
 
@@ -76,12 +68,14 @@ func TestDownload(t *testing.T) {
 	pod := e.pods(ns, "web-static")[0].Name
 
 	// a step writes gen/out.txt in the pod
+	from := len(up.Output())
 	e.writeFile(filepath.Join(www, "src.txt"), "from a step v1\n", 0o644)
 	e.waitLocal(out, "from a step v1\n", 60*time.Second)
 	up.waitOutput("downloaded "+out+" from pod "+pod+" (a step changed it)", 10*time.Second)
-	e.noBounce(up)
+	e.noBounce(up, from)
 
 	// a run command writes gen/run.txt (downloaded) and cache/k.txt (kept: stays in the pod only)
+	from = len(up.Output())
 	r := e.runCmd(e.kubeconfig, "", "run", "-n", ns, "web-static", "--", "/bin/busybox", "sh", "-c",
 		"/bin/busybox mkdir -p /www/gen /www/cache && echo from run > /www/gen/run.txt && echo kept > /www/cache/k.txt")
 	if r.code != 0 {
@@ -89,7 +83,7 @@ func TestDownload(t *testing.T) {
 	}
 	e.waitLocal(filepath.Join(www, "gen/run.txt"), "from run\n", 20*time.Second)
 	up.waitOutput("downloaded "+filepath.Join(www, "gen/run.txt")+" from pod "+pod+" (a `kubectl fastdev run` command changed it)", 10*time.Second)
-	e.noBounce(up)
+	e.noBounce(up, from)
 	if _, err := os.Stat(filepath.Join(www, "cache")); !os.IsNotExist(err) {
 		t.Errorf("a kept path came back: %v", err)
 	}
@@ -144,6 +138,7 @@ func TestDownloadNodeLockfile(t *testing.T) {
 	up := e.upAndConnect(ns, "web-node", dir, 1)
 	e.serves(ns, "web-node", "/", "hello from web-node v1", 1, 30*time.Second)
 
+	from := len(up.Output())
 	e.editSample(filepath.Join(dir, "web-node/src/package.json"), `"ms": "2.1.3"`, `"escape-html": "1.0.3",
     "ms": "2.1.3"`)
 	e.eventually(120*time.Second, "package-lock.json naming escape-html", func() error {
@@ -154,8 +149,35 @@ func TestDownloadNodeLockfile(t *testing.T) {
 		return nil
 	})
 	up.waitOutput("web-node: downloaded "+lock+" from pod", 10*time.Second)
-	e.noBounce(up)
+	e.noBounce(up, from)
 	if n := strings.Count(up.Output(), `steps: "npm install --offline"`); n != 1 {
 		t.Errorf("the install ran %d times, want once:\n%s", n, up.Output())
+	}
+}
+
+// TestDownloadTwoReplicas: both replicas run the step and make the same file; it is written once, from
+// the pod named in the line, and sent to neither.
+func TestDownloadTwoReplicas(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(nil)
+	e.applyExample(ns, "web-static", func(d *appsv1.Deployment) {
+		d.Annotations["fastdev.dev/rules"] = downloadRules
+		two := int32(2)
+		d.Spec.Replicas = &two
+	})
+	dir := e.copyExamples()
+	www := filepath.Join(dir, "web-static/www")
+	out := filepath.Join(www, "gen/out.txt")
+	up := e.upAndConnect(ns, "web-static", dir, 2)
+	from := len(up.Output())
+	e.writeFile(filepath.Join(www, "src.txt"), "from both replicas\n", 0o644)
+	e.waitLocal(out, "from both replicas\n", 60*time.Second)
+	e.serves(ns, "web-static", "/gen/out.txt", "from both replicas", 2, 30*time.Second)
+	e.noBounce(up, from)
+	if n := strings.Count(up.Output(), "downloaded "+out+" from pod "); n != 1 {
+		t.Errorf("%d download lines, want 1:\n%s", n, up.Output())
+	}
+	if strings.Contains(up.Output(), "conflict") {
+		t.Errorf("a conflict between replicas that made the same file:\n%s", up.Output())
 	}
 }
