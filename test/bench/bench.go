@@ -23,6 +23,7 @@ type report struct {
 	remoteInitial      []*initResult // measure 6: measure 3 over the shaped link
 	remoteNote         string
 	remoteRTT          time.Duration
+	debug              *debugResult // measure 7 (issue 18), written to its own file
 	problems           []string
 }
 
@@ -148,6 +149,9 @@ func (e *env) runAll(ctx context.Context) error {
 	if e.o.only["bigtree"] && ctx.Err() == nil {
 		rep.bigtree = e.bigtreeSuite(ctx, rep)
 	}
+	if e.o.only["debug"] && ctx.Err() == nil {
+		rep.debug = e.debugSuite(ctx, rep)
+	}
 	if e.o.only["remote"] && ctx.Err() == nil {
 		e.remoteSuite(ctx, rep, e.o.only["peers"] && havePeers)
 	}
@@ -168,15 +172,25 @@ func (e *env) runAll(ctx context.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	charts, err := writeCharts(rep, out)
-	if err != nil {
-		rep.problems = append(rep.problems, fmt.Sprintf("charts: %v", err))
+	if rep.debug != nil {
+		rep.debug.facts = rep.facts
+		md := filepath.Join(out, debugFile)
+		if err := os.WriteFile(md, []byte(rep.debug.markdown(e.o)), 0o644); err != nil {
+			return err
+		}
+		e.logf("wrote %s", md)
 	}
-	md := filepath.Join(out, "BENCHMARKS.md")
-	if err := os.WriteFile(md, []byte(rep.markdown(e.o, charts)), 0o644); err != nil {
-		return err
+	if !e.o.onlyDebug() { // -only debug leaves BENCHMARKS.md and the charts as they are
+		charts, err := writeCharts(rep, out)
+		if err != nil {
+			rep.problems = append(rep.problems, fmt.Sprintf("charts: %v", err))
+		}
+		md := filepath.Join(out, "BENCHMARKS.md")
+		if err := os.WriteFile(md, []byte(rep.markdown(e.o, charts)), 0o644); err != nil {
+			return err
+		}
+		e.logf("wrote %s in %s", md, time.Since(rep.started).Round(time.Second))
 	}
-	e.logf("wrote %s in %s", md, time.Since(rep.started).Round(time.Second))
 	_ = os.RemoveAll(e.work)
 	return nil
 }

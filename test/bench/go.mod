@@ -9,6 +9,7 @@ replace (
 
 require (
 	github.com/google/go-containerregistry v0.22.1
+	github.com/google/go-dap v0.12.0
 	github.com/kubectl-fastdev/kubectl-fastdev v0.0.0
 	github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage v0.0.0
 	gonum.org/v1/plot v0.17.0

@@ -44,7 +44,18 @@ type options struct {
 }
 
 // measures, in the order they run; -only selects some of them.
-var measureNames = []string{"latency", "peers", "initial", "fanout", "bigtree", "remote"}
+var measureNames = []string{"latency", "peers", "initial", "fanout", "bigtree", "debug", "remote"}
+
+// onlyDebug is true when the debug measure is the only one selected: it writes its own file
+// (docs/bench-debug.md), and BENCHMARKS.md is then left as it is.
+func (o options) onlyDebug() bool {
+	for m := range o.only {
+		if m != "debug" {
+			return false
+		}
+	}
+	return o.only["debug"]
+}
 
 func main() {
 	// client-go logs every refused port-forward connection, and the prober makes many while an app
@@ -76,7 +87,8 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.probe, "probe", "pod-ip", "how the app is polled: pod-ip (the node's pod network) or port-forward (see probe.go)")
 	series := fs.String("series", "", "comma-separated latency series ids to run (default all; for debugging)")
 	only := fs.String("only", strings.Join(measureNames, ","), "comma-separated measures to run: "+strings.Join(measureNames, ",")+
-		" (peers adds Tilt and Skaffold to latency and remote; remote repeats latency, and initial if selected)")
+		" (peers adds Tilt and Skaffold to latency and remote; remote repeats latency, and initial if selected;"+
+		" debug writes docs/bench-debug.md, and alone leaves BENCHMARKS.md as it is)")
 	fs.BoolVar(&o.noBuild, "no-build", false, "use only the peer tools already built in the cache (skip the others' series)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the bench-* namespaces (for debugging)")
 	fs.BoolVar(&o.verbose, "v", false, "copy the contenders' output to the log")

@@ -279,6 +279,10 @@ func (r *report) markdown(o options, charts []string) string {
 		initialTable(&b, r.remoteInitial)
 	}
 
+	w("\n## 7. A debugger attached across rebuilds\n\n")
+	w("Edit -> stopped at a breakpoint in the new build, next to edit -> served, under `up --debug` (issue 18): in\n")
+	w("[bench-debug.md](bench-debug.md), written by the `debug` measure (`bin/bench -only debug` regenerates it alone).\n")
+
 	w("\n## How each contender works here\n\n")
 	w("- **The prober** (the same for every contender) polls `GET /` of every running pod of the app every %s from the\n", o.probeInterval)
 	w("  host, the cluster's node, at the pod's IP (`-probe=pod-ip`). Issue 7 asks for polling through a port-forward\n")
