@@ -17,9 +17,11 @@ import (
 )
 
 // downloader is what download patterns need of a pod's synclet beyond updater: its counters (how many
-// `run` commands ended) and one file's bytes. The HTTP client of pkg/syncletclient is the one `up` uses.
+// `run` commands ended), what changed under the roots since a moment, and one file's bytes. The HTTP
+// client of pkg/syncletclient is the one `up` uses.
 type downloader interface {
 	Status(ctx context.Context) (*protocol.Status, error)
+	Changed(ctx context.Context, since int64) (*protocol.Changed, error)
 	File(ctx context.Context, root int, rel string) ([]byte, error)
 }
 
@@ -29,10 +31,25 @@ var _ downloader = (*syncletclient.Client)(nil)
 // request, answered without a scan, so it costs the pod nothing measurable.
 const downloadEvery = time.Second
 
+// changeSlack is how far before the last look the next one starts: a file system stamps ctime from a
+// clock that may lag the synclet's by a tick, and a file seen twice costs only a comparison.
+const changeSlack = int64(time.Second)
+
 // downloadState is a pod worker's part of the download patterns.
 type downloadState struct {
-	runs int  // protocol.Status.Runs when the pod was last compared for downloads
-	off  bool // the synclet predates downloads (said once)
+	runs int   // protocol.Status.Runs when the pod was last compared for downloads
+	now  int64 // the synclet's clock when it last looked for changes (protocol.Changed.Now)
+	off  bool  // the synclet predates downloads (said once)
+}
+
+// older turns the synclet's ErrNoDownload into a warning (once: downloads are off for the pod) and nil.
+func (w *podWorker) older(err error) error {
+	if !errors.Is(err, syncletclient.ErrNoDownload) {
+		return err
+	}
+	w.down.off = true
+	w.dep.report.Warn(fmt.Sprintf("%s/%s: %v", w.dep.name, w.pod, err))
+	return nil
 }
 
 // downloadPoll reads the pod's count of ended `run` commands and returns a ticker to look at it again,
@@ -47,6 +64,11 @@ func (w *podWorker) downloadPoll(ctx context.Context, upd updater) (<-chan time.
 		return nil, nil, fmt.Errorf("reading the synclet's status: %w", err)
 	}
 	w.down.runs = st.Runs
+	c, err := dl.Changed(ctx, -1)
+	if err != nil {
+		return nil, func() {}, w.older(err)
+	}
+	w.down.now = c.Now
 	t := time.NewTicker(downloadEvery)
 	return t.C, t.Stop, nil
 }
@@ -76,10 +98,11 @@ func (w *podWorker) download(ctx context.Context, upd updater, view *podView, ca
 	if !ok || w.down.off || !w.dep.local.rules.HasDownloads() {
 		return nil
 	}
-	m, err := upd.Manifest(ctx)
+	m, err := dl.Changed(ctx, w.down.now-changeSlack)
 	if err != nil {
-		return fmt.Errorf("reading the pod's files for download: %w", err)
+		return w.older(err)
 	}
+	w.down.now = m.Now
 	for _, root := range m.Roots {
 		i := root.Root
 		if i < 0 || i >= len(view.roots) {
@@ -112,9 +135,7 @@ func (w *podWorker) downloadOne(ctx context.Context, dl downloader, view *podVie
 	var se *syncletclient.StatusError
 	switch {
 	case errors.Is(err, syncletclient.ErrNoDownload):
-		w.down.off = true
-		w.dep.report.Warn(fmt.Sprintf("%s/%s: %v", w.dep.name, w.pod, err))
-		return nil
+		return w.older(err)
 	case errors.As(err, &se) && se.Code != http.StatusUnauthorized:
 		w.dep.report.Warn(fmt.Sprintf("%s not downloaded from pod %s: %v", local, w.pod, err))
 		return nil

@@ -10,3 +10,17 @@ const PathFile = "/v1/file"
 // MaxDownload caps a file PathFile serves: download patterns name lockfiles and generated sources, not
 // build outputs.
 const MaxDownload = 64 << 20
+
+// PathChanged lists what changed under the sync roots since a moment, so `up` hashes only those files
+// rather than the whole tree after each step: GET with since (unix nanoseconds on the synclet's clock,
+// from an earlier Changed.Now). The reply is a Changed: per root, the regular files and directories
+// whose status changed (ctime: a write, a rename, a chmod, whatever the tool) at or after since, as in
+// a manifest. Without since it lists nothing and only tells Now.
+const PathChanged = "/v1/changed"
+
+// Changed is the synclet's answer to PathChanged.
+type Changed struct {
+	// Now is the synclet's clock when it started looking: the since of the next request.
+	Now   int64          `json:"now"`
+	Roots []RootManifest `json:"roots,omitempty"`
+}

@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
 
 // serveFile answers protocol.PathFile: the bytes of one regular file under a sync root, for `up`'s
@@ -61,6 +64,66 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		// the CLI sees a short body and checks the hash: it asks again later
 		s.cfg.Log.Printf("download of %s/%s not delivered: %v", s.cfg.To[i], rel, err)
 	}
+}
+
+// changed answers protocol.PathChanged: what changed under each sync root since the given moment. It
+// walks the roots (no link is followed) and hashes only those files; it holds busy like a manifest
+// scan, so no update is half-written while it looks.
+func (s *Server) changed(w http.ResponseWriter, r *http.Request) {
+	var since int64
+	raw, have := r.URL.Query().Get("since"), r.URL.Query().Has("since")
+	if have {
+		var err error
+		if since, err = strconv.ParseInt(raw, 10, 64); err != nil {
+			http.Error(w, fmt.Sprintf("since %q is not a time in unix nanoseconds", raw), http.StatusBadRequest)
+			return
+		}
+	}
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
+	c := protocol.Changed{Now: time.Now().UnixNano()}
+	for i := range s.cfg.Roots {
+		if !have {
+			break
+		}
+		entries, err := changedUnder(s.cfg.Roots[i], since)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		c.Roots = append(c.Roots, protocol.RootManifest{Root: i, To: s.cfg.To[i], Entries: entries})
+	}
+	s.reply(w, "changed files", c)
+}
+
+// changedUnder lists the regular files and directories under root whose ctime is since or later.
+// What vanishes during the walk is left out.
+func changedUnder(root string, since int64) ([]tree.Entry, error) {
+	var out []tree.Entry
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil && p == root:
+			return err
+		case err != nil, p == root, !d.IsDir() && !d.Type().IsRegular():
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || changeTime(fi) < since {
+			return nil //nolint:nilerr // gone since the directory was read: nothing changed to report
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		// an entry that vanished or changed type since the directory was read is left out, as above
+		if e, err := tree.Stat(p, filepath.ToSlash(rel)); err == nil && e.Kind != "" {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // openRegular opens rel inside root when it is a regular file, not a link: a FIFO a step left there

@@ -4,17 +4,22 @@ package synclet
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/protocol"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/syncletclient"
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/tree"
 )
 
 // TestServeFile: the file endpoint serves regular files inside the root and nothing else.
@@ -89,5 +94,56 @@ func TestFileFromOlderSynclet(t *testing.T) {
 	defer c.Close()
 	if _, err := c.File(context.Background(), 0, "x"); !errors.Is(err, syncletclient.ErrNoDownload) {
 		t.Fatalf("File = %v, want ErrNoDownload", err)
+	}
+	if _, err := c.Changed(context.Background(), 0); !errors.Is(err, syncletclient.ErrNoDownload) {
+		t.Fatalf("Changed = %v, want ErrNoDownload", err)
+	}
+}
+
+// TestChanged: only what changed after the moment is listed, also a file whose mtime a tool set back
+// (cp -p, tar), and without since nothing but the synclet's clock.
+func TestChanged(t *testing.T) {
+	p := newPod(t, archive.Limits{})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(p.root, "old"), 0o755))
+	must(os.WriteFile(filepath.Join(p.root, "old/a.txt"), []byte("before"), 0o644))
+	c := p.client(devKey)
+	defer c.Close()
+	ctx := context.Background()
+	first, err := c.Changed(ctx, -1)
+	must(err)
+	if first.Now == 0 || len(first.Roots) != 0 {
+		t.Fatalf("Changed without since = %+v, want only Now", first)
+	}
+	time.Sleep(20 * time.Millisecond) // past the file system's clock tick
+	must(os.MkdirAll(filepath.Join(p.root, "gen"), 0o755))
+	must(os.WriteFile(filepath.Join(p.root, "gen/x.txt"), []byte("after"), 0o600))
+	must(os.WriteFile(filepath.Join(p.root, "copied.txt"), []byte("kept its date"), 0o644))
+	long := time.Now().Add(-48 * time.Hour)
+	must(os.Chtimes(filepath.Join(p.root, "copied.txt"), long, long))
+	must(os.Symlink("gen/x.txt", filepath.Join(p.root, "link")))
+	got, err := c.Changed(ctx, first.Now)
+	must(err)
+	if got.Now <= first.Now || len(got.Roots) != 1 {
+		t.Fatalf("Changed = %+v", got)
+	}
+	var paths []string
+	for _, e := range got.Roots[0].Entries {
+		paths = append(paths, e.Path)
+		if e.Path == "gen/x.txt" && (e.Kind != tree.File || e.Mode != 0o600 || e.Hash != tree.Digest(sha256.Sum256([]byte("after")))) {
+			t.Errorf("gen/x.txt listed as %+v", e)
+		}
+	}
+	slices.Sort(paths)
+	if want := []string{"copied.txt", "gen", "gen/x.txt"}; !slices.Equal(paths, want) {
+		t.Errorf("changed paths %q, want %q (not the older ones, not the link)", paths, want)
+	}
+	if _, err := c.Changed(ctx, math.MaxInt64); err != nil {
+		t.Errorf("Changed in the future: %v", err)
 	}
 }

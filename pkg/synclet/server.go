@@ -91,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+protocol.PathRun, s.countRuns(s.runCommand))
 	mux.HandleFunc("POST "+protocol.PathRun+"/{container}", s.countRuns(s.runCommand)) // another app container (run -c)
 	mux.HandleFunc("GET "+protocol.PathFile, s.serveFile)
+	mux.HandleFunc("GET "+protocol.PathChanged, s.changed)
 	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
 	return s.auth(mux)
 }

@@ -37,3 +37,22 @@ func (c *Client) File(ctx context.Context, root int, rel string) ([]byte, error)
 	}
 	return b, nil
 }
+
+// Changed asks what changed under the sync roots at or after since (the synclet's clock, from an earlier
+// answer's Now); since < 0 asks only for Now. A synclet without protocol.PathChanged gives ErrNoDownload.
+func (c *Client) Changed(ctx context.Context, since int64) (*protocol.Changed, error) {
+	p := protocol.PathChanged
+	if since >= 0 {
+		p += "?" + url.Values{"since": {strconv.FormatInt(since, 10)}}.Encode()
+	}
+	var ch protocol.Changed
+	err := c.get(ctx, p, "changed files", &ch)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		return nil, ErrNoDownload
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ch, nil
+}
