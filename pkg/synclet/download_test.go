@@ -146,4 +146,13 @@ func TestChanged(t *testing.T) {
 	if _, err := c.Changed(ctx, math.MaxInt64); err != nil {
 		t.Errorf("Changed in the future: %v", err)
 	}
+	req, err := http.NewRequest(http.MethodGet, p.http.URL+protocol.PathChanged+"?since=yesterday", nil)
+	must(err)
+	req.Header.Set(protocol.VersionHeader, protocol.Version)
+	resp, err := authed.Do(req)
+	must(err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("since=yesterday: status %d, want 400", resp.StatusCode)
+	}
 }
