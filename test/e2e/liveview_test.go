@@ -109,11 +109,12 @@ func TestLiveView(t *testing.T) {
 	term.waitScreen(60*time.Second, "a connected, running row per pod", func(s string) error {
 		for _, n := range names {
 			row := screenLine(s, n)
+			// converged: "Running stale" until then
 			if f := strings.Fields(row); len(f) < 4 || f[0] != "web-go" || f[2] != "Running" || f[3] != "yes" {
 				return fmt.Errorf("row of %s: %q", n, row)
 			}
 		}
-		if !strings.Contains(s, "none since up started") {
+		if !strings.Contains(s, "WORKLOAD") || !strings.Contains(s, "none since up started") {
 			return fmt.Errorf("no empty error section")
 		}
 		return nil
@@ -148,6 +149,7 @@ func TestLiveView(t *testing.T) {
 	if strings.Contains(s, "\x1b") {
 		t.Errorf("raw escape codes on the screen:\n%q", s)
 	}
+	appDown(t, e, term, main, string(src), names)
 
 	term.keys("q")
 	e.eventually(30*time.Second, "up to stop on q and leave the terminal readable", func() error {
@@ -157,6 +159,31 @@ func TestLiveView(t *testing.T) {
 		}
 		if strings.Contains(s, "Newest error") {
 			return fmt.Errorf("the view was left on the screen:\n%s", s)
+		}
+		return nil
+	})
+}
+
+// appDown builds an app that exits at once: the supervisor keeps the container and starts it again
+// after its backoff, which each pod's row shows with the exit code; the original source back, the
+// update starts the app and the rows say so no more.
+func appDown(t *testing.T, e *env, term *terminal, main, src string, names []string) {
+	t.Helper()
+	e.writeFile(main, strings.Replace(src, "log.SetOutput(os.Stdout)", "log.SetOutput(os.Stdout)\n\tos.Exit(3)", 1), 0o644)
+	term.waitScreen(120*time.Second, "the app's exit and restart countdown in each row", func(s string) error {
+		for _, n := range names {
+			if row := screenLine(s, n); !strings.Contains(row, "app exited 3, again in") {
+				return fmt.Errorf("row of %s: %q", n, row)
+			}
+		}
+		return nil
+	})
+	e.writeFile(main, src, 0o644)
+	term.waitScreen(120*time.Second, "the rows without the app's exit once the fix landed", func(s string) error {
+		for _, n := range names {
+			if row := screenLine(s, n); row == "" || strings.Contains(row, "app exited") || strings.Contains(row, "exit code") {
+				return fmt.Errorf("row of %s: %q", n, row)
+			}
 		}
 		return nil
 	})
