@@ -77,8 +77,13 @@ func runGuard(ctx context.Context, api guardAPI, targets map[workload.Ref]guard.
 		for _, w := range dec.Warnings {
 			say(w)
 		}
-		if dec.Reinject {
+		switch {
+		case dec.Reinject:
 			say(reinject(ctx, api, d, targets[ref]))
+		case dec.Verify != "":
+			if msg := recordUnknown(ctx, api, ref, targets[ref], dec.Verify); msg != "" {
+				say(msg)
+			}
 		}
 	}, func(err error) {
 		mu.Lock()
@@ -109,20 +114,8 @@ func injectedGeneration(ctx context.Context, api guardAPI, ref workload.Ref) int
 // patch is planned on the workload's JSON as the API server sends it (d, the informer's typed copy,
 // lacks fields newer than this client's types), so such fields stay in the template and the record.
 func reinject(ctx context.Context, api guardAPI, d workload.Workload, in guard.Injection) string {
-	var re *inject.Reinjection
-	ref := d.Ref()
-	name := ref.String()
-	err := api.PatchWorkloadRaw(ctx, ref, "re-injecting", func(raw []byte) ([]byte, error) {
-		var err error
-		re, err = inject.ReinjectPatchRaw(raw, in.Rules, in.Options)
-		switch {
-		case errors.Is(err, inject.ErrMixed):
-			return nil, fmt.Errorf("%s: %w: run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", describe(ref), err, name)
-		case err != nil:
-			return nil, fmt.Errorf("%s: %w", describe(ref), err)
-		}
-		return re.Patch, nil
-	})
+	name := d.Ref().String()
+	re, err := reinjectRaw(ctx, api, d.Ref(), in)
 	switch {
 	case err != nil:
 		return fmt.Sprintf("%s: %v; edits do not reach its pods until `kubectl fastdev up %s` runs again", name, err, name)
@@ -132,4 +125,40 @@ func reinject(ctx context.Context, api guardAPI, d workload.Workload, in guard.I
 		return fmt.Sprintf("%s: recorded the new pod template (the injection was intact: no rollout)", name)
 	}
 	return fmt.Sprintf("%s: re-injected, rolling out (same keys: the new pods are synced as they start)", name)
+}
+
+// recordUnknown re-records the original of ref when its template, intact as this client's types see
+// it, changed in fields they do not know (guard.Decision.Verify names who wrote it): nothing to say
+// when it did not.
+func recordUnknown(ctx context.Context, api guardAPI, ref workload.Ref, in guard.Injection, who string) string {
+	name := ref.String()
+	re, err := reinjectRaw(ctx, api, ref, in)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: %v; edits do not reach its pods until `kubectl fastdev up %s` runs again", name, err, name)
+	case re.Patch == nil:
+		return ""
+	case !re.Rollout:
+		return fmt.Sprintf("%s: %s changed the pod template around the injection (fields this client does not know): "+
+			"recording the new template as the one `kubectl fastdev down` restores", name, who)
+	}
+	return fmt.Sprintf("%s: %s changed the pod template: re-injected, rolling out (same keys: the new pods are synced as they start)", name, who)
+}
+
+// reinjectRaw plans the re-injection of ref on its JSON as the API server sends it and applies it:
+// one patch, or none when it is injected as wanted.
+func reinjectRaw(ctx context.Context, api guardAPI, ref workload.Ref, in guard.Injection) (*inject.Reinjection, error) {
+	var re *inject.Reinjection
+	err := api.PatchWorkloadRaw(ctx, ref, "re-injecting", func(raw []byte) ([]byte, error) {
+		var err error
+		re, err = inject.ReinjectPatchRaw(raw, in.Rules, in.Options)
+		switch {
+		case errors.Is(err, inject.ErrMixed):
+			return nil, fmt.Errorf("%s: %w: run `kubectl fastdev down --force %s`, re-apply your manifest, then `up` again", describe(ref), err, ref)
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", describe(ref), err)
+		}
+		return re.Patch, nil
+	})
+	return re, err
 }

@@ -19,6 +19,11 @@ const (
 type Decision struct {
 	Warnings []string
 	Reinject bool
+	// Verify names the field manager (as Who does) that wrote a new generation of a template that
+	// looks intact here: it may have changed fields this client's types do not know, which the typed
+	// state lacks. `up` then plans a re-injection on the server's JSON, which records such a change as
+	// the original (no rollout) or finds nothing to do.
+	Verify string
 }
 
 // Guard follows one Deployment for `up`. It is not safe for concurrent use: feed it one state at a
@@ -51,11 +56,15 @@ func (g *Guard) Observe(wl workload.Workload, gone bool, now time.Time) Decision
 		return dec
 	}
 	kind, err := Check(wl, g.in)
+	w := LastWriter(wl.Meta().ManagedFields, g.self)
 	if kind == Intact {
+		if w.Manager != "" && w.Manager != g.self {
+			g.handled = wl.Meta().Generation
+			dec.Verify = Who(w)
+		}
 		return dec
 	}
 	g.handled = wl.Meta().Generation
-	w := LastWriter(wl.Meta().ManagedFields, g.self)
 	switch {
 	case w.Manager == g.self && kind != Edited:
 		g.stopped = "another kubectl fastdev command"

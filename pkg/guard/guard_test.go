@@ -161,3 +161,28 @@ func TestGuardRecreated(t *testing.T) {
 	}
 	run(t, g, []step{{d: recreated, at: 3 * time.Second, reinject: true, say: "kustomize.toolkit.fluxcd.io/reconcile=disabled"}})
 }
+
+// TestGuardVerifiesIntactGenerations: a new generation another manager wrote whose template this
+// client sees intact may differ in fields it does not know: the guard asks for a check on the
+// server's JSON, once per generation, and never for its own writes or a status update.
+func TestGuardVerifiesIntactGenerations(t *testing.T) {
+	in := injection(t, devKey)
+	g := New(web, in, self)
+	d := injected(t, original(), in)
+	wrote(d, self, metav1.ManagedFieldsOperationUpdate, t0)
+	if dec := g.Observe(workload.Of(d), false, t0); dec.Verify != "" || dec.Reinject || len(dec.Warnings) != 0 {
+		t.Errorf("up's own injection: %+v", dec)
+	}
+	applied := d.DeepCopy()
+	applied.Generation++ // a server-side apply that changed only a field the typed structs drop
+	wrote(applied, "argocd-controller", metav1.ManagedFieldsOperationApply, t0.Add(time.Second))
+	dec := g.Observe(workload.Of(applied), false, t0.Add(time.Second))
+	if dec.Verify != `field manager "argocd-controller" (Argo CD)` || dec.Reinject || len(dec.Warnings) != 0 {
+		t.Errorf("an intact generation by another manager: %+v", dec)
+	}
+	status := applied.DeepCopy()
+	status.ResourceVersion += "s"
+	if dec := g.Observe(workload.Of(status), false, t0.Add(2*time.Second)); dec.Verify != "" {
+		t.Errorf("the same generation verified twice: %+v", dec)
+	}
+}
