@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sync"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
@@ -91,7 +92,7 @@ func localFile(root *os.Root, rel string) (tree.Entry, bool, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return tree.Entry{}, false, err
 	}
-	e := tree.Entry{Path: rel, Kind: tree.File, Mode: st.Mode().Perm(), Size: st.Size()}
+	e := tree.Entry{Path: rel, Kind: tree.File, Mode: tree.LocalMode(st.Mode(), runtime.GOOS), Size: st.Size()} // as the local scan records it
 	copy(e.Hash[:], h.Sum(nil))
 	return e, true, nil
 }
