@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -147,10 +148,15 @@ func buildSteps(r *rules.Rules) []protocol.Step {
 	return out
 }
 
-// debugPaths maps each sync rule's local directory to its in-pod path, for Delve's substitutePath.
+// debugPaths maps each sync rule of the first listed container (the one Delve runs) from its local
+// directory to its in-pod path, for Delve's substitutePath: another container's entry for the same
+// in-pod path must not shadow it.
 func (o *UpOptions) debugPaths(r *rules.Rules) []dap.Mapping {
 	var maps []dap.Mapping
 	for _, s := range r.Sync {
+		if s.App != 0 {
+			continue
+		}
 		maps = append(maps, dap.Mapping{Local: filepath.Join(o.absDir, filepath.FromSlash(s.From)), Pod: s.To})
 	}
 	return maps
@@ -183,9 +189,20 @@ type podDelve struct {
 	pods   *runningPods
 	target devloop.Target
 	req    protocol.DebugRequest
+	// attached is what the relay last said (Attached): every debug request carries it, so the pod
+	// starts new builds halted while an IDE's session is configured
+	attached atomic.Bool
 }
 
 var _ dap.Upstream = (*podDelve)(nil)
+
+// Attached implements dap.Upstream: the pod's synclet hears at once whether an IDE is attached, so
+// the next build starts halted (or running).
+func (p *podDelve) Attached(ctx context.Context, attached bool) error {
+	p.attached.Store(attached)
+	_, err := p.start(ctx)
+	return err
+}
 
 // Connect implements dap.Upstream.
 func (p *podDelve) Connect(ctx context.Context) (io.ReadWriteCloser, error) {
@@ -214,7 +231,9 @@ func (p *podDelve) start(ctx context.Context) (string, error) {
 	defer fwd.Close()
 	cl := syncletclient.New(fwd.Addr, p.target.Key)
 	defer cl.Close()
-	if _, err := cl.Debug(ctx, p.req); err != nil {
+	req := p.req
+	req.Attached = p.attached.Load()
+	if _, err := cl.Debug(ctx, req); err != nil {
 		return "", fmt.Errorf("starting Delve in pod %s: %w", pod, err)
 	}
 	return pod, nil

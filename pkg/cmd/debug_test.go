@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/dap"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/inject"
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/rules"
 )
@@ -108,5 +109,22 @@ func TestRunningPods(t *testing.T) {
 	defer cancel()
 	if n, err := r.pick(ctx); err == nil {
 		t.Errorf("picked %q with no pod running", n)
+	}
+}
+
+// TestDebugPathsFirstContainerOnly: with the rules' containers: list, Delve's path mappings come from
+// the first container's sync entries only; another container syncing to the same in-pod path must
+// not shadow them.
+func TestDebugPathsFirstContainerOnly(t *testing.T) {
+	r, err := rules.Parse("containers:\n" +
+		"  - {container: api, sync: [{from: ./api, to: /app/src}], run: [{cmd: go build .}]}\n" +
+		"  - {container: worker, sync: [{from: ./worker, to: /app/src}, {from: ./shared, to: /app/shared}]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &UpOptions{absDir: "/home/dev/proj"}
+	want := []dap.Mapping{{Local: "/home/dev/proj/api", Pod: "/app/src"}}
+	if got := o.debugPaths(r); !reflect.DeepEqual(got, want) {
+		t.Errorf("debugPaths = %+v, want %+v", got, want)
 	}
 }

@@ -14,12 +14,21 @@ import (
 
 // fakeDelve is an in-process DAP server answering as Delve does the requests the relay sends: one per
 // build of the app. Its breakpoint ids start at 100*gen, so ids of different builds never agree.
+// Its program starts halted when the relay said an IDE is attached (Upstream.Attached), as the pod's
+// Delve then starts without --continue, and runs once configurationDone comes.
 type fakeDelve struct {
 	gen  int
 	conn net.Conn
 	mu   sync.Mutex
 	reqs []godap.Message
 	seq  int
+
+	running bool // the program runs
+	halted  bool // it started halted
+	bpsSet  bool // a setBreakpoints came
+	// ranUnguarded: the program ran before this Delve had the IDE's breakpoints (a request to it could
+	// have passed them)
+	ranUnguarded bool
 }
 
 func (f *fakeDelve) serve() {
@@ -62,6 +71,9 @@ func (f *fakeDelve) answer(msg godap.Message) {
 		f.send(&godap.AttachResponse{Response: resp(req)})
 		f.send(&godap.InitializedEvent{Event: godap.Event{Event: "initialized"}})
 	case *godap.SetBreakpointsRequest:
+		f.mu.Lock()
+		f.bpsSet = true
+		f.mu.Unlock()
 		var bps []godap.Breakpoint
 		for i, b := range req.Arguments.Breakpoints {
 			bps = append(bps, godap.Breakpoint{Id: 100*f.gen + i + 1, Verified: true, Line: b.Line, Source: &req.Arguments.Source})
@@ -74,6 +86,16 @@ func (f *fakeDelve) answer(msg godap.Message) {
 		}
 		f.send(&godap.SetFunctionBreakpointsResponse{Response: resp(req), Body: godap.SetFunctionBreakpointsResponseBody{Breakpoints: bps}})
 	case *godap.ConfigurationDoneRequest:
+		f.mu.Lock()
+		wasRunning := f.running
+		if !wasRunning { // Delve runs a halted program once the configuration is done
+			f.running, f.ranUnguarded = true, f.ranUnguarded || !f.bpsSet
+		}
+		f.mu.Unlock()
+		if !wasRunning {
+			f.send(&godap.ConfigurationDoneResponse{Response: resp(req)})
+			return
+		}
 		// as Delve answers with the program running (a headless Delve started with --continue)
 		r := resp(req)
 		r.Success, r.Message = false, "Unable to process `configurationDone`"
@@ -96,11 +118,13 @@ func (f *fakeDelve) requests() []godap.Message {
 	return append([]godap.Message(nil), f.reqs...)
 }
 
-// fakeUpstream starts a new fakeDelve for every Connect, as the pod starts a new Delve per build.
+// fakeUpstream starts a new fakeDelve for every Connect, as the pod starts a new Delve per build:
+// halted while the relay says an IDE is attached.
 type fakeUpstream struct {
-	mu     sync.Mutex
-	delves []*fakeDelve
-	next   chan *fakeDelve
+	mu       sync.Mutex
+	delves   []*fakeDelve
+	next     chan *fakeDelve
+	attached bool
 }
 
 var _ Upstream = (*fakeUpstream)(nil)
@@ -110,12 +134,26 @@ func newFakeUpstream() *fakeUpstream { return &fakeUpstream{next: make(chan *fak
 func (u *fakeUpstream) Connect(context.Context) (io.ReadWriteCloser, error) {
 	a, b := net.Pipe()
 	u.mu.Lock()
-	f := &fakeDelve{gen: len(u.delves) + 1, conn: b}
+	f := &fakeDelve{gen: len(u.delves) + 1, conn: b, running: !u.attached, halted: u.attached, ranUnguarded: !u.attached}
 	u.delves = append(u.delves, f)
 	u.mu.Unlock()
 	go f.serve()
 	u.next <- f
 	return a, nil
+}
+
+func (u *fakeUpstream) Attached(_ context.Context, attached bool) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.attached = attached
+	return nil
+}
+
+// isAttached reports what the relay last said.
+func (u *fakeUpstream) isAttached() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.attached
 }
 
 // delve waits for the next Delve the relay connects to.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -13,8 +14,12 @@ import (
 
 // Upstream reaches the Delve that runs the app in the pod. Each Connect returns a new connection to
 // the Delve of the current build, having asked the pod to run the app under Delve when it did not.
+// Attached tells the pod whether an IDE session is configured: while one is, the pod starts each new
+// build halted, and the relay's replay (breakpoints, then configurationDone) lets it run, so no
+// request runs in a new build before the IDE's breakpoints are set in it.
 type Upstream interface {
 	Connect(ctx context.Context) (io.ReadWriteCloser, error)
+	Attached(ctx context.Context, attached bool) error
 }
 
 // Reporter shows what the relay does (`up`'s view).
@@ -32,6 +37,10 @@ type Config struct {
 	Retry time.Duration
 	// Timeout bounds each replayed request; zero means 30s (Delve reads the new binary's DWARF first).
 	Timeout time.Duration
+	// ExceptionHold is how long a `stopped` event with reason "exception" waits before it reaches the
+	// IDE; zero means 1s. Delve reports one (thread 0, "runtime error") when a restart kills the program
+	// under a running command, and its connection ends milliseconds later: such a stop is dropped.
+	ExceptionHold time.Duration
 }
 
 // Relay serves IDE sessions on a listener, each relayed to the pod's Delve and kept across restarts.
@@ -43,6 +52,9 @@ type Relay struct {
 
 	mu       sync.Mutex
 	released chan struct{} // closed when no session holds the program stopped
+	attached int           // sessions that sent configurationDone and have not ended
+
+	attachMu sync.Mutex // one Upstream.Attached call at a time, each telling the latest state
 }
 
 // NewRelay returns a relay; Serve runs it.
@@ -52,6 +64,9 @@ func NewRelay(cfg Config, up Upstream, report Reporter) *Relay {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.ExceptionHold <= 0 {
+		cfg.ExceptionHold = time.Second
 	}
 	r := &Relay{cfg: cfg, up: up, report: report, released: make(chan struct{})}
 	close(r.released)
@@ -117,6 +132,27 @@ func (r *Relay) setStopped(stopped bool) {
 			close(r.released)
 		}
 	}
+}
+
+// setAttached counts a configured session in (+1) or out (-1) and tells the pod whether any is left
+// (Upstream.Attached), in the background: the IDE's requests do not wait for the pod. ctx may have
+// ended (the IDE left with `up`): the pod is told all the same, within a few seconds.
+func (r *Relay) setAttached(ctx context.Context, delta int) {
+	r.mu.Lock()
+	r.attached += delta
+	r.mu.Unlock()
+	go func() {
+		r.attachMu.Lock()
+		defer r.attachMu.Unlock()
+		r.mu.Lock()
+		on := r.attached > 0
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.up.Attached(ctx, on); err != nil {
+			r.report.Warn(fmt.Sprintf("debugger: telling the pod whether an IDE is attached: %v", err))
+		}
+	}()
 }
 
 // serveSession relays one IDE connection until the IDE leaves or ctx ends.

@@ -58,8 +58,12 @@ func (s *session) fromIDE(m *message) error {
 		err = s.recordAttach(m)
 	case "configurationDone":
 		s.mu.Lock()
+		first := !s.configured
 		s.configured = true
 		s.mu.Unlock()
+		if first { // from now on each new build waits for the relay's replay
+			s.r.setAttached(s.ctx, +1)
+		}
 	}
 	if err != nil {
 		return err
@@ -176,10 +180,13 @@ func (s *session) setStopped(stopped bool, thread int) {
 // (disconnect without terminating it), and the relay's hold on edits is released.
 func (s *session) end() {
 	s.mu.Lock()
-	up := s.up
+	up, configured := s.up, s.configured
 	s.ended = true
 	s.mu.Unlock()
 	s.setStopped(false, 0)
+	if configured { // no replay will let a build run for this session any more
+		s.r.setAttached(s.ctx, -1)
+	}
 	if up == nil {
 		return
 	}

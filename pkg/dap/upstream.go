@@ -20,6 +20,7 @@ type upstream struct {
 	mu      sync.Mutex
 	pending map[int]pending // by the seq the relay gave the request
 	gone    bool
+	done    chan struct{} // closed once gone
 }
 
 // pending is a request sent to Delve whose response has not come.
@@ -31,7 +32,7 @@ type pending struct {
 }
 
 func newUpstream(rwc io.ReadWriteCloser, replaying bool) *upstream {
-	u := &upstream{conn: newConn(rwc), pending: map[int]pending{}}
+	u := &upstream{conn: newConn(rwc), pending: map[int]pending{}, done: make(chan struct{})}
 	u.replaying.Store(replaying)
 	return u
 }
@@ -60,6 +61,9 @@ func (u *upstream) close() []pending {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	_ = u.rwc.Close() // a connection already gone has nothing more to say
+	if !u.gone {
+		close(u.done)
+	}
 	u.gone = true
 	var left []pending
 	for seq, p := range u.pending {
@@ -170,11 +174,12 @@ func (s *session) event(u *upstream, m *message) {
 		}
 		return
 	case "stopped":
-		body, thread, err := s.bps.stopped(m)
-		if err == nil {
-			fields["body"] = body
+		if exceptionStop(m) {
+			go s.holdStop(u, m)
+			return
 		}
-		s.setStopped(true, thread)
+		s.stoppedToIDE(m)
+		return
 	case "continued":
 		s.setStopped(false, 0)
 	case "breakpoint":
@@ -182,6 +187,45 @@ func (s *session) event(u *upstream, m *message) {
 			fields["body"] = body
 		}
 	}
+	s.toIDE(m, fields)
+}
+
+// exceptionStop tells whether m is a `stopped` event with reason "exception".
+func exceptionStop(m *message) bool {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	return m.field("body", &body) == nil && body.Reason == "exception"
+}
+
+// holdStop passes an exception stop on to the IDE unless Delve's connection ends within
+// Config.ExceptionHold: a restart that kills the program under a running command makes Delve report
+// one (thread 0, a "runtime error"), which would have the IDE ask for a stack that is gone.
+func (s *session) holdStop(u *upstream, m *message) {
+	t := time.NewTimer(s.r.cfg.ExceptionHold)
+	defer t.Stop()
+	select {
+	case <-u.done:
+		return
+	case <-s.ctx.Done():
+		return
+	case <-t.C:
+	}
+	select {
+	case <-u.done: // it ended meanwhile after all
+	default:
+		s.stoppedToIDE(m)
+	}
+}
+
+// stoppedToIDE passes a stop on in the IDE's breakpoint ids and counts the program as stopped.
+func (s *session) stoppedToIDE(m *message) {
+	fields := map[string]any{}
+	body, thread, err := s.bps.stopped(m)
+	if err == nil {
+		fields["body"] = body
+	}
+	s.setStopped(true, thread)
 	s.toIDE(m, fields)
 }
 

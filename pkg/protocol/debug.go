@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // PathDebug asks the synclet to have the supervisor run the app under Delve (`up --debug`). The CLI's
 // debug relay sends it before each connection to the pod's Delve: it is idempotent, and a synclet
@@ -21,7 +24,19 @@ type DebugRequest struct {
 	// Steps are the rules' build steps: the supervisor runs them (with GCFlags) before it first starts
 	// the app under Delve, so Delve debugs a build of the synced source with its flags, not the image's.
 	Steps []Step `json:"steps,omitempty"`
+	// Attached says an IDE session is held by the CLI's relay: from the next start on, Delve starts the
+	// program halted (no --continue) and the relay lets it run once it has set the IDE's breakpoints
+	// again, so no request runs past them. The supervisor lets a build halted this way run by itself
+	// when no relay has done so within DebugHaltTimeout. False (the default, and what older CLIs
+	// send) starts every build running.
+	Attached bool `json:"attached,omitempty"`
 }
+
+// DebugHaltTimeout bounds how long a build started halted for an attached IDE (DebugRequest.Attached)
+// waits for the relay to let it run; then the supervisor lets it run itself (and starts later builds
+// running until a relay says again that an IDE is attached), so a relay that has gone never leaves
+// the app halted.
+const DebugHaltTimeout = 15 * time.Second
 
 // Validate checks the port.
 func (r DebugRequest) Validate() error {

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/rpc/jsonrpc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,16 +42,20 @@ func installDelve(self, dir string) error {
 
 // delveArgv is the command that runs the app's argv under a headless Delve on the pod's loopback:
 // one port for DAP and JSON-RPC clients, several clients in turn (the CLI's relay reconnects), the app
-// running at once (--continue). Delve traces its own child, which needs no capability. The relay
+// running at once (--continue) unless halted: then it waits at its first instruction until a client
+// (the relay, once it has set an attached IDE's breakpoints) lets it run (watchHalted bounds the wait). Delve traces its own child, which needs no capability. The relay
 // reaches Delve through a port-forward, whose connections come from a process of another user in
 // the pod's network namespace, hence --only-same-user=false; Delve listens on loopback only.
-func delveArgv(dlv string, port int, argv []string) ([]string, error) {
+func delveArgv(dlv string, port int, argv []string, halted bool) ([]string, error) {
 	prog, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, fmt.Errorf("finding %q for Delve: %w", argv[0], err)
 	}
-	out := []string{dlv, "exec", "--headless", "--listen=" + delveAddr(port), "--accept-multiclient",
-		"--api-version=2", "--continue", "--only-same-user=false", prog}
+	out := []string{dlv, "exec", "--headless", "--listen=" + delveAddr(port), "--accept-multiclient", "--api-version=2"}
+	if !halted {
+		out = append(out, "--continue")
+	}
+	out = append(out, "--only-same-user=false", prog)
 	if len(argv) > 1 {
 		out = append(append(out, "--"), argv[1:]...)
 	}
@@ -75,7 +78,7 @@ func (s *Supervisor) command() ([]string, error) {
 	if _, err := os.Stat(dlv); err != nil {
 		return nil, fmt.Errorf("no Delve at %s (%v): the synclet image lacks it; build it with `make images` and run `kubectl fastdev up --debug` again", dlv, err)
 	}
-	return delveArgv(dlv, s.debug.Port, s.cfg.Argv)
+	return delveArgv(dlv, s.debug.Port, s.cfg.Argv, s.debug.Attached)
 }
 
 // stepEnv is a step's environment: the container's, with the debug request's -gcflags added to
@@ -134,6 +137,7 @@ func (s *Supervisor) debugOn(req protocol.DebugRequest) (protocol.DebugReply, er
 	defer s.mu.Unlock()
 	reply := protocol.DebugReply{Addr: delveAddr(req.Port)}
 	first := s.debug == nil
+	detached := !first && s.debug.Attached && !req.Attached
 	restart := first || s.debug.Port != req.Port || s.child == nil
 	s.debug = &req // the build flags apply from the next build on
 	s.debugging.Store(true)
@@ -149,8 +153,12 @@ func (s *Supervisor) debugOn(req protocol.DebugRequest) (protocol.DebugReply, er
 		reply.Started = true
 	}
 	reply.Generation = s.gen
-	if err := waitListening(reply.Addr, s.exited, delveListenTimeout); err != nil {
+	// a build started halted for an attached IDE waits for the relay: it never runs before that
+	if err := waitListening(reply.Addr, s.exited, delveListenTimeout, !req.Attached); err != nil {
 		return reply, err
+	}
+	if detached { // the IDE has left: a build halted for it runs now
+		s.releaseHalted(reply.Addr)
 	}
 	return reply, nil
 }
@@ -169,16 +177,18 @@ func (s *Supervisor) debugBuild(steps []protocol.Step) {
 	}
 }
 
-// waitListening polls addr until Delve accepts a connection and has let its program run, the process
-// that should open it exits, or timeout passes.
-func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
+// waitListening polls addr until Delve accepts a connection and (when running is set) has let its
+// program run, the process that should open it exits, or timeout passes.
+func waitListening(addr string, exited <-chan struct{}, timeout time.Duration, running bool) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			// a probe: Delve sees a client that leaves without a word
 			_ = c.Close()
-			waitRunning(addr, min(time.Until(deadline), delveRunTimeout))
+			if running {
+				waitRunning(addr, min(time.Until(deadline), delveRunTimeout))
+			}
 			return nil
 		}
 		select {
@@ -214,22 +224,8 @@ func waitRunning(addr string, timeout time.Duration) {
 // delveRunning asks the Delve at addr (RPCServer.State, without waiting for a stop) whether its
 // program runs.
 func delveRunning(addr string) (bool, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return false, err
-	}
-	c := jsonrpc.NewClient(conn)
-	var out struct {
-		State *struct{ Running bool }
-	}
-	if err := c.Call("RPCServer.State", map[string]bool{"NonBlocking": true}, &out); err != nil {
-		return false, err
-	}
-	return out.State != nil && out.State.Running, nil
+	st, err := delveState(addr)
+	return err == nil && st.Running, err
 }
 
 // debug relays a protocol.DebugRequest from the CLI to the supervisor and its reply back.

@@ -14,8 +14,10 @@ const debuggeePoll = 250 * time.Millisecond
 
 // watchDebuggee ends Delve (pid) once the program it runs has exited on its own: a headless Delve
 // that accepts several clients outlives its target, and the supervisor starts the app again (after
-// its backoff) only when its child, Delve, exits. It returns once pid is no longer the app's process.
+// its backoff) only when its child, Delve, exits. It also bounds how long a build started halted for an
+// attached IDE waits (haltedStart). It returns once pid is no longer the app's process.
 func (s *Supervisor) watchDebuggee(pid int, every time.Duration) {
+	go s.haltedStart(pid) // debug_halt.go: a build started halted runs once the relay (or a timeout) lets it
 	t := time.NewTicker(every)
 	defer t.Stop()
 	target := 0

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestWithGoFlags(t *testing.T) {
 }
 
 func TestDelveArgv(t *testing.T) {
-	got, err := delveArgv("/fastdev/bin/dlv", 2345, []string{"/bin/sh", "-c", "exec app"})
+	got, err := delveArgv("/fastdev/bin/dlv", 2345, []string{"/bin/sh", "-c", "exec app"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,15 @@ func TestDelveArgv(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("delveArgv = %q, want %q", got, want)
 	}
-	if _, err := delveArgv("dlv", 2345, []string{"no-such-program-here"}); err == nil {
+	// an IDE is attached: the program waits for the relay to set its breakpoints
+	halted, err := delveArgv("/fastdev/bin/dlv", 2345, []string{"/bin/sh", "-c", "exec app"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.Delete(slices.Clone(want), 6, 7); !reflect.DeepEqual(halted, want) {
+		t.Errorf("delveArgv halted = %q, want %q", halted, want)
+	}
+	if _, err := delveArgv("dlv", 2345, []string{"no-such-program-here"}, false); err == nil {
 		t.Error("delveArgv found a program that does not exist")
 	}
 }
