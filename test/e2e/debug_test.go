@@ -105,18 +105,6 @@ func (c *dapClient) call(m godap.RequestMessage, command string, timeout time.Du
 	return resp
 }
 
-// stoppedAt waits for a stop and returns the top frame's file and line.
-func (c *dapClient) stoppedAt(what string, timeout time.Duration) (int, string, int) {
-	c.t.Helper()
-	st := c.wait(what, timeout, func(m godap.Message) bool { _, ok := m.(*godap.StoppedEvent); return ok }).(*godap.StoppedEvent)
-	tr := c.call(&godap.StackTraceRequest{Arguments: godap.StackTraceArguments{ThreadId: st.Body.ThreadId, Levels: 1}}, "stackTrace", 30*time.Second).(*godap.StackTraceResponse)
-	if len(tr.Body.StackFrames) == 0 || tr.Body.StackFrames[0].Source == nil {
-		c.t.Fatalf("%s: no frame with a source: %+v", what, tr.Body)
-	}
-	f := tr.Body.StackFrames[0]
-	return st.Body.ThreadId, f.Source.Path, f.Line
-}
-
 // getAsync requests url in the background; the handler may be held at a breakpoint meanwhile.
 func getAsync(url string) <-chan string {
 	out := make(chan string, 1)
@@ -221,11 +209,8 @@ func startDebugSession(e *env, extra ...string) *debugSession {
 func (d *debugSession) stopsAt(what string, line int) <-chan string {
 	d.c.t.Helper()
 	body := getAsync(d.url)
-	thread, file, at := d.c.stoppedAt(what, time.Minute)
-	if file != d.main || at != line {
-		d.c.t.Errorf("%s: stopped at %s:%d, want %s:%d (the local path)", what, file, at, d.main, line)
-	}
-	d.thread = thread
+	st := d.c.wait(what, time.Minute, func(m godap.Message) bool { _, ok := m.(*godap.StoppedEvent); return ok }).(*godap.StoppedEvent)
+	d.checkStop(what, st, line)
 	return body
 }
 
@@ -259,13 +244,12 @@ func (d *debugSession) movedEdit(v string) string {
 
 // TestDebugAcrossRebuild: an IDE (go-dap as the client) attached to `up --debug` stops at a
 // breakpoint in web-go's handler, with the local source path; after an edit that moves the line, the
-// app is rebuilt and restarted in the pod, and the SAME DAP connection stops at the moved line in the
-// new build; an edit saved while it is stopped waits until the IDE continues. The namespace enforces
+// app is rebuilt and restarted in the pod, and on the SAME DAP connection the FIRST request the new
+// build answers stops at the moved line (the build waits halted until the relay has set the breakpoint); an edit saved while it is stopped waits until the IDE continues. The namespace enforces
 // the restricted Pod Security Standard; the app runs as non-root.
 func TestDebugAcrossRebuild(t *testing.T) {
 	e := newEnv(t)
 	d := startDebugSession(e)
-	c := d.c
 	line := d.breakpoint()
 	body := d.stopsAt("the stop at the breakpoint", line)
 	d.resume()
@@ -279,14 +263,7 @@ func TestDebugAcrossRebuild(t *testing.T) {
 	e.writeFile(d.main, v2, 0o644)
 	d.up.waitOutputCount("edit->running", 1, 3*time.Minute)
 	served := time.Since(edit)
-	moved := c.wait("the breakpoint moved to the new build", 2*time.Minute, func(m godap.Message) bool {
-		b, ok := m.(*godap.BreakpointEvent)
-		return ok && b.Body.Reason == "changed"
-	}).(*godap.BreakpointEvent)
-	if moved.Body.Breakpoint.Line != line+1 || !moved.Body.Breakpoint.Verified {
-		t.Errorf("breakpoint on the new build: %+v, want verified at line %d", moved.Body.Breakpoint, line+1)
-	}
-	body = d.stopsAt("the stop in the new build", line+1)
+	body = d.firstRequestStops(line + 1)
 	stopped := time.Since(edit)
 	d.holdsEdit(strings.Replace(v2, "hello from web-go v2", "hello from web-go v3", 1))
 	if b := <-body; b != "hello from web-go v2" {
@@ -300,6 +277,67 @@ func TestDebugAcrossRebuild(t *testing.T) {
 		}
 	}
 	d.leaves("hello from web-go v3")
+}
+
+// firstRequestStops requests / right after the new build started, again while it does not answer
+// yet, and checks that the FIRST request it answers stops at the moved breakpoint (line), announced
+// to the IDE as moved before: the build waits for the relay to set the IDE's breakpoints before it
+// runs. It returns the held request's body.
+func (d *debugSession) firstRequestStops(line int) <-chan string {
+	t := d.c.t
+	t.Helper()
+	var moved *godap.BreakpointEvent
+	deadline := time.After(2 * time.Minute)
+	for {
+		body := getAsync(d.url)
+	wait:
+		for {
+			select {
+			case b := <-body:
+				if strings.HasPrefix(b, "error:") { // the new build does not listen yet
+					time.Sleep(100 * time.Millisecond)
+					break wait
+				}
+				t.Fatalf("the first request answered by the new build passed the breakpoint: %q (events: %v)", b, d.c.seen)
+			case m, open := <-d.c.msgs:
+				if !open {
+					t.Fatalf("the debugger closed the IDE's connection (events: %v)", d.c.seen)
+				}
+				if e, ok := m.(godap.EventMessage); ok {
+					d.c.seen = append(d.c.seen, e.GetEvent().Event)
+				}
+				switch m := m.(type) {
+				case *godap.TerminatedEvent:
+					t.Fatal("the debugger told the IDE the session terminated")
+				case *godap.BreakpointEvent:
+					if m.Body.Reason == "changed" {
+						moved = m
+					}
+				case *godap.StoppedEvent:
+					if moved == nil || moved.Body.Breakpoint.Line != line || !moved.Body.Breakpoint.Verified {
+						t.Errorf("stopped in the new build after the breakpoint event %+v, want one verified at line %d", moved, line)
+					}
+					d.checkStop("the first request to the new build", m, line)
+					return body
+				}
+			case <-deadline:
+				t.Fatalf("no stop in the new build within 2m (events: %v)", d.c.seen)
+			}
+		}
+	}
+}
+
+// checkStop checks that a stop is at the local main.go's line and keeps its thread for resume.
+func (d *debugSession) checkStop(what string, st *godap.StoppedEvent, line int) {
+	d.c.t.Helper()
+	tr := d.c.call(&godap.StackTraceRequest{Arguments: godap.StackTraceArguments{ThreadId: st.Body.ThreadId, Levels: 1}}, "stackTrace", 30*time.Second).(*godap.StackTraceResponse)
+	if len(tr.Body.StackFrames) == 0 || tr.Body.StackFrames[0].Source == nil {
+		d.c.t.Fatalf("%s: no frame with a source: %+v", what, tr.Body)
+	}
+	if f := tr.Body.StackFrames[0]; f.Source.Path != d.main || f.Line != line {
+		d.c.t.Errorf("%s: stopped at %s:%d, want %s:%d (the local path)", what, f.Source.Path, f.Line, d.main, line)
+	}
+	d.thread = st.Body.ThreadId
 }
 
 // holdsEdit saves src while the program is stopped: up holds it until the IDE continues, then applies
@@ -321,18 +359,28 @@ func (d *debugSession) holdsEdit(src string) {
 	})
 }
 
-// leaves disconnects the IDE; the app runs on under Delve without stopping at the breakpoint.
+// leaves disconnects the IDE; the app runs on under Delve without stopping at the breakpoint. The
+// build the relay has just let run may not listen yet: a refused connection is asked again.
 func (d *debugSession) leaves(want string) {
 	t := d.c.t
 	t.Helper()
 	d.c.call(&godap.DisconnectRequest{}, "disconnect", 30*time.Second)
-	select {
-	case b := <-getAsync(d.url):
-		if b != want {
-			t.Errorf("GET / answered %q after the IDE disconnected, want %q", b, want)
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case b := <-getAsync(d.url):
+			if strings.HasPrefix(b, "error:") {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			if b != want {
+				t.Errorf("GET / answered %q after the IDE disconnected, want %q", b, want)
+			}
+			return
+		case <-deadline:
+			t.Error("GET / hangs or fails after the IDE disconnected: the program stayed stopped")
+			return
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("GET / hangs after the IDE disconnected: the program stayed stopped")
 	}
 }
 
@@ -349,11 +397,7 @@ func TestDebugApplyWhileStopped(t *testing.T) {
 	if b := <-held; !strings.HasPrefix(b, "error:") {
 		t.Errorf("the request held at the breakpoint got %q, want its connection cut with the old process", b)
 	}
-	d.c.wait("the session on the new build", 2*time.Minute, func(m godap.Message) bool {
-		o, ok := m.(*godap.OutputEvent)
-		return ok && strings.Contains(o.Body.Output, "attached to the new build")
-	})
-	body := d.stopsAt("the stop in the new build", line+1)
+	body := d.firstRequestStops(line + 1)
 	d.resume()
 	if b := <-body; b != "hello from web-go v2" {
 		t.Errorf("GET / answered %q in the new build", b)
