@@ -66,6 +66,7 @@ func (d *debugOptions) debugged(r *rules.Rules) *rules.Debug {
 // the dev loop's devloop.Config.Hold: an edit waits while the IDE has that target's program stopped.
 func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient, targets []devloop.Target, view upView) (stop func(), hold func(context.Context, string) error) {
 	relays := map[string]*dap.Relay{}
+	var ups []*podDelve
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	dialer := cluster.PodDialer()
@@ -90,6 +91,7 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			req: protocol.DebugRequest{Port: dbg.Port, GCFlags: dbg.GCFlags, Steps: buildSteps(t.Rules)}}
 		relay := dap.NewRelay(dap.Config{Paths: o.debugPaths(t.Rules)}, up, view)
 		relays[t.Name] = relay
+		ups = append(ups, up)
 		wg.Add(3)
 		go func() {
 			defer wg.Done()
@@ -113,11 +115,24 @@ func (o *UpOptions) startDebug(ctx context.Context, cluster *kube.SharingClient,
 			view.Info(note)
 		}
 	}
-	stop = func() { cancel(); wg.Wait(); dialer.Close() }
+	stop = func() { cancel(); wg.Wait(); detachAll(ups); dialer.Close() }
 	if o.debug.ApplyWhileStopped {
 		return stop, nil
 	}
 	return stop, func(ctx context.Context, dep string) error { return holdWhileStopped(ctx, relays[dep], dep, view) }
+}
+
+// detachAll tells the pods whose relay had an IDE attached that none is any more, so their next
+// builds start running (`up` is ending; the sessions' own word may not have gone out in time).
+func detachAll(ups []*podDelve) {
+	for _, up := range ups {
+		if !up.attached.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = up.Attached(ctx, false) // best effort: the pod also lets a halted build run after protocol.DebugHaltTimeout
+		cancel()
+	}
 }
 
 // editsWhileStopped says what becomes of an edit saved while the program is stopped.
