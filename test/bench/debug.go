@@ -258,8 +258,8 @@ func (s *debugSession) until(ctx context.Context, since time.Time, line int, wan
 					if !stopped.IsZero() {
 						return stopped, served, nil
 					}
-					// Delve runs the new build at once (--continue): a request may pass before the relay
-					// has set the breakpoints again
+					// a reply of the new build that did not stop: it ran before the relay had set the
+					// breakpoints again (the new build starts halted for that: this should not happen)
 					s.passed++
 					last = fmt.Sprintf("the new build answered %q without stopping", r.text)
 				default:
@@ -472,9 +472,9 @@ func (d *debugResult) markdown(o options) string {
 	w("\nThe reference is web-go's edit -> served without `--debug` and without a breakpoint (%s).\n", d.refNote)
 	w("While a new build was made, %d requests stopped at the breakpoint in the old build and were continued; an edit that\n", d.oldStops)
 	w("reaches `up` while the program is stopped waits for that continue (a few ms here), as it would for an IDE.\n")
-	w("%d replies of a new build passed the breakpoint without stopping, in %d of the %d edits: Delve starts each build\n", d.passed, d.passedEdits, len(d.stopped))
-	w("running (`--continue`) and the relay sets the IDE's breakpoints on it a moment later, so a request in between is\n")
-	w("not stopped; *edit -> stopped* is then the first request after that.\n")
+	w("%d replies of a new build passed the breakpoint without stopping, in %d of the %d edits: with an IDE attached each new\n", d.passed, d.passedEdits, len(d.stopped))
+	w("build starts halted and runs once the relay has set the IDE's breakpoints in it (docs/debug.md), so the first request\n")
+	w("it answers stops; requests before that find nothing listening and are asked again.\n")
 	w("\n## Machine and versions\n\n| | |\n|---|---|\n")
 	for _, f := range d.facts {
 		w("| %s | %s |\n", f[0], strings.ReplaceAll(f[1], "|", "\\|"))
