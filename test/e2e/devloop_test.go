@@ -33,13 +33,19 @@ func (e *env) waitConnected(p *proc, ns, app string, replicas int) {
 	e.t.Helper()
 	e.eventually(rollout, fmt.Sprintf("%d injected pod(s) of %s connected", replicas, app), func() error {
 		var injected []corev1.Pod
-		for _, pod := range e.pods(ns, app) {
+		running := e.pods(ns, app)
+		for _, pod := range running {
 			if _, ok := pod.Annotations[inject.AnnotationInjected]; ok {
 				injected = append(injected, pod)
 			}
 		}
 		if len(injected) != replicas {
 			return fmt.Errorf("%d injected running pods", len(injected))
+		}
+		// the rollout's old pods go too: tests then take e.pods(...)[0] as the injected pod (one was
+		// still Running, its deletion not begun, after the new one connected: seen in CI)
+		if len(running) != replicas {
+			return fmt.Errorf("%d running pods, %d of them injected", len(running), len(injected))
 		}
 		for _, pod := range injected {
 			if !strings.Contains(p.Output(), app+"/"+pod.Name+": connected") {
