@@ -60,6 +60,21 @@ func (d *Detector) Feed(l Line) []Item {
 	return out
 }
 
+// waiter is a parser whose block cannot be complete yet (a Go panic's first lines before its
+// goroutines): a quiet stream does not end it, only a line it does not take, or the stream's end.
+type waiter interface{ waiting() bool }
+
+// Quiet is Flush for a stream that has been silent for a while: it ends the open block unless the
+// block cannot be complete yet. Under load the kubelet can pass a panic's first line on well before
+// its goroutines (seen as one replica's panic split into a bare "panic:" and a goroutine dump), so
+// such a block waits for its next line.
+func (d *Detector) Quiet() []Item {
+	if w, ok := d.open.(waiter); ok && w.waiting() {
+		return nil
+	}
+	return d.Flush()
+}
+
 // Flush ends the open block, if any, and returns what it held.
 func (d *Detector) Flush() []Item {
 	var out []Item

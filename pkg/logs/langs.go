@@ -68,6 +68,9 @@ func (p *goPanic) hold() verdict {
 	return hold
 }
 
+// waiting reports a panic whose goroutines have not come yet (see Detector.Quiet).
+func (p *goPanic) waiting() bool { return !p.frames }
+
 func (p *goPanic) confirmed() bool { return true }
 func (p *goPanic) typ() string     { return p.t }
 

@@ -99,7 +99,7 @@ func (f *follower) read(ctx context.Context, rc io.Reader, pod, container string
 			f.send(ctx, det.Feed(logs.Line{Pod: pod, Container: container, Time: ts, Text: text}), m)
 			quiet.Reset(f.cfg.Quiet)
 		case <-quiet.C:
-			f.send(ctx, det.Flush(), m)
+			f.send(ctx, det.Quiet(), m)
 		case <-ctx.Done():
 			return after
 		}
