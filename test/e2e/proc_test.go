@@ -130,13 +130,18 @@ func (e *env) runJSON(dir string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// kubectl runs the cluster's kubectl.
+// kubectl runs the cluster's kubectl and returns its standard output. Its standard error is shown
+// only when it fails: kubectl logs client-side noise there (an exec printed "Unknown stream id 1,
+// discarding message" before the command's own output in a CI rehearsal).
 func (e *env) kubectl(args ...string) string {
 	t := e.t
 	t.Helper()
-	out, err := exec.Command(e.kubectlBin, append([]string{"--kubeconfig", e.kubeconfig}, args...)...).CombinedOutput()
+	var stderr bytes.Buffer
+	cmd := exec.Command(e.kubectlBin, append([]string{"--kubeconfig", e.kubeconfig}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return string(out)
 }
