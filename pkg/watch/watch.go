@@ -1,5 +1,6 @@
 // Package watch reports what changes under a local directory tree, in batches: every path created,
-// changed, removed or renamed, grouped until the tree has been quiet for a short window.
+// changed, removed or renamed, grouped until the tree has been quiet for a short window (or, for a
+// lone save, only a few milliseconds: see settle.go).
 package watch
 
 import (
@@ -33,6 +34,10 @@ const (
 type Options struct {
 	// Quiet is the quiet window: a batch is flushed after no event for this long (default DefaultQuiet).
 	Quiet time.Duration
+	// Settle, when positive and shorter than Quiet, flushes a lone change (the first few paths after
+	// the tree was quiet for Quiet) once no event came for Settle, instead of waiting the quiet
+	// window; a burst still waits the window (settle.go). Zero: every batch waits the window.
+	Settle time.Duration
 	// Poll rescans the tree every PollInterval instead of using file system events, for file systems
 	// that deliver none (some network and VM-shared mounts).
 	Poll bool
@@ -53,7 +58,8 @@ type Batch struct {
 	// removed or renamed (both the old and the new name). A removed or renamed directory is reported
 	// by its own path; "." means events were lost and the whole tree must be compared.
 	Paths []string
-	// First is when the first event of the batch arrived, Flushed when the quiet window ended.
+	// First is when the first event of the batch arrived, Flushed when the quiet window (or the
+	// settle time) ended.
 	First, Flushed time.Time
 }
 
@@ -76,7 +82,10 @@ type Watcher struct {
 	retire  <-chan time.Time  // fires when fw, replaced by polling, should be closed
 	pending map[string]struct{}
 	first   time.Time
-	events  int // reported events so far; a change restarts the quiet window
+	last    time.Time // when the latest event was reported
+	events  int       // reported events so far; a change restarts the quiet window
+	// settling is set while the pending batch may still leave after the settle time (settle.go).
+	settling bool
 }
 
 // New checks that root is a directory and prepares a Watcher for it; nothing is watched until Run.
@@ -97,6 +106,9 @@ func New(root string, opts Options) (*Watcher, error) {
 	}
 	if opts.PollInterval < 0 {
 		return nil, fmt.Errorf("watching %s: negative poll interval %s", root, opts.PollInterval)
+	}
+	if opts.Settle < 0 {
+		return nil, fmt.Errorf("watching %s: negative settle time %s", root, opts.Settle)
 	}
 	return &Watcher{
 		root:     filepath.Clean(abs),
@@ -136,8 +148,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	return w.loop(ctx)
 }
 
-// loop turns file events into batches: a batch is offered once no event came for the quiet window
-// (or maxDelay after its first event), and keeps growing until it is received.
+// loop turns file events into batches: a batch is offered once no event came for the quiet window,
+// or the settle time for a lone change (or maxDelay after its first event), and keeps growing until
+// it is received.
 func (w *Watcher) loop(ctx context.Context) error {
 	var err error
 	quiet := time.NewTimer(time.Hour)
@@ -190,7 +203,7 @@ func (w *Watcher) loop(ctx context.Context) error {
 		if w.events != before {
 			// A new event: the window starts again, but never past maxDelay after the first event.
 			out = nil
-			quiet.Reset(min(w.opts.Quiet, time.Until(w.first.Add(w.maxDelay))))
+			quiet.Reset(min(w.window(), time.Until(w.first.Add(w.maxDelay))))
 		}
 	}
 }
@@ -200,9 +213,12 @@ func (w *Watcher) report(rel string, isDir bool) {
 	if w.ignored(rel, isDir) {
 		return
 	}
+	now := time.Now()
 	if len(w.pending) == 0 {
-		w.first = time.Now()
+		w.first = now
+		w.settling = w.quietBefore(now)
 	}
+	w.last = now
 	w.pending[rel] = struct{}{}
 	w.events++
 }
