@@ -191,4 +191,9 @@ type Status struct {
 	// Runs counts the commands run through PathRun that ended: `up` reads it to learn that one may have
 	// changed files its download patterns name (absent from older synclets).
 	Runs int `json:"runs,omitempty"`
+	// Compressed counts the updates whose body came zstd-compressed (EncodingZstd), with their bytes as
+	// received and as decoded (absent from older synclets).
+	Compressed        int   `json:"compressed,omitempty"`
+	CompressedWire    int64 `json:"compressedWire,omitempty"`
+	CompressedDecoded int64 `json:"compressedDecoded,omitempty"`
 }

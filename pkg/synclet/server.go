@@ -93,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathFile, s.serveFile)
 	mux.HandleFunc("GET "+protocol.PathChanged, s.changed)
 	mux.HandleFunc("POST "+protocol.PathDebug, s.debug)
-	return s.auth(mux)
+	return advertise(s.auth(mux))
 }
 
 // Serve listens and serves until ctx ends.
@@ -199,10 +199,12 @@ func (s *Server) reply(w http.ResponseWriter, what string, v any) {
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	if !s.acquire(w, r) {
+	body, ok := s.updateBody(w, r) // encoding.go
+	if !ok || !s.acquire(w, r) {
 		return
 	}
 	defer s.release()
+	defer s.closeBody(body)
 	start := time.Now()
 	flush := func() {}
 	if f, ok := w.(http.Flusher); ok {
@@ -210,7 +212,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	ev := protocol.NewEventWriter(w, flush)
-	meta, st, err := s.applier.Apply(r.Body)
+	meta, st, err := s.applier.Apply(body)
 	t := protocol.Timings{Files: st.Files + st.Links, Deletes: st.Deletes}
 	t.Receive = ms(time.Since(start))
 	t.Write = t.Receive

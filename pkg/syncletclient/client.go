@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/archive"
@@ -21,6 +22,8 @@ import (
 type Client struct {
 	base string
 	hc   *http.Client
+	// acceptsZstd: the synclet's last reply said it takes zstd update bodies (compress.go)
+	acceptsZstd atomic.Bool
 }
 
 // New returns a client for the synclet reachable at addr (host:port of the local port-forward) that
@@ -42,12 +45,24 @@ func New(addr string, key *auth.Key) *Client {
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	return c.requestEncoded(ctx, method, path, body, "")
+}
+
+// requestEncoded is request with a body in the Content-Encoding enc ("" for none). Every reply
+// tells whether the synclet takes zstd bodies.
+func (c *Client) requestEncoded(ctx context.Context, method, path string, body io.Reader, enc string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("building the request %s %s: %w", method, path, err)
 	}
 	req.Header.Set(protocol.VersionHeader, protocol.Version)
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
 	resp, err := c.hc.Do(req)
+	if err == nil {
+		c.acceptsZstd.Store(protocol.AcceptsZstd(resp.Header))
+	}
 	var refused *auth.RefusedError
 	if errors.As(err, &refused) {
 		return nil, &StatusError{Code: refused.Code, Msg: refused.Msg}
@@ -139,7 +154,8 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 		if err != nil {
 			return nil, nil, fmt.Errorf("building the update: %w", err)
 		}
-		resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, bytes.NewReader(buf.Bytes()))
+		b, enc := c.smallBody(ctx, buf.Bytes())
+		resp, err := c.requestEncoded(ctx, http.MethodPost, protocol.PathUpdate, bytes.NewReader(b), enc)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -149,17 +165,26 @@ func (c *Client) Update(ctx context.Context, meta protocol.UpdateMeta, puts []ar
 	}
 	pr, pw := io.Pipe()
 	done := make(chan []archive.Put, 1)
+	d := newDecider(pw, c.compressing(ctx), progressHook(ctx)) // compress.go: plain or zstd
 	go func() {
-		s, err := archive.Write(pw, meta, puts)
+		s, err := archive.Write(d, meta, puts)
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
 		_ = pw.CloseWithError(err) // a pipe's Close never fails; the reader sees err
 		done <- s
 	}()
+	enc := <-d.decided // before anything reaches the pipe
+	body := io.Reader(pr)
+	if enc == "" {
+		body = progressBody(ctx, pr) // the tar itself: counted as the transport reads it
+	}
 	// finished unblocks the writer if the synclet answered before reading everything, then waits for it
 	finished := func() []archive.Put {
 		_ = pr.CloseWithError(io.ErrClosedPipe) // a pipe's Close never fails
 		return <-done
 	}
-	resp, err := c.request(ctx, http.MethodPost, protocol.PathUpdate, progressBody(ctx, pr))
+	resp, err := c.requestEncoded(ctx, http.MethodPost, protocol.PathUpdate, body, enc)
 	if err != nil {
 		finished()
 		return nil, nil, err
