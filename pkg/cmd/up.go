@@ -47,6 +47,7 @@ type UpOptions struct {
 	forwards     forwardOptions
 	debug        debugOptions // --debug (debug.go)
 	file         fileOptions  // -f, --dry-run: rules from a file (upfile.go)
+	compress     compressFlag // --compress (compress.go)
 	web          webFlag      // --web: the web view's address (pkg/cmd/web.go)
 
 	client  *kube.Client
@@ -107,6 +108,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	o.forwards.addFlags(f)
 	o.debug.addFlags(f)
 	o.file.addFlags(f)
+	o.compress.addFlags(f)
 	f.Var(&o.web, "web", "serve the web view on this loopback address (a free port by default; the URL is printed once), or --web=false")
 	return cmd
 }
@@ -220,7 +222,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	stopForwards := startForwards(ctx, cluster, forwards, targets, view, rec)
 	stopDebug, hold := o.startDebug(ctx, cluster, targets, view) // debug.go
 	defer stopDebug()
-	err = devloop.Run(ctx, cluster, devloop.Config{Dir: o.absDir, Targets: targets, Hold: hold,
+	err = devloop.Run(o.compress.context(ctx), cluster, devloop.Config{Dir: o.absDir, Targets: targets, Hold: hold,
 		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
 	stopForwards()
 	if verr := stopView(); verr != nil && err == nil {
