@@ -164,9 +164,11 @@ fuzz:
 # cluster in one run, writing docs/BENCHMARKS.md and docs/bench-*.png (about half an hour; never part of `make test`).
 # Tilt and Skaffold are built into $(CACHE)/tools on first use. test/bench is its own module (the plotting library
 # stays out of this one); BENCH_FLAGS passes flags to it, e.g. BENCH_FLAGS="-only latency -edits 10".
+# BENCH=quick is a short run for iterating (10 edits, 3 initial-sync rounds, no big tree, remote or debug).
 BENCH_FLAGS ?=
+BENCH ?=
 
 .PHONY: bench
 bench: build cluster-up
 	cd test/bench && go build -o $(CURDIR)/bin/bench .
-	bin/bench -repo . $(BENCH_FLAGS)
+	bin/bench -repo . $(if $(filter quick,$(BENCH)),-quick) $(BENCH_FLAGS)

@@ -25,6 +25,11 @@ type report struct {
 	remoteRTT          time.Duration
 	debug              *debugResult // measure 7 (issue 18), written to its own file
 	problems           []string
+	provenance         [][2]string // digests of what was measured, recorded at the start
+	seeds              []string    // the interleaving seed of each measure
+	times              [][2]string // how long each measure took
+	floor              *initResult // tar x inside the pod from a tarball already there (measure 3's floor)
+	remoteProbe        string      // how the remote prober reached the apps
 }
 
 func (r *report) find(rs []*result, id string) *result {
@@ -47,73 +52,66 @@ const (
 	idVanilla     = "vanilla"
 	idTilt        = "tilt-sync"
 	idSkaffold    = "skaffold-sync"
-	idSkaffold100 = "skaffold-sync-poll100"
+	idSkaffold20  = "skaffold-sync-debounce20"
+	idSyncQ200    = "fastdev-static-sync-quiet200"
+	idExecStream  = "exec-stream-sync"
 )
 
-// latencySuite is measure 1 (and 6, when run behind the remote link): one series per contender.
+// latencySuite is measure 1 (and 6, when run behind the remote link): one series per contender, all
+// set up at once and their edits interleaved (see schedule.go).
 func (e *env) latencySuite(ctx context.Context, rep *report, peers bool, remote bool) []*result {
-	n := e.o.edits
 	restartMutate := func(d *appsv1.Deployment) error {
 		d.Spec.Template.Spec.Containers[0].Command = snapshotCommand
 		return nil
 	}
 	syncMutate := func(d *appsv1.Deployment) error { return rulesAnnotation(d, "restart: process", "restart: none") }
-	type contender struct {
-		id, title string
-		run       func(r *result) error
+	n := e.o.edits
+	if remote {
+		n = e.o.remoteEdits
 	}
 	cs := []contender{
-		{idSync, "kubectl-fastdev, web-static, sync only (`restart: none`)", func(r *result) error {
-			return e.fastdevRun(ctx, r, webStatic, n, 1, syncMutate)
+		{idSync, "kubectl-fastdev, web-static, sync only (`restart: none`)", n, func(ctx context.Context, r *result) (*session, error) {
+			return e.fastdevSession(ctx, r, webStatic, 1, syncMutate)
 		}},
-		{idRestart, "kubectl-fastdev, web-static, files + process restart", func(r *result) error {
-			return e.fastdevRun(ctx, r, webStatic, n, 1, restartMutate)
+		{idRestart, "kubectl-fastdev, web-static, files + process restart", n, func(ctx context.Context, r *result) (*session, error) {
+			return e.fastdevSession(ctx, r, webStatic, 1, restartMutate)
 		}},
-		{idGo, "kubectl-fastdev, web-go, in-pod `go build` + restart", func(r *result) error {
-			return e.fastdevRun(ctx, r, webGo, n, 1, nil)
+		{idGo, "kubectl-fastdev, web-go, in-pod `go build` + restart", n, func(ctx context.Context, r *result) (*session, error) {
+			return e.fastdevSession(ctx, r, webGo, 1, nil)
 		}},
-		{idGoLocal, "kubectl-fastdev, web-go, local `go build`, binary sent + restart", func(r *result) error {
-			return e.goLocalBuild(ctx, r, n)
+		{idGoLocal, "kubectl-fastdev, web-go, local `go build`, binary sent + restart", n, e.goLocalBuild},
+		{idExecSync, "exec+tar, web-static, sync only", n, func(ctx context.Context, r *result) (*session, error) {
+			return e.execTar(ctx, r, false)
 		}},
-		{idExecSync, "exec+tar, web-static, sync only", func(r *result) error { return e.execTar(ctx, r, n, false) }},
-		{idExecRestart, "exec+tar, web-static, files + restart via `kubectl exec`", func(r *result) error { return e.execTar(ctx, r, n, true) }},
+		{idExecRestart, "exec+tar, web-static, files + restart via `kubectl exec`", n, func(ctx context.Context, r *result) (*session, error) {
+			return e.execTar(ctx, r, true)
+		}},
 	}
 	if !remote {
-		cs = append(cs, contender{idVanilla, "vanilla: new image, `ctr import`, rollout", func(r *result) error {
-			return e.vanilla(ctx, r, e.o.vanillaEdits)
-		}})
+		cs = append(cs, contender{idVanilla, "vanilla: new image, `ctr import`, rollout", e.o.vanillaEdits, e.vanilla})
+	}
+	if e.hasSettle {
+		cs = append(cs, contender{idSyncQ200, "kubectl-fastdev, web-static, sync only, `--quiet 200ms --settle 0` (Tilt's debounce)", n,
+			func(ctx context.Context, r *result) (*session, error) {
+				return e.fastdevSession(ctx, r, webStatic, 1, syncMutate, "--quiet", "200ms", "--settle", "0")
+			}})
 	}
 	if peers && e.toolBin["tilt"] != "" {
-		cs = append(cs, contender{idTilt, "Tilt v0.33.21 live_update, sync only", func(r *result) error { return e.tilt(ctx, r, n) }})
+		cs = append(cs, contender{idTilt, "Tilt v0.33.21 live_update, sync only (200 ms event batching)", n, e.tilt})
 	}
 	if peers && e.toolBin["skaffold"] != "" && e.registry != nil {
 		cs = append(cs,
-			contender{idSkaffold, "Skaffold v2.13.2 file sync, sync only (default 1 s watch poll)", func(r *result) error {
-				return e.skaffold(ctx, r, n, 0)
-			}},
-			contender{idSkaffold100, "Skaffold v2.13.2 file sync, sync only, `--watch-poll-interval=100`", func(r *result) error {
-				return e.skaffold(ctx, r, n, 100)
-			}},
+			contender{idSkaffold, "Skaffold v2.13.2 file sync, sync only (default `notify` trigger, 1 s debounce)", n,
+				func(ctx context.Context, r *result) (*session, error) { return e.skaffold(ctx, r, 0) }},
+			contender{idSkaffold20, "Skaffold v2.13.2 file sync, sync only, `--watch-poll-interval=20` (a 20 ms debounce)", n,
+				func(ctx context.Context, r *result) (*session, error) { return e.skaffold(ctx, r, 20) }},
 		)
 	}
-	var out []*result
-	for _, c := range cs {
-		if ctx.Err() != nil {
-			break
-		}
-		if len(e.o.series) > 0 && !e.o.series[c.id] {
-			continue
-		}
-		r := &result{id: c.id, title: c.title}
-		e.logf("latency: %s", c.title)
-		if err := c.run(r); err != nil {
-			r.err = err
-			rep.problems = append(rep.problems, fmt.Sprintf("%s: %v", c.title, err))
-			e.logf("FAILED %s: %v", c.title, err)
-		}
-		out = append(out, r)
+	what := "latency"
+	if remote {
+		what = "remote latency"
 	}
-	return out
+	return e.interleaved(ctx, rep, what, cs)
 }
 
 // runAll runs the selected measures and writes the report.
@@ -137,23 +135,37 @@ func (e *env) runAll(ctx context.Context) error {
 		defer reg.close()
 		e.registry = reg
 	}
+	rep.provenance = e.provenance(ctx)
+	for _, p := range rep.provenance {
+		e.logf("%s: %s", p[0], p[1])
+	}
+	timed := func(name string, f func()) {
+		if ctx.Err() != nil {
+			return
+		}
+		start := time.Now()
+		f()
+		d := time.Since(start).Round(time.Second)
+		rep.times = append(rep.times, [2]string{name, d.String()})
+		e.logf("TIME %s: %s", name, d)
+	}
 	if e.o.only["latency"] || e.o.only["peers"] {
-		rep.latency = e.latencySuite(ctx, rep, e.o.only["peers"] && havePeers, false)
+		timed("latency", func() { rep.latency = e.latencySuite(ctx, rep, e.o.only["peers"] && havePeers, false) })
 	}
-	if e.o.only["initial"] && ctx.Err() == nil {
-		rep.initial = e.initialSuite(ctx, rep)
+	if e.o.only["initial"] {
+		timed("initial", func() { rep.initial = e.initialSuite(ctx, rep) })
 	}
-	if e.o.only["fanout"] && ctx.Err() == nil {
-		rep.fanout = e.fanoutSuite(ctx, rep)
+	if e.o.only["fanout"] {
+		timed("fanout", func() { rep.fanout = e.fanoutSuite(ctx, rep) })
 	}
-	if e.o.only["bigtree"] && ctx.Err() == nil {
-		rep.bigtree = e.bigtreeSuite(ctx, rep)
+	if e.o.only["bigtree"] {
+		timed("bigtree", func() { rep.bigtree = e.bigtreeSuite(ctx, rep) })
 	}
-	if e.o.only["debug"] && ctx.Err() == nil {
-		rep.debug = e.debugSuite(ctx, rep)
+	if e.o.only["debug"] {
+		timed("debug", func() { rep.debug = e.debugSuite(ctx, rep) })
 	}
-	if e.o.only["remote"] && ctx.Err() == nil {
-		e.remoteSuite(ctx, rep, e.o.only["peers"] && havePeers)
+	if e.o.only["remote"] {
+		timed("remote", func() { e.remoteSuite(ctx, rep, e.o.only["peers"] && havePeers) })
 	}
 	e.removeBenchImages()
 	rep.finished, rep.loadEnd = time.Now(), loadavg()

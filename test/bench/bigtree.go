@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,21 +16,17 @@ import (
 // fanoutSuite is measure 5: the files + restart edit of web-static, with 1, 3 and 10 replicas, each
 // edit timed until every replica serves it.
 func (e *env) fanoutSuite(ctx context.Context, rep *report) []*result {
-	var out []*result
+	var cs []contender
 	for _, n := range []int{1, 3, 10} {
-		r := &result{id: fmt.Sprintf("fanout-%d", n), title: fmt.Sprintf("%d replica(s)", n)}
-		e.logf("fan-out: %d replica(s)", n)
-		err := e.fastdevRun(ctx, r, webStatic, e.o.edits, n, func(d *appsv1.Deployment) error {
-			d.Spec.Template.Spec.Containers[0].Command = snapshotCommand
-			return nil
-		})
-		if err != nil {
-			r.err = err
-			rep.problems = append(rep.problems, fmt.Sprintf("fan-out %d: %v", n, err))
-		}
-		out = append(out, r)
+		cs = append(cs, contender{fmt.Sprintf("fanout-%d", n), fmt.Sprintf("%d replica(s)", n), e.o.edits,
+			func(ctx context.Context, r *result) (*session, error) {
+				return e.fastdevSession(ctx, r, webStatic, n, func(d *appsv1.Deployment) error {
+					d.Spec.Template.Spec.Containers[0].Command = snapshotCommand
+					return nil
+				})
+			}})
 	}
-	return out
+	return e.interleaved(ctx, rep, "fan-out", cs)
 }
 
 // treeResult is `up` watching the 100,000-file tree in one watch mode.
@@ -43,8 +40,11 @@ type treeResult struct {
 	push       []time.Duration // write -> request sent (detect + quiet + plan)
 	applied    []time.Duration // write -> update line (files written in the pod)
 	stages     []stages
+	pollPeriod time.Duration // the rescan period `up --poll` announced (0: none, the default)
 	err        error
 }
+
+var rescanned = regexp.MustCompile(`is rescanned every (\S+)`)
 
 // bigtreeSuite is measure 4: `up` on a 100,000-file tree, idle CPU and RSS after a minute, and the
 // latency from a write to the push, with file events and with --poll.
@@ -92,6 +92,9 @@ func (e *env) bigtree(ctx context.Context, r *treeResult, ns, dir string, first 
 		}
 	}
 	r.connect = time.Since(start)
+	if m := rescanned.FindStringSubmatch(up.output()); m != nil {
+		r.pollPeriod, _ = time.ParseDuration(m[1])
+	}
 	time.Sleep(10 * time.Second) // let `up` go idle
 	idle := time.Minute
 	t0, err := cpuTicks(up.pid())
@@ -104,7 +107,7 @@ func (e *env) bigtree(ctx context.Context, r *treeResult, ns, dir string, first 
 		return err
 	}
 	r.idle = idle
-	r.cpuPercent = float64(t1-t0) / 100 / idle.Seconds() * 100 // USER_HZ is 100 on Linux
+	r.cpuPercent = float64(t1-t0) / clockTick / idle.Seconds() * 100
 	if r.rssMB, err = rssMB(up.pid()); err != nil {
 		return err
 	}

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +38,8 @@ type env struct {
 	remote     *netns            // simulated remote link, set while measure 6 runs
 	toolBin    map[string]string // peer tool binaries by name
 
-	tree10kFiles int // the generated measure-3 tree, once made
+	hasSettle    bool // `up` has --settle (matched-debounce series)
+	tree10kFiles int  // the measure-3 corpus, once copied
 	tree10kBytes int64
 }
 
@@ -73,6 +77,8 @@ func newEnv(o options) (*env, error) {
 		return nil, fmt.Errorf("kubeconfig %s: %w (is the local cluster up? `make cluster-up`)", e.kubeconfig, err)
 	}
 	e.rest.QPS, e.rest.Burst = 100, 200
+	// the bench's own requests are counted, so each edit's API server requests can be net of them
+	e.rest.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt} }
 	if e.cs, err = kubernetes.NewForConfig(e.rest); err != nil {
 		return nil, err
 	}
@@ -87,6 +93,8 @@ func newEnv(o options) (*env, error) {
 		return nil, err
 	}
 	e.log = io.MultiWriter(os.Stderr, f)
+	help, _ := exec.Command(e.fastdev, "up", "-h").CombinedOutput()
+	e.hasSettle = strings.Contains(string(help), "--settle")
 	return e, nil
 }
 
@@ -189,4 +197,41 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Fields(string(b))[0]
+}
+
+// provenance records, at the start of a run, what is measured: the sha256 of each binary, the synclet
+// image's digest (the file `make images` writes next to its tarball), and the load average.
+func (e *env) provenance(ctx context.Context) [][2]string {
+	out := [][2]string{{"sha256 of " + e.fastdev, fileSHA(e.fastdev)}}
+	for _, t := range peers {
+		if bin := e.toolBin[t.name]; bin != "" {
+			out = append(out, [2]string{"sha256 of " + t.name + " " + t.version, fileSHA(bin)})
+		}
+	}
+	img := filepath.Join(e.cache, "images", "synclet.tar")
+	dig, err := os.ReadFile(img + ".digest")
+	d := strings.TrimSpace(string(dig))
+	if err != nil {
+		d = fmt.Sprintf("unknown (%v: run `make images`)", err)
+	}
+	out = append(out, [2]string{"synclet image digest (" + img + ".digest)", d})
+	out = append(out, [2]string{"1-minute load average at the start", loadavg()})
+	if !e.hasSettle {
+		out = append(out, [2]string{"`up --settle`", "missing from " + e.fastdev + " up -h: the matched-debounce kubectl-fastdev series is skipped"})
+	}
+	return out
+}
+
+// fileSHA returns a file's sha256 in hex.
+func fileSHA(file string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

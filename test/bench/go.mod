@@ -12,6 +12,7 @@ require (
 	github.com/google/go-dap v0.12.0
 	github.com/kubectl-fastdev/kubectl-fastdev v0.0.0
 	github.com/kubectl-fastdev/kubectl-fastdev/hack/mkimage v0.0.0
+	golang.org/x/sys v0.47.0
 	gonum.org/v1/plot v0.17.0
 	k8s.io/api v0.33.13
 	k8s.io/apimachinery v0.33.13
@@ -61,7 +62,6 @@ require (
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/term v0.45.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.9.0 // indirect

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,10 +20,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// nsSeq keeps the names of namespaces created at once (interleaved setups) apart.
+var nsSeq atomic.Int64
+
 // namespace creates a fresh bench-* namespace and returns it with a function deleting it (and
 // waiting, bounded, until its pods are gone, so the next measure does not share the CPU with them).
 func (e *env) namespace(ctx context.Context, what string) (string, func(), error) {
-	name := fmt.Sprintf("bench-%s-%d", what, time.Now().UnixNano()%100000)
+	name := fmt.Sprintf("bench-%s-%d-%d", what, time.Now().UnixNano()%100000, nsSeq.Add(1))
 	_, err := e.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: name, Labels: map[string]string{"fastdev.dev/bench": "true"}}}, metav1.CreateOptions{})
 	if err != nil {

@@ -21,6 +21,9 @@ type result struct {
 	stages    []stages        // kubectl-fastdev only: where each edit's time went
 	steps     []time.Duration // in-pod step time (web-go: the incremental go build)
 	replied   []time.Duration // kubectl-fastdev: edit -> the last pod's reply, as `up` printed it
+	debounced []time.Duration // edit -> served less the tool's debounce in that edit (see session.debounce)
+	usage     *usage          // resources during the series (interleaved measures)
+	api       []float64       // API server requests per edit, net (interleaved measures)
 	err       error
 }
 
@@ -48,36 +51,6 @@ type editFunc func(ctx context.Context, marker string) error
 
 // afterFunc runs once the edit is served (for example to read `up`'s line for it).
 type afterFunc func(ctx context.Context, marker string, t0, served time.Time) error
-
-// editLoop makes n edits, one after the other, each timed from just before the file is written to
-// the first GET answering the edit's marker from `pods` pods.
-func (e *env) editLoop(ctx context.Context, r *result, n, pods int, pr *prober, timeout time.Duration, edit editFunc, after afterFunc) error {
-	for i := range n {
-		marker := fmt.Sprintf("edit-%d-%d", time.Now().UnixNano()%1_000_000, i)
-		t0 := time.Now()
-		errc := make(chan error, 1)
-		go func() { errc <- edit(ctx, marker) }()
-		served, err := pr.wait(ctx, marker, pods, timeout)
-		if eerr := <-errc; eerr != nil {
-			return fmt.Errorf("edit %d: %w", i+1, eerr)
-		}
-		if err != nil {
-			return fmt.Errorf("edit %d: %w", i+1, err)
-		}
-		r.lat = append(r.lat, served.Sub(t0))
-		if e.o.verbose {
-			e.logf("%s: edit %d served after %s", r.id, i+1, fmtDur(served.Sub(t0)))
-		}
-		if after != nil {
-			if err := after(ctx, marker, t0, served); err != nil {
-				return fmt.Errorf("edit %d: %w", i+1, err)
-			}
-		}
-		time.Sleep(e.o.gap)
-	}
-	e.logf("%s: %d edits, p50 %s", r.title, len(r.lat), fmtDur(percentile(r.lat, 50)))
-	return nil
-}
 
 // app is one sample app as the measures edit it.
 type app struct {
@@ -126,17 +99,33 @@ func (e *env) examples(ns string) (string, error) {
 // to the restarted process's first answer, not to the file landing.
 var snapshotCommand = []string{"/bin/sh", "-c", "rm -rf /tmp/snap && cp -r /www /tmp/snap && exec /bin/busybox httpd -f -p 8080 -h /tmp/snap"}
 
-// fastdevRun is one kubectl-fastdev latency series: the example app deployed as the rules say
-// (after mutate), `up`, then n edits, each timed to served and split into stages from up's line.
+// fastdevRun is one kubectl-fastdev latency series run alone (the debug measure's reference).
 func (e *env) fastdevRun(ctx context.Context, r *result, a app, n, replicas int, mutate func(*appsv1.Deployment) error, upArgs ...string) error {
-	ns, cleanup, err := e.namespace(ctx, "fd")
+	s, err := e.fastdevSession(ctx, r, a, replicas, mutate, upArgs...)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	return e.runSeries(ctx, s, n)
+}
+
+// fastdevSession sets one kubectl-fastdev contender up: the example app deployed as the rules say
+// (after mutate), `up` running; each edit is timed to served and split into stages from up's line.
+func (e *env) fastdevSession(ctx context.Context, r *result, a app, replicas int, mutate func(*appsv1.Deployment) error, upArgs ...string) (_ *session, err error) {
+	s := &session{r: r, pods: replicas, timeout: 2 * time.Minute, selector: "app=" + a.name}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	ns, cleanup, err := e.namespace(ctx, "fd")
+	if err != nil {
+		return nil, err
+	}
+	s.ns = ns
+	s.onClose(cleanup)
 	dir, err := e.examples(ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := e.deploy(ctx, ns, a.name, func(d *appsv1.Deployment) error {
 		reps := int32(replicas)
@@ -146,57 +135,64 @@ func (e *env) fastdevRun(ctx context.Context, r *result, a app, n, replicas int,
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	up, err := e.up(ctx, ns, a.name, dir, replicas, upArgs...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer up.stop()
+	s.local = up
+	s.onClose(up.stop)
 	if err := e.rolledOut(ctx, ns, a.name, 3*time.Minute); err != nil {
-		return err
+		return nil, err
 	}
-	pr, err := e.newProber(ns, "app="+a.name)
-	if err != nil {
-		return err
+	if s.pr, err = e.newProber(ns, s.selector); err != nil {
+		return nil, err
 	}
-	defer pr.close()
-	if _, err := pr.wait(ctx, a.initial, replicas, time.Minute); err != nil {
-		return err
+	s.onClose(s.pr.close)
+	if _, err := s.pr.wait(ctx, a.initial, replicas, time.Minute); err != nil {
+		return nil, err
 	}
 	from := up.mark()
-	return e.editLoop(ctx, r, n, replicas, pr, 2*time.Minute,
-		func(_ context.Context, m string) error { return a.write(dir, m) },
-		func(ctx context.Context, m string, t0, served time.Time) error {
-			// one update line per pod; the first one's split is kept (every pod gets the same edit)
-			var first *upUpdate
-			var last time.Time
-			for range replicas {
-				var l line
-				var err error
-				l, from, err = up.wait(ctx, from, time.Minute, "the update line of "+m, func(s string) bool {
-					_, ok := parseUpdate(line{text: s})
-					return ok || strings.Contains(s, "FAILED")
-				})
-				if err != nil {
-					return err
-				}
-				u, ok := parseUpdate(l)
-				if !ok {
-					return fmt.Errorf("update failed: %s", l.text)
-				}
-				if first == nil {
-					first = &u
-				}
-				last = u.at
+	s.edit = func(_ context.Context, m string) error { return a.write(dir, m) }
+	s.after = func(ctx context.Context, m string, t0, served time.Time) error {
+		// one update line per pod; the first one's split is kept (every pod gets the same edit)
+		var first *upUpdate
+		var last time.Time
+		for range replicas {
+			var l line
+			var err error
+			l, from, err = up.wait(ctx, from, time.Minute, "the update line of "+m, func(s string) bool {
+				_, ok := parseUpdate(line{text: s})
+				return ok || strings.Contains(s, "FAILED")
+			})
+			if err != nil {
+				return err
 			}
-			r.replied = append(r.replied, last.Sub(t0))
-			r.stages = append(r.stages, splitStages(*first, t0, served))
-			if first.steps > 0 {
-				r.steps = append(r.steps, first.steps)
+			u, ok := parseUpdate(l)
+			if !ok {
+				return fmt.Errorf("update failed: %s", l.text)
 			}
-			return nil
-		})
+			if first == nil {
+				first = &u
+			}
+			last = u.at
+		}
+		r.replied = append(r.replied, last.Sub(t0))
+		r.stages = append(r.stages, splitStages(*first, t0, served))
+		if first.steps > 0 {
+			r.steps = append(r.steps, first.steps)
+		}
+		return nil
+	}
+	// the quiet window `up` reports for the edit is its debounce
+	s.debounce = func(i int) time.Duration {
+		if i < len(r.stages) {
+			return r.stages[i].quiet
+		}
+		return 0
+	}
+	return s, nil
 }
 
 // plainStatic turns the web-static example into the Deployment the exec-based contenders use: no
@@ -221,79 +217,95 @@ func plainStatic(restart bool) func(*appsv1.Deployment) error {
 // execTar is the baseline Tilt's live_update and Skaffold's sync are built on: tar the changed file,
 // untar it in the container through `kubectl exec -i`, and, with restart, kill the process with a
 // second `kubectl exec` so its wrapper starts it again.
-func (e *env) execTar(ctx context.Context, r *result, n int, restart bool) error {
+func (e *env) execTar(ctx context.Context, r *result, restart bool) (_ *session, err error) {
+	s := &session{r: r, pods: 1, timeout: time.Minute, selector: "app=web-static"}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	ns, cleanup, err := e.namespace(ctx, "exec")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cleanup()
+	s.ns = ns
+	s.onClose(cleanup)
 	dir, err := e.examples(ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := e.deploy(ctx, ns, "web-static", plainStatic(restart)); err != nil {
-		return err
+		return nil, err
 	}
-	pods, err := e.runningPods(ctx, ns, "app=web-static")
+	pods, err := e.runningPods(ctx, ns, s.selector)
 	if err != nil || len(pods) != 1 {
-		return fmt.Errorf("want 1 running pod: %v", err)
+		return nil, fmt.Errorf("want 1 running pod: %v", err)
 	}
 	pod := pods[0].Name
-	pr, err := e.newProber(ns, "app=web-static")
-	if err != nil {
-		return err
+	if s.pr, err = e.newProber(ns, s.selector); err != nil {
+		return nil, err
 	}
-	defer pr.close()
-	if _, err := pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
-		return err
+	s.onClose(s.pr.close)
+	if _, err := s.pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
+		return nil, err
 	}
 	kc := e.kubectl + " --kubeconfig " + e.cliKubeconfig() + " -n " + ns
 	script := fmt.Sprintf("tar c -C %s index.html | %s exec -i %s -c web -- tar x -C /www", filepath.Join(dir, "web-static/www"), kc, pod)
 	if restart {
 		script += fmt.Sprintf(" && %s exec %s -c web -- sh -c 'kill $(cat /tmp/app.pid)'", kc, pod)
 	}
-	return e.editLoop(ctx, r, n, 1, pr, time.Minute, func(ctx context.Context, m string) error {
+	s.edit = func(ctx context.Context, m string) error {
 		if err := webStatic.write(dir, m); err != nil {
 			return err
 		}
-		if out, err := e.cmd(ctx, "sh", "-c", script).CombinedOutput(); err != nil {
+		cmd := e.cmd(ctx, "sh", "-c", script)
+		out, err := cmd.CombinedOutput()
+		s.addLocal(cmd.ProcessState)
+		if err != nil {
 			return fmt.Errorf("%s: %w: %s", script, err, out)
 		}
 		return nil
-	}, nil)
+	}
+	return s, nil
 }
 
 // vanilla is the pipeline kubectl-fastdev replaces, without a registry: build a new image with the
 // edit (the hack/mkimage recipe), import it into containerd (hack/cluster/cluster.sh import), point
 // the Deployment at it and let the rollout start a new pod. It is timed to the new pod's first
 // answer, before it is Ready or behind the Service: an optimistic figure for the baseline.
-func (e *env) vanilla(ctx context.Context, r *result, n int) error {
+func (e *env) vanilla(ctx context.Context, r *result) (_ *session, err error) {
+	s := &session{r: r, pods: 1, timeout: 3 * time.Minute, selector: "app=web-static"}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	ns, cleanup, err := e.namespace(ctx, "vanilla")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cleanup()
+	s.ns = ns
+	s.onClose(cleanup)
 	dir, err := e.examples(ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := e.deploy(ctx, ns, "web-static", func(d *appsv1.Deployment) error {
 		delete(d.Annotations, "fastdev.dev/rules")
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	pr, err := e.newProber(ns, "app=web-static")
-	if err != nil {
-		return err
+	if s.pr, err = e.newProber(ns, s.selector); err != nil {
+		return nil, err
 	}
-	defer pr.close()
-	if _, err := pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
-		return err
+	s.onClose(s.pr.close)
+	if _, err := s.pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
+		return nil, err
 	}
 	var refs []string
-	defer func() { e.removeImages(refs) }()
-	return e.editLoop(ctx, r, n, 1, pr, 3*time.Minute, func(ctx context.Context, m string) error {
+	s.onClose(func() { e.removeImages(refs) })
+	s.edit = func(ctx context.Context, m string) error {
 		if err := webStatic.write(dir, m); err != nil {
 			return err
 		}
@@ -306,15 +318,19 @@ func (e *env) vanilla(ctx context.Context, r *result, n int) error {
 		if err := importImage(ctx, e.repo, "", ref, img); err != nil {
 			return err
 		}
-		out, err := e.cmd(ctx, e.kubectl, "--kubeconfig", e.cliKubeconfig(), "-n", ns, "set", "image", "deployment/web-static", "web="+ref).CombinedOutput()
+		cmd := e.cmd(ctx, e.kubectl, "--kubeconfig", e.cliKubeconfig(), "-n", ns, "set", "image", "deployment/web-static", "web="+ref)
+		out, err := cmd.CombinedOutput()
+		s.addLocal(cmd.ProcessState)
 		if err != nil {
 			return fmt.Errorf("kubectl set image: %w: %s", err, out)
 		}
 		return nil
-	}, func(ctx context.Context, _ string, _, _ time.Time) error {
-		// the next edit starts from a settled Deployment: the old pod gone
+	}
+	// the next edit starts from a settled Deployment: the old pod gone
+	s.after = func(ctx context.Context, _ string, _, _ time.Time) error {
 		return e.rolledOut(ctx, ns, "web-static", 3*time.Minute)
-	})
+	}
+	return s, nil
 }
 
 // removeImages deletes the images a measure imported, so the cluster's store does not grow.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,12 @@ type options struct {
 	// remote link shape
 	rtt  time.Duration
 	rate string
+	// issue 19's method
+	seed        uint64        // the interleaving seed
+	idleWindow  time.Duration // how long every contender idles before a series (the API server's idle rate)
+	quick       bool          // BENCH=quick: fewer edits and runs, for iterating (never a report to keep)
+	rounds      int           // initial-sync rounds
+	remoteEdits int           // edits per series behind the simulated link
 }
 
 // measures, in the order they run; -only selects some of them.
@@ -94,11 +101,43 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.verbose, "v", false, "copy the contenders' output to the log")
 	fs.DurationVar(&o.rtt, "rtt", 40*time.Millisecond, "round-trip time of the simulated remote link")
 	fs.StringVar(&o.rate, "rate", "20mbit", "bandwidth of the simulated remote link (tc syntax)")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of the random order the contenders' edits are interleaved in (default: from the clock; printed)")
+	fs.DurationVar(&o.idleWindow, "idle-window", 10*time.Second, "idle time before each interleaved series, to measure the API server's background request rate")
+	fs.BoolVar(&o.quick, "quick", false, "a quick run for iterating: 10 edits, 3 vanilla edits, 3 initial-sync rounds, no bigtree or remote (unless -only names them)")
+	fs.IntVar(&o.remoteEdits, "remote-edits", 20, "edits per latency series behind the simulated remote link (measure 6)")
+	fs.IntVar(&o.rounds, "rounds", 5, "initial-sync rounds (each: kubectl-fastdev, kubectl cp, in turn)")
 	if len(args) > 0 && args[0] == "tools" {
 		args = args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.seed == 0 {
+		o.seed = newSeed()
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if o.quick {
+		if !explicit["edits"] {
+			o.edits = 10
+		}
+		if !explicit["vanilla-edits"] {
+			o.vanillaEdits = 3
+		}
+		if !explicit["remote-edits"] {
+			o.remoteEdits = 10
+		}
+		if !explicit["rounds"] {
+			o.rounds = 3
+		}
+		if !explicit["idle-window"] {
+			o.idleWindow = 3 * time.Second
+		}
+		if !explicit["only"] {
+			*only = strings.Join(slices.DeleteFunc(slices.Clone(measureNames), func(m string) bool {
+				return m == "bigtree" || m == "remote" || m == "debug"
+			}), ",")
+		}
 	}
 	o.only = map[string]bool{}
 	for _, m := range strings.Split(*only, ",") {

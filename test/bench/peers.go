@@ -50,26 +50,34 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// peerRun deploys with a peer tool started by startTool in dir (which holds www/ and app.yaml),
-// waits until the app serves, then times n sync-only edits of www/index.html.
-func (e *env) peerRun(ctx context.Context, r *result, n int, what string, setup func(ns, dir string) (*proc, error)) error {
+// peerRun deploys with a peer tool started by startTool in dir (which holds www/ and app.yaml) and
+// waits until the app serves; each edit rewrites www/index.html (sync only).
+func (e *env) peerRun(ctx context.Context, r *result, what string, setup func(ns, dir string) (*proc, error)) (_ *session, err error) {
+	s := &session{r: r, pods: 1, timeout: time.Minute, selector: "app=web-static"}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	ns, cleanup, err := e.namespace(ctx, what)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cleanup()
+	s.ns = ns
+	s.onClose(cleanup)
 	dir := filepath.Join(e.work, ns)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if err := copyDir(filepath.Join(e.repo, "manifests/examples/web-static/www"), filepath.Join(dir, "www")); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := setup(ns, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer p.stop()
+	s.local = p
+	s.onClose(p.stop)
 	if err := poll(ctx, 3*time.Minute, 500*time.Millisecond, func() (bool, error) {
 		select {
 		case <-p.done:
@@ -79,31 +87,35 @@ func (e *env) peerRun(ctx context.Context, r *result, n int, what string, setup 
 		if out := p.output(); strings.Contains(strings.ToLower(out), "build failed") {
 			return false, fmt.Errorf("%s: the image build failed:\n%s", p.name, tail(out, 20))
 		}
-		pods, err := e.runningPods(ctx, ns, "app=web-static")
+		pods, err := e.runningPods(ctx, ns, s.selector)
 		return err == nil && len(pods) == 1, nil
 	}); err != nil {
-		return fmt.Errorf("%s did not deploy: %w", what, err)
+		return nil, fmt.Errorf("%s did not deploy: %w", what, err)
 	}
-	pr, err := e.newProber(ns, "app=web-static")
-	if err != nil {
-		return err
+	if s.pr, err = e.newProber(ns, s.selector); err != nil {
+		return nil, err
 	}
-	defer pr.close()
-	if _, err := pr.wait(ctx, webStatic.initial, 1, 2*time.Minute); err != nil {
-		return err
+	s.onClose(s.pr.close)
+	if _, err := s.pr.wait(ctx, webStatic.initial, 1, 2*time.Minute); err != nil {
+		return nil, err
 	}
 	// let the tool finish what it does after a deploy (status checks, starting its sync) first
 	time.Sleep(5 * time.Second)
 	www := filepath.Join(dir, "www", "index.html")
-	return e.editLoop(ctx, r, n, 1, pr, time.Minute, func(_ context.Context, m string) error {
+	s.edit = func(_ context.Context, m string) error {
 		return os.WriteFile(www, webStatic.content(nil, m), 0o644)
-	}, nil)
+	}
+	return s, nil
 }
+
+// tiltDebounce is Tilt's file-event batching: it waits until 200 ms pass without an event
+// (BufferMinRestDuration in tilt-dev/tilt's pkg/watch), then acts.
+const tiltDebounce = 200 * time.Millisecond
 
 // tilt runs `tilt up` with live_update syncing www/ to /www. The image comes from a custom_build
 // that imports into containerd, as Tilt cannot build without Docker or push without a registry here.
-func (e *env) tilt(ctx context.Context, r *result, n int) error {
-	return e.peerRun(ctx, r, n, "tilt", func(ns, dir string) (*proc, error) {
+func (e *env) tilt(ctx context.Context, r *result) (*session, error) {
+	s, err := e.peerRun(ctx, r, "tilt", func(ns, dir string) (*proc, error) {
 		if err := e.peerApp(dir, ns, "fastdev.local/bench-tilt", corev1.PullNever); err != nil {
 			return nil, err
 		}
@@ -127,16 +139,22 @@ custom_build('fastdev.local/bench-tilt', '%s image -repo %s -www www -ref $EXPEC
 			"PATH="+filepath.Dir(e.kubectl)+":"+os.Getenv("PATH"))
 		return e.start("tilt", cmd)
 	})
+	if s != nil {
+		s.debounce = func(int) time.Duration { return tiltDebounce }
+	}
+	return s, err
 }
 
 // skaffold runs `skaffold dev` with manual file sync of www/ to /www. Without Docker Skaffold only
 // builds when it pushes: the custom build pushes to the bench's in-memory registry on this machine
-// and has containerd pull from it. pollMs > 0 sets --watch-poll-interval.
-func (e *env) skaffold(ctx context.Context, r *result, n int, pollMs int) error {
+// and has containerd pull from it. debounceMs > 0 sets --watch-poll-interval: with Skaffold v2's
+// default `notify` trigger that is not a poll but a debounce (pkg/skaffold/trigger: every file event
+// resets a timer of that length, which then triggers the sync); the default is 1000 ms.
+func (e *env) skaffold(ctx context.Context, r *result, debounceMs int) (*session, error) {
 	if e.registry == nil {
-		return fmt.Errorf("no registry for Skaffold")
+		return nil, fmt.Errorf("no registry for Skaffold")
 	}
-	return e.peerRun(ctx, r, n, "skaffold", func(ns, dir string) (*proc, error) {
+	s, err := e.peerRun(ctx, r, "skaffold", func(ns, dir string) (*proc, error) {
 		img := e.registry.public + "/bench-skaffold"
 		if err := e.peerApp(dir, ns, img, corev1.PullIfNotPresent); err != nil {
 			return nil, err
@@ -177,8 +195,8 @@ deploy:
 		}
 		args := []string{"dev", "--filename", "skaffold.yaml", "--port-forward=off", "--cleanup=false",
 			"--insecure-registry", e.registry.public, "--namespace", ns, "--interactive=false", "--update-check=false"}
-		if pollMs > 0 {
-			args = append(args, fmt.Sprintf("--watch-poll-interval=%d", pollMs))
+		if debounceMs > 0 {
+			args = append(args, fmt.Sprintf("--watch-poll-interval=%d", debounceMs))
 		}
 		cmd := e.cmd(ctx, e.toolBin["skaffold"], args...)
 		cmd.Dir = dir
@@ -186,7 +204,18 @@ deploy:
 			"SKAFFOLD_COLLECT_METRICS=false", "PATH="+filepath.Dir(e.kubectl)+":"+os.Getenv("PATH"))
 		return e.start("skaffold", cmd)
 	})
+	if s != nil {
+		d := time.Duration(debounceMs) * time.Millisecond
+		if debounceMs <= 0 {
+			d = skaffoldDefaultDebounce
+		}
+		s.debounce = func(int) time.Duration { return d }
+	}
+	return s, err
 }
+
+// skaffoldDefaultDebounce is Skaffold v2's default --watch-poll-interval, the notify trigger's debounce.
+const skaffoldDefaultDebounce = time.Second
 
 // copyDir copies a directory of regular files (the sample's www/).
 func copyDir(src, dst string) error {

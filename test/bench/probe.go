@@ -6,9 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kubectl-fastdev/kubectl-fastdev/pkg/kube"
 )
@@ -31,6 +35,12 @@ type prober struct {
 	viaPF    bool
 
 	fwd map[string]*kube.Forward // by pod, with -probe=port-forward
+
+	// behind the simulated remote link: the GETs leave from the developer's network namespace and
+	// reach each pod through a delaying TCP forward on the host's end of the link, and are started
+	// every interval without waiting for the previous one (each takes about two round trips)
+	link   *netns
+	relays map[string]*relay // by pod IP
 }
 
 func (e *env) newProber(ns, selector string) (*prober, error) {
@@ -38,12 +48,35 @@ func (e *env) newProber(ns, selector string) (*prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prober{e: e, ns: ns, sel: selector, client: c, interval: e.o.probeInterval, viaPF: e.o.probe == "port-forward",
+	p := &prober{e: e, ns: ns, sel: selector, client: c, interval: e.o.probeInterval, viaPF: e.o.probe == "port-forward",
 		hc:  &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
-		fwd: map[string]*kube.Forward{}}, nil
+		fwd: map[string]*kube.Forward{}, relays: map[string]*relay{}}
+	if e.remote != nil {
+		p.link, p.viaPF = e.remote, false
+		p.hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: nsDialer(e.remote.name)}}
+	}
+	return p, nil
+}
+
+// linkAddr returns the address, on the host's end of the simulated link, of a delaying forward to
+// the pod's port 8080, starting one on first use.
+func (p *prober) linkAddr(ip string) (string, error) {
+	if r, ok := p.relays[ip]; ok {
+		return r.ln.Addr().String(), nil
+	}
+	r, err := startRelay(hostIP+":0", net.JoinHostPort(ip, "8080"), p.e.o.rtt)
+	if err != nil {
+		return "", err
+	}
+	p.relays[ip] = r
+	return r.ln.Addr().String(), nil
 }
 
 func (p *prober) close() {
+	for ip, r := range p.relays {
+		r.close()
+		delete(p.relays, ip)
+	}
 	for name, f := range p.fwd {
 		f.Close()
 		delete(p.fwd, name)
@@ -59,6 +92,8 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 	ips := map[string]string{}
 	var listed time.Time
 	var last string
+	var mu sync.Mutex
+	inflight := map[string]int{}
 	for {
 		if time.Since(listed) > 100*time.Millisecond {
 			ps, err := p.e.runningPods(ctx, p.ns, p.sel)
@@ -83,14 +118,24 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 			}
 			listed = time.Now()
 		}
-		var mu sync.Mutex
 		var wg sync.WaitGroup
 		var broken []string // pods whose port-forward failed a GET: reopened on the next poll
 		for _, pod := range pods {
-			if _, ok := served[pod]; ok {
+			mu.Lock()
+			_, done := served[pod]
+			busy := inflight[pod] >= 8
+			mu.Unlock()
+			if done || busy {
 				continue
 			}
 			addr := net.JoinHostPort(ips[pod], "8080")
+			if p.link != nil {
+				a, err := p.linkAddr(ips[pod])
+				if err != nil {
+					return time.Time{}, err
+				}
+				addr = a
+			}
 			if p.viaPF {
 				f, err := p.forward(ctx, pod)
 				if err != nil {
@@ -100,41 +145,54 @@ func (p *prober) wait(ctx context.Context, want string, n int, timeout time.Dura
 				addr = f.Addr
 			}
 			wg.Add(1)
+			mu.Lock()
+			inflight[pod]++
+			mu.Unlock()
 			go func() {
 				defer wg.Done()
 				body, err := p.get(ctx, addr)
 				now := time.Now()
 				mu.Lock()
 				defer mu.Unlock()
+				inflight[pod]--
 				switch {
+				case err != nil && p.link != nil:
+					last = err.Error() // a restart refused it, or the forward: the next GET is on its way
+				case strings.Contains(body, want):
+					if t, ok := served[pod]; !ok || now.Before(t) {
+						served[pod] = now
+					}
 				case err != nil:
 					last = err.Error()
 					broken = append(broken, pod)
-				case strings.Contains(body, want):
-					served[pod] = now
 				default:
 					last = fmt.Sprintf("pod %s answered %q", pod, strings.TrimSpace(body))
 				}
 			}()
 		}
-		wg.Wait()
+		if p.link == nil {
+			wg.Wait()
+		}
+		mu.Lock()
 		for _, pod := range broken {
 			if f, ok := p.fwd[pod]; ok {
 				f.Close()
 				delete(p.fwd, pod)
 			}
 		}
-		if len(served) >= n {
-			var latest time.Time
-			for _, t := range served {
-				if t.After(latest) {
-					latest = t
-				}
+		got, lastErr := len(served), last
+		var latest time.Time
+		for _, t := range served {
+			if t.After(latest) {
+				latest = t
 			}
+		}
+		mu.Unlock()
+		if got >= n {
 			return latest, nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("%d of %d pod(s) serve %q after %s (last: %s)", len(served), n, want, timeout, last)
+			return time.Time{}, fmt.Errorf("%d of %d pod(s) serve %q after %s (last: %s)", got, n, want, timeout, lastErr)
 		}
 		select {
 		case <-ctx.Done():
@@ -177,4 +235,33 @@ func (p *prober) get(ctx context.Context, addr string) (string, error) {
 		return "", fmt.Errorf("GET / answered %d", resp.StatusCode)
 	}
 	return string(b), err
+}
+
+// nsDialer dials from inside the named network namespace: the socket is made on an OS thread
+// switched into it (a socket stays in the namespace it was made in), and the thread switched back.
+func nsDialer(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			return nil, err
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + name)
+		if err != nil {
+			runtime.UnlockOSThread()
+			return nil, err
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			return nil, fmt.Errorf("entering network namespace %s: %w", name, err)
+		}
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if rerr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); rerr == nil {
+			runtime.UnlockOSThread() // else the thread stays locked and ends with this goroutine
+		}
+		return c, err
+	}
 }

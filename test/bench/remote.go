@@ -242,10 +242,15 @@ func (e *env) remoteSuite(ctx context.Context, rep *report, peers bool) {
 			defer func() { e.registry.public = saved }()
 		}
 	}
+	rep.remoteProbe = "The prober is on the developer's side too: its GETs leave from the same network namespace and reach each " +
+		"pod through a TCP forward on the host's end of the link (the same delaying relay as the API server's, and tc tbf on " +
+		"both ends), as a browser through a port-forward or a load balancer would; each GET opens a new connection (busybox " +
+		"httpd closes it), so it pays about two round trips, and a new GET starts every probe interval without waiting for " +
+		"the previous one."
 	e.remote = n
 	defer func() { e.remote = nil }()
 	rep.remote = e.latencySuite(ctx, rep, peers, true)
 	if ctx.Err() == nil && e.o.only["initial"] {
-		rep.remoteInitial = e.initialRuns(ctx, rep, 1)
+		rep.remoteInitial = e.initialRuns(ctx, rep, max(1, min(3, e.o.rounds)), false)
 	}
 }
