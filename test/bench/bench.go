@@ -25,6 +25,7 @@ type report struct {
 	remoteRTT          time.Duration
 	debug              *debugResult // measure 7 (issue 18), written to its own file
 	problems           []string
+	workloads          []*wlResult // real workloads and bursts (workloads.go)
 	provenance         [][2]string // digests of what was measured, recorded at the start
 	seeds              []string    // the interleaving seed of each measure
 	times              [][2]string // how long each measure took
@@ -163,6 +164,9 @@ func (e *env) runAll(ctx context.Context) error {
 	}
 	if e.o.only["debug"] {
 		timed("debug", func() { rep.debug = e.debugSuite(ctx, rep) })
+	}
+	if e.o.only["workloads"] {
+		timed("workloads", func() { rep.workloads = e.workloadsSuite(ctx, rep) })
 	}
 	if e.o.only["remote"] {
 		timed("remote", func() { e.remoteSuite(ctx, rep, e.o.only["peers"] && havePeers) })

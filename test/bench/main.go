@@ -51,7 +51,7 @@ type options struct {
 }
 
 // measures, in the order they run; -only selects some of them.
-var measureNames = []string{"latency", "peers", "initial", "fanout", "bigtree", "debug", "remote"}
+var measureNames = []string{"latency", "peers", "initial", "fanout", "bigtree", "debug", "workloads", "remote"}
 
 // onlyDebug is true when the debug measure is the only one selected: it writes its own file
 // (docs/bench-debug.md), and BENCHMARKS.md is then left as it is.

@@ -163,6 +163,7 @@ func (r *report) markdown(o options, charts []string) string {
 	w("\n## 7. A debugger attached across rebuilds\n\n")
 	w("Edit -> stopped at a breakpoint in the new build, next to edit -> served, under `up --debug` (issue 18): in\n")
 	w("[bench-debug.md](bench-debug.md), written by the `debug` measure (`bin/bench -only debug` regenerates it alone).\n")
+	b.WriteString(workloadsMarkdown(r.workloads, o.edits))
 	r.writeContenders(w, o)
 	if len(r.problems) > 0 {
 		w("\n## Problems in this run\n\n")
@@ -221,7 +222,7 @@ func (r *report) writeTargets(w writer) {
 	w("that rescanning costs about 5 %% of a core; the rule holds `up` to that budget (plus one point) and to what it\n")
 	w("announces (an edit pushed within one announced rescan period + 1 s).\n\n")
 	w("| target (issue 19) | measured | |\n|---|---|---|\n")
-	for _, t := range r.targets19() {
+	for _, t := range append(r.targets19(), workloadTargets(r.workloads)...) {
 		w("| %s | %s | %s |\n", t.what, t.measured, mark(t))
 	}
 	w("\n| target (issue 7, kept) | measured | |\n|---|---|---|\n")

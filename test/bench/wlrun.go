@@ -57,9 +57,13 @@ func (e *env) workloadsSuite(ctx context.Context, rep *report) []*wlResult {
 		if ctx.Err() != nil {
 			break
 		}
+		// the measure's budget: at most 10 minutes of a full run (12 edits; a Go build takes seconds)
 		n := min(max(e.o.edits, 4), 12)
 		if a.goService {
 			n = min(max(e.o.edits, 3), 6)
+		}
+		if e.o.quick {
+			n = min(n, 8, map[bool]int{true: 4, false: 8}[a.goService])
 		}
 		var cs []contender
 		byID := map[string]*wlResult{}
