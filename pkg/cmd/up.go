@@ -46,6 +46,7 @@ type UpOptions struct {
 	TakeOver     bool
 	forwards     forwardOptions
 	debug        debugOptions // --debug (debug.go)
+	settle       settleFlag   // --settle (settle.go)
 	file         fileOptions  // -f, --dry-run: rules from a file (upfile.go)
 	compress     compressFlag // --compress (compress.go)
 	web          webFlag      // --web: the web view's address (pkg/cmd/web.go)
@@ -101,6 +102,7 @@ Ctrl-C stops watching and leaves the injection in place; 'kubectl fastdev down' 
 	f.StringVar(&o.SyncletImage, "synclet-image", o.SyncletImage, "synclet image to inject")
 	f.IntVar(&o.SyncletPort, "synclet-port", o.SyncletPort, "loopback port of the synclet inside the pod (change it if the app uses it)")
 	f.DurationVar(&o.Quiet, "quiet", o.Quiet, "quiet window: edits closer together than this are sent as one update")
+	o.settle.addFlags(f)
 	f.BoolVar(&o.Poll, "poll", false, "poll the file system instead of using file events (for mounts without inotify)")
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often --poll rescans the tree (default: 100ms, longer on a tree so large that rescanning it would keep a core busy)")
 	f.BoolVar(&o.TakeOver, "take-over", false, "serve Deployments another running `up` serves (that one stops syncing them)")
@@ -160,6 +162,9 @@ func (o *UpOptions) Validate() error {
 	}
 	if o.Quiet <= 0 {
 		return fmt.Errorf("--quiet %s: want a positive window such as %s (edits closer together than this are sent as one update)", o.Quiet, watch.DefaultQuiet)
+	}
+	if err := o.settle.validate(o.Quiet); err != nil {
+		return err
 	}
 	if o.PollInterval < 0 {
 		return fmt.Errorf("--poll-interval %s: want a positive period such as 1s, or leave it out for the adaptive default", o.PollInterval)
@@ -223,7 +228,7 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	stopDebug, hold := o.startDebug(ctx, cluster, targets, view) // debug.go
 	defer stopDebug()
 	err = devloop.Run(o.compress.context(ctx), cluster, devloop.Config{Dir: o.absDir, Targets: targets, Hold: hold,
-		Watch: watch.Options{Quiet: o.Quiet, Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
+		Watch: watch.Options{Quiet: o.Quiet, Settle: o.settle.value(), Poll: o.Poll, PollInterval: o.PollInterval}}, recordingReporter{Reporter: view, rec: rec})
 	stopForwards()
 	if verr := stopView(); verr != nil && err == nil {
 		err = fmt.Errorf("live view: %w (--plain prints plain lines instead)", verr)
