@@ -88,6 +88,7 @@ func (e *env) latencySuite(ctx context.Context, rep *report, peers bool, remote 
 			return e.execTar(ctx, r, true)
 		}},
 	}
+	cs = append(cs, contender{idExecStream, "persistent `kubectl exec` stream (in-pod awk applies each tar), web-static, sync only", n, e.execStreamStatic})
 	if !remote {
 		cs = append(cs, contender{idVanilla, "vanilla: new image, `ctr import`, rollout", e.o.vanillaEdits, e.vanilla})
 	}

@@ -269,6 +269,61 @@ func (e *env) execTar(ctx context.Context, r *result, restart bool) (_ *session,
 	return s, nil
 }
 
+// execStreamStatic is the persistent `kubectl exec` baseline on web-static (engineer W's execStream,
+// execstream.go): one long-lived exec whose in-pod awk applies each edit's tar, sync only.
+func (e *env) execStreamStatic(ctx context.Context, r *result) (_ *session, err error) {
+	s := &session{r: r, pods: 1, timeout: time.Minute, selector: "app=web-static"}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	ns, cleanup, err := e.namespace(ctx, "stream")
+	if err != nil {
+		return nil, err
+	}
+	s.ns = ns
+	s.onClose(cleanup)
+	dir, err := e.examples(ns)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.deploy(ctx, ns, "web-static", plainStatic(false)); err != nil {
+		return nil, err
+	}
+	pods, err := e.runningPods(ctx, ns, s.selector)
+	if err != nil || len(pods) != 1 {
+		return nil, fmt.Errorf("want 1 running pod: %v", err)
+	}
+	if s.pr, err = e.newProber(ns, s.selector); err != nil {
+		return nil, err
+	}
+	s.onClose(s.pr.close)
+	if _, err := s.pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
+		return nil, err
+	}
+	st, err := e.startExecStream(ctx, ns, pods[0].Name, "web", "/www")
+	if err != nil {
+		return nil, err
+	}
+	s.onClose(func() {
+		st.close()
+		s.addLocal(st.cmd.ProcessState) // the stream's kubectl, over its whole life
+	})
+	www := filepath.Join(dir, "web-static/www")
+	s.edit = func(ctx context.Context, m string) error {
+		if err := webStatic.write(dir, m); err != nil {
+			return err
+		}
+		rc, err := st.send(ctx, www, []string{"index.html"}, "")
+		if err == nil && rc != 0 {
+			err = fmt.Errorf("the stream's update exited %d: %s", rc, st.errText())
+		}
+		return err
+	}
+	return s, nil
+}
+
 // vanilla is the pipeline kubectl-fastdev replaces, without a registry: build a new image with the
 // edit (the hack/mkimage recipe), import it into containerd (hack/cluster/cluster.sh import), point
 // the Deployment at it and let the rollout start a new pod. It is timed to the new pod's first

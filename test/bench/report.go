@@ -82,8 +82,11 @@ func usageTable(b *strings.Builder, rs []*result) {
 	b.WriteString("| contender | series window | local CPU | local peak RSS | in-pod CPU (all containers) | of which synclet | in-pod peak RSS | of which synclet | API requests per edit (mean, net) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	mb := func(v float64) string {
-		if v == 0 {
+		switch {
+		case v == 0:
 			return "-"
+		case v < 10:
+			return fmt.Sprintf("%.1f MB", v)
 		}
 		return fmt.Sprintf("%.0f MB", v)
 	}
@@ -283,8 +286,9 @@ func (r *report) writeLatency(b *strings.Builder, w writer, o options) {
 	w("kubectl-fastdev's synclet container alone; RSS is the cgroup's total_rss), over the whole interleaved series (so\n")
 	w("idling between its own edits counts), sampled every 500 ms. *API requests per edit* is the API server's\n")
 	w("apiserver_request_total (all labels) over each edit's window (from just before the write to the end of the pause\n")
-	w("after it), less the requests the bench itself made and less the rate measured while every contender idled (%s\n", "before the edits")
-	w("started); it can be off by one per edit.\n\n")
+	w("after it), less the requests the bench itself made and less the rate measured while every contender idled (before\n")
+	w("the edits started), never below zero; it can be off by one per edit, and requests from anything else using the\n")
+	w("cluster during the window count too.\n\n")
 	usageTable(b, r.latency)
 	w("\n## 2. Where the time goes\n\n")
 	w("kubectl-fastdev's mean split of the same edits, in ms, from `up`'s own line per update (`edit->running ... (quiet,\n")
@@ -389,6 +393,8 @@ func (r *report) writeContenders(w writer, o options) {
 	w("- **exec+tar**: `tar c | kubectl exec -i POD -- tar x -C /www` of the edited file, then, for a restart,\n")
 	w("  `kubectl exec POD -- sh -c 'kill $(cat /tmp/app.pid)'` with the process under a shell loop that starts it again\n")
 	w("  (as Tilt's restart_process wrapper does). The container runs as root: `tar x` writes into the image's `/www`.\n")
+	w("- **persistent exec stream**: one long-lived `kubectl exec -i` per pod whose in-pod awk reads each edit as a tar\n")
+	w("  archive in base64 lines and applies it (`execstream.go`): no new exec, API request or process start per edit.\n")
 	w("- **vanilla**: a new image with the edit (the hack/mkimage recipe, in process), `hack/cluster/cluster.sh import`,\n")
 	w("  `kubectl set image`, timed to the new pod's first answer (before it is Ready or behind the Service: optimistic).\n")
 	w("- **Tilt**: `tilt up` with `live_update=[sync('www', '/www')]`; the image from a `custom_build` that imports into\n")

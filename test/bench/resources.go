@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,8 +137,9 @@ func cgroupOf(p corev1.Pod) (podCgroup, bool) {
 			break
 		}
 	}
-	for _, c := range p.Status.ContainerStatuses {
-		if c.Name == "fastdev-synclet" {
+	// the synclet is a native sidecar (an init container that keeps running) where the cluster has them
+	for _, c := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+		if c.Name == "fastdev-synclet" && c.ContainerID != "" {
 			_, pc.synclet, _ = strings.Cut(c.ContainerID, "://")
 		}
 	}
