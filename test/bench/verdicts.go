@@ -247,6 +247,6 @@ func mark(t target) string {
 	case t.met:
 		return "**met**"
 	default:
-		return "**missed**"
+		return "**not met**"
 	}
 }
