@@ -20,6 +20,7 @@ import (
 const (
 	burstFiles = 1000
 	burstShift = 100 // files deleted and added by a switch
+	burstStart = "branch-A"
 )
 
 // burstResult is one contender's switches.
@@ -116,38 +117,39 @@ func (e *env) wlBurstsWanted() bool { return true }
 // burstSwitches is how many switches each contender makes (A -> B, B -> A, ...).
 func (e *env) burstSwitches() int { return min(max(e.o.edits/4, 2), 3) }
 
+// burstApp is web-node with the burst's id, title and first reply.
+func burstApp() *wlApp {
+	a := *wlApps()[0]
+	a.id, a.title = "burst", fmt.Sprintf("web-node, %d-file branch switch", burstFiles)
+	a.initial = "hello from web-node " + burstStart // wlTree starts the tree on branch A with this marker
+	return &a
+}
+
 // burstSuite runs the branch switch with every contender that can, interleaved, and appends one
 // result per contender (app: the burst's) to out.
 func (e *env) burstSuite(ctx context.Context, rep *report, out []*wlResult) []*wlResult {
-	var node *wlApp
-	for _, a := range wlApps() {
-		if a.id == "node" {
-			node = a
-		}
-	}
-	a := *node
-	a.id, a.title = "burst", fmt.Sprintf("web-node, %d-file branch switch", burstFiles)
+	a := burstApp()
 	n := e.burstSwitches()
 	var cs []contender
 	byID := map[string]*wlResult{}
 	for _, t := range e.wlTools() {
-		res := &wlResult{app: &a, id: "burst-" + strings.ReplaceAll(strings.ReplaceAll(t.tool, "+", "-"), " ", "-"), tool: t.tool,
+		res := &wlResult{app: a, id: "burst-" + strings.ReplaceAll(strings.ReplaceAll(t.tool, "+", "-"), " ", "-"), tool: t.tool,
 			title: t.title, burst: &burstResult{}}
 		out = append(out, res)
 		if t.cannot != nil {
-			if res.cannot = t.cannot(&a); res.cannot != "" {
+			if res.cannot = t.cannot(a); res.cannot != "" {
 				continue
 			}
 		}
-		w := &wlSeries{a: &a, burst: res.burst}
+		w := &wlSeries{a: a, burst: res.burst}
 		byID[res.id] = res
 		cs = append(cs, contender{id: res.id, title: a.title + ": " + t.tool, edits: n,
-			setup: func(ctx context.Context, r *result) (*session, error) { return t.setup(ctx, &a, r, w, res) }})
+			setup: func(ctx context.Context, r *result) (*session, error) { return t.setup(ctx, a, r, w, res) }})
 	}
 	e.logf("bursts: %d contenders, %d switches each", len(cs), n)
 	for _, r := range e.interleaved(ctx, rep, "burst", cs) {
 		res := byID[r.id]
-		res.err, res.usage = r.err, r.usage
+		res.err, res.series = r.err, r
 		res.burst.served = r.lat
 		if res.treeChecked && res.tree != "" {
 			rep.problems = append(rep.problems, fmt.Sprintf("burst: %s: the pod's tree differs from the local tree at the end: %s", res.tool, res.tree))

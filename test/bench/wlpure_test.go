@@ -188,13 +188,16 @@ func TestPostCommand(t *testing.T) {
 
 func TestBranchSwitch(t *testing.T) {
 	examples, _ := filepath.Abs("../../manifests/examples")
-	a := wlApps()[0]
+	a := burstApp()
 	src := filepath.Join(t.TempDir(), "src")
 	if err := exec.Command("cp", "-r", filepath.Join(examples, a.src), src).Run(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := switchBranch(a, src, 0, "A"); err != nil {
+	if _, _, err := switchBranch(a, src, 0, burstStart); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(readString(filepath.Join(src, a.file)), a.initial) {
+		t.Errorf("branch A's server does not answer the burst's first reply %q", a.initial)
 	}
 	written, deleted, err := switchBranch(a, src, 1, "B")
 	if err != nil {

@@ -83,8 +83,8 @@ func workloadsMarkdown(rs []*wlResult, edits int) string {
 	w("web-node and web-python changes the dependency: added, then removed, then added). Every series ends by hashing\n")
 	w("every file of each pod's tree (`find | sha256sum` through `kubectl exec`) against the local tree; a difference\n")
 	w("fails the series. Up to %d edits per series (fewer for the Go service).\n\n", edits)
-	w("| workload | contender | edits | edit -> served p50 | max | dependency added p50 (n) | removed p50 (n) | vs kubectl-fastdev (edit p50) | pod tree = local | local CPU / peak RSS |\n")
-	w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	w("| workload | contender | edits | edit -> served p50 | max | dependency added p50 (n) | removed p50 (n) | vs kubectl-fastdev (edit p50) | pod tree = local |\n")
+	w("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	base := map[*wlApp]time.Duration{}
 	for _, x := range rs {
 		if x.tool == wlFastdevTool && x.wlOK() {
@@ -96,11 +96,11 @@ func workloadsMarkdown(rs []*wlResult, edits int) string {
 			continue
 		}
 		if x.cannot != "" {
-			w("| %s | %s | cannot: %s | | | | | | | |\n", x.app.title, x.tool, x.cannot)
+			w("| %s | %s | cannot: %s | | | | | | |\n", x.app.title, x.tool, x.cannot)
 			continue
 		}
 		if x.err != nil {
-			w("| %s | %s | failed: see Problems | | | | | | | |\n", x.app.title, x.tool)
+			w("| %s | %s | failed: see Problems | | | | | | |\n", x.app.title, x.tool)
 			continue
 		}
 		p, _ := wlP50(x.code)
@@ -122,12 +122,18 @@ func workloadsMarkdown(rs []*wlResult, edits int) string {
 		case x.tree != "":
 			tree = "**no**: " + strings.ReplaceAll(x.tree, "|", "\\|")
 		}
-		res := "-"
-		if u := x.usage; u != nil {
-			res = fmt.Sprintf("%.1f s / %.0f MB", u.localCPU.Seconds(), u.localPeakMB)
+		w("| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", x.app.title, x.tool, len(x.code)+len(x.depAdd)+len(x.depRemove),
+			fmtDur(p), fmtDur(percentile(x.code, 100)), dep(x.depAdd), dep(x.depRemove), vs, tree)
+	}
+	var series []*result
+	for _, x := range rs {
+		if x.series != nil && x.series.usage != nil {
+			series = append(series, x.series)
 		}
-		w("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", x.app.title, x.tool, len(x.code)+len(x.depAdd)+len(x.depRemove),
-			fmtDur(p), fmtDur(percentile(x.code, 100)), dep(x.depAdd), dep(x.depRemove), vs, tree, res)
+	}
+	if len(series) > 0 {
+		w("\nResources during each workload's interleaved series (and the bursts'), as in measure 1's resources table:\n\n")
+		usageTable(&b, series)
 	}
 	w("\nHow each contender does it:\n\n")
 	w("- **kubectl-fastdev**: `up` on the sample's Deployment as its `fastdev.dev/rules` say (web-node: `npm install --offline`\n")

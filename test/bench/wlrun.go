@@ -19,7 +19,7 @@ type wlResult struct {
 	treeChecked             bool
 	cannot                  string // why the contender cannot run this workload (no series)
 	err                     error
-	usage                   *usage
+	series                  *result      // the interleaved series it came from (resources, API requests)
 	burst                   *burstResult // the branch switch (burst.go), when run
 }
 
@@ -84,7 +84,7 @@ func (e *env) workloadsSuite(ctx context.Context, rep *report) []*wlResult {
 		e.logf("workloads: %s, %d contenders, %d edits each", a.title, len(cs), n)
 		for _, r := range e.interleaved(ctx, rep, "workloads "+a.title, cs) {
 			res, w := byID[r.id], series[r.id]
-			res.err, res.usage = r.err, r.usage
+			res.err, res.series = r.err, r
 			for i, d := range r.lat {
 				if i >= len(w.kinds) {
 					break
@@ -104,7 +104,7 @@ func (e *env) workloadsSuite(ctx context.Context, rep *report) []*wlResult {
 		}
 	}
 	if ctx.Err() == nil && e.wlBurstsWanted() {
-		e.burstSuite(ctx, rep, out)
+		out = e.burstSuite(ctx, rep, out)
 	}
 	return out
 }

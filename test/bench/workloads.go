@@ -226,7 +226,7 @@ func (e *env) wlTree(ns string, a *wlApp) (string, string, error) {
 	}
 	src := filepath.Join(dir, filepath.FromSlash(a.src))
 	if a.id == "burst" {
-		if _, _, err := switchBranch(a, src, 0, "branch-A"); err != nil {
+		if _, _, err := switchBranch(a, src, 0, burstStart); err != nil {
 			return "", "", err
 		}
 	}
