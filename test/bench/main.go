@@ -104,8 +104,8 @@ func run(ctx context.Context, args []string) error {
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the random order the contenders' edits are interleaved in (default: from the clock; printed)")
 	fs.DurationVar(&o.idleWindow, "idle-window", 10*time.Second, "idle time before each interleaved series, to measure the API server's background request rate")
 	fs.BoolVar(&o.quick, "quick", false, "a quick run for iterating: 10 edits, 3 vanilla edits, 3 initial-sync rounds, no bigtree or remote (unless -only names them)")
-	fs.IntVar(&o.remoteEdits, "remote-edits", 20, "edits per latency series behind the simulated remote link (measure 6)")
-	fs.IntVar(&o.rounds, "rounds", 5, "initial-sync rounds (each: kubectl-fastdev, kubectl cp, in turn)")
+	fs.IntVar(&o.remoteEdits, "remote-edits", 15, "edits per latency series behind the simulated remote link (measure 6)")
+	fs.IntVar(&o.rounds, "rounds", 3, "initial-sync rounds (each: kubectl-fastdev, kubectl cp, in turn)")
 	if len(args) > 0 && args[0] == "tools" {
 		args = args[1:]
 	}

@@ -79,7 +79,7 @@ func matchedTable(b *strings.Builder, rs []*result) {
 
 // usageTable renders each contender's resources during its interleaved series.
 func usageTable(b *strings.Builder, rs []*result) {
-	b.WriteString("| contender | series window | local CPU | local peak RSS | in-pod CPU (all containers) | of which synclet | in-pod peak RSS | of which synclet | API requests per edit (mean, net) |\n")
+	b.WriteString("| contender | series window | local CPU | local peak RSS | in-pod CPU (all containers) | of which synclets | in-pod peak RSS | one synclet's peak RSS | API requests per edit (mean, net) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	mb := func(v float64) string {
 		switch {
@@ -314,7 +314,7 @@ func (r *report) writeInitial(b *strings.Builder, w writer) {
 func (r *report) writeBigtree(w writer) {
 	w("\n## 4. Watching a big tree\n\n")
 	w("`up` on a tree of 100,000 files (1,000 directories, ~200 bytes each), after the first sync: CPU of the `up` process\n")
-	w("over a minute of idling (after 10 s of settling), its RSS, and 20 single-file writes: *write -> push* is the write to the\n")
+	w("over %s of idling (after 10 s of settling), its RSS, and 20 single-file writes: *write -> push* is the write to the\n", bigtreeIdle)
 	w("update request leaving the CLI (detect + quiet window + plan), *write -> applied* to `up`'s line for it (files written in\n")
 	w("the pod, no restart). The two watchers cannot run at once (the idle CPU is the figure): fsnotify first, then `--poll`.\n\n")
 	w("| watcher | files | up -> connected | idle CPU (of one core) | RSS | rescan period | write -> push p50 / p95 | of which detect / quiet / plan (mean) | write -> applied p50 / p95 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
