@@ -291,7 +291,7 @@ func (e *env) initialCp(ctx context.Context, r *initResult, dir string) (run fun
 				return fmt.Errorf("preparing the floor: %w: %s", err, out)
 			}
 			flushDisk()
-		start := time.Now()
+			start := time.Now()
 			if out, err := kubectl("exec", pod, "-c", "web", "--", "tar", "xf", "/data/corpus.tar", "-C", "/data/floor").CombinedOutput(); err != nil {
 				return fmt.Errorf("tar x in the pod: %w: %s", err, out)
 			}
