@@ -115,9 +115,21 @@ func diffManifests(local, pod wlManifest) string {
 	return strings.Join(parts, "; ")
 }
 
+// presenceOnly blanks the hashes of the named files in both manifests: files the app's own install
+// step rewrites in the pod (npm records an added package in package-lock.json), compared by presence.
+func presenceOnly(local, pod wlManifest, names []string) {
+	for _, n := range names {
+		for _, m := range []wlManifest{local, pod} {
+			if _, ok := m["./"+n]; ok {
+				m["./"+n] = ""
+			}
+		}
+	}
+}
+
 // checkPodTree compares the tree under dest in every running pod of the selector with the local
 // dir; it returns a description of the first difference, or "" when every pod equals the tree.
-func (e *env) checkPodTree(ctx context.Context, ns, selector, container, dir, dest string, skip []string) (string, error) {
+func (e *env) checkPodTree(ctx context.Context, ns, selector, container, dir, dest string, skip, loose []string) (string, error) {
 	local, err := localManifest(dir, skip)
 	if err != nil {
 		return "", err
@@ -139,6 +151,7 @@ func (e *env) checkPodTree(ctx context.Context, ns, selector, container, dir, de
 		if err != nil {
 			return "", err
 		}
+		presenceOnly(local, pm, loose)
 		if d := diffManifests(local, pm); d != "" {
 			return fmt.Sprintf("pod %s: %s", p.Name, d), nil
 		}

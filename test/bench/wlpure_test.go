@@ -52,6 +52,11 @@ func TestManifests(t *testing.T) {
 			t.Errorf("diff %q lacks %q", d, want)
 		}
 	}
+	pod = wlManifest{"./a.js": local["./a.js"], "./lib/b.js": strings.Repeat("2", 64)}
+	presenceOnly(local, pod, []string{"lib/b.js"})
+	if d := diffManifests(local, pod); d != "" {
+		t.Errorf("a presence-only file compared by content: %s", d)
+	}
 	if _, err := parseManifest("nonsense\n"); err == nil {
 		t.Error("a line that is not sha256sum's parsed")
 	}

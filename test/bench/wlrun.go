@@ -134,7 +134,7 @@ func (e *env) wlCheckOnClose(s *session, a *wlApp, container, src string, res *w
 func (e *env) wlSettledTree(ctx context.Context, ns, selector, container, src string, a *wlApp) (string, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		d, err := e.checkPodTree(ctx, ns, selector, container, src, a.dest, a.skip)
+		d, err := e.checkPodTree(ctx, ns, selector, container, src, a.dest, a.skip, a.rewritten)
 		if err != nil || d == "" || time.Now().After(deadline) {
 			return d, err
 		}
@@ -325,7 +325,7 @@ func (e *env) wlAfter(s *session, w *wlSeries, src string, up *proc, from *int) 
 			return nil
 		}
 		err := poll(ctx, time.Minute, 200*time.Millisecond, func() (bool, error) {
-			d, err := e.checkPodTree(ctx, s.ns, s.selector, "web", src, w.a.dest, w.a.skip)
+			d, err := e.checkPodTree(ctx, s.ns, s.selector, "web", src, w.a.dest, w.a.skip, w.a.rewritten)
 			return err == nil && d == "", err
 		})
 		if err != nil {

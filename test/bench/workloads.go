@@ -29,6 +29,7 @@ type wlApp struct {
 	initial   string // what GET / answers before any edit
 	code      func(old []byte, marker string) []byte
 	skip      []string // directories the app's own tools write in the pod (never compared)
+	rewritten []string // files its install step rewrites in the pod (compared by presence only)
 	start     string   // the app's command, run by the wrapper of the contenders without a supervisor
 	build     string   // in-pod build before a restart ("" for none)
 	dep       *wlDep   // nil: no dependency series
@@ -51,7 +52,7 @@ var (
 
 func wlApps() []*wlApp {
 	node := &wlApp{id: "node", title: "web-node", example: "web-node", src: "web-node/src", dest: "/app/src", file: "server.js",
-		initial: "hello from web-node v1", skip: []string{"node_modules"}, start: "node server.js",
+		initial: "hello from web-node v1", skip: []string{"node_modules"}, rewritten: []string{"package-lock.json"}, start: "node server.js",
 		code: func(old []byte, m string) []byte {
 			return nodeMessage.ReplaceAll(old, []byte(`const message = "hello from web-node `+m+`";`))
 		}}
