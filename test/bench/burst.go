@@ -112,8 +112,6 @@ func (p *proc) linesFrom(from int) []string {
 	return out
 }
 
-func (e *env) wlBurstsWanted() bool { return true }
-
 // burstSwitches is how many switches each contender makes (A -> B, B -> A, ...).
 func (e *env) burstSwitches() int { return min(max(e.o.edits/4, 2), 3) }
 
@@ -133,7 +131,7 @@ func (e *env) burstSuite(ctx context.Context, rep *report, out []*wlResult) []*w
 	var cs []contender
 	byID := map[string]*wlResult{}
 	for _, t := range e.wlTools() {
-		res := &wlResult{app: a, id: "burst-" + strings.ReplaceAll(strings.ReplaceAll(t.tool, "+", "-"), " ", "-"), tool: t.tool,
+		res := &wlResult{app: a, id: wlID("burst-", t.tool), tool: t.tool,
 			title: t.title, burst: &burstResult{}}
 		out = append(out, res)
 		if t.cannot != nil {

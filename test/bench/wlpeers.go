@@ -62,6 +62,37 @@ func wlPeerNotes() string {
 		"  (untimed), as for exec+tar: neither tool syncs files its image build did not change.\n"
 }
 
+// skaffoldConfig is the workload's skaffold.yaml: the custom build (build.sh), manual sync of the
+// source and the after-sync hook in the container.
+func skaffoldConfig(a *wlApp, img string) ([]byte, error) {
+	hook := "cd " + a.dest
+	if a.dep != nil {
+		hook += fmt.Sprintf(" && { cmp -s %s /tmp/.manifest || { %s && cp %s /tmp/.manifest; }; }", a.dep.manifest, a.dep.install, a.dep.manifest)
+	}
+	if a.build != "" {
+		hook += " && " + a.build
+	}
+	hook += " && " + wlKill
+	cfg := map[string]any{
+		"apiVersion": "skaffold/v4beta11", "kind": "Config",
+		"build": map[string]any{
+			"tagPolicy": map[string]any{"sha256": map[string]any{}},
+			"local":     map[string]any{"push": true},
+			"artifacts": []any{map[string]any{
+				"image":  img,
+				"custom": map[string]any{"buildCommand": "sh build.sh", "dependencies": map[string]any{"paths": []string{a.src + "/**"}}},
+				"sync": map[string]any{
+					"manual": []any{map[string]any{"src": a.src + "/**", "dest": a.dest, "strip": a.src + "/"}},
+					"hooks":  map[string]any{"after": []any{map[string]any{"container": map[string]any{"command": []string{"sh", "-c", hook}}}}},
+				},
+			}},
+		},
+		"manifests": map[string]any{"rawYaml": []string{"app.yaml"}},
+		"deploy":    map[string]any{"kubectl": map[string]any{}},
+	}
+	return yaml.Marshal(cfg)
+}
+
 // wlPeerYAML writes the plain Deployment and Service of the sample with image and namespace set
 // into dir/app.yaml.
 func (e *env) wlPeerYAML(a *wlApp, dir, ns, img string, pull corev1.PullPolicy) error {
@@ -129,22 +160,8 @@ func (e *env) wlPeerSession(ctx context.Context, a *wlApp, r *result, w *wlSerie
 	if err := e.rolledOut(ctx, ns, a.example, 2*time.Minute); err != nil {
 		return nil, err
 	}
-	pods, err := e.runningPods(ctx, ns, s.selector)
-	if err != nil || len(pods) != 1 {
-		return nil, fmt.Errorf("want 1 running pod: %v", err)
-	}
-	kc := e.kubectl + " --kubeconfig " + e.cliKubeconfig() + " -n " + ns
-	prime := "cd " + a.dest
-	if a.dep != nil {
-		prime += " && cp " + a.dep.manifest + " /tmp/.manifest"
-	}
-	script := fmt.Sprintf("%s exec %s -c web -- sh -c %s", kc, pods[0].Name, shQuote(prime))
-	if w.prime() {
-		script = fmt.Sprintf("tar c -C %s . | %s exec -i %s -c web -- tar x -C %s && %s exec %s -c web -- sh -c %s",
-			src, kc, pods[0].Name, a.dest, kc, pods[0].Name, shQuote(a.postCommand(wlUpdate{install: true})+" ; "+prime))
-	}
-	if out, err := e.cmd(ctx, "sh", "-c", script).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("priming the pod: %w: %s", err, tail(string(out), 10))
+	if err := e.wlPeerPrime(ctx, a, w, s); err != nil {
+		return nil, err
 	}
 	if err := e.wlProbe(ctx, s, a.initial, 5*time.Minute); err != nil {
 		return nil, err
@@ -157,6 +174,29 @@ func (e *env) wlPeerSession(ctx context.Context, a *wlApp, r *result, w *wlSerie
 	}
 	s.after = e.wlAfter(s, w, src, nil, nil)
 	return s, nil
+}
+
+// wlPeerPrime records the dependency manifest the pod starts with (Skaffold's hook installs when it
+// changes) and, for the Go service and the burst, sends the whole tree and builds it, untimed.
+func (e *env) wlPeerPrime(ctx context.Context, a *wlApp, w *wlSeries, s *session) error {
+	pods, err := e.runningPods(ctx, s.ns, s.selector)
+	if err != nil || len(pods) != 1 {
+		return fmt.Errorf("want 1 running pod: %v", err)
+	}
+	kc := e.kubectl + " --kubeconfig " + e.cliKubeconfig() + " -n " + s.ns
+	prime := "cd " + a.dest
+	if a.dep != nil {
+		prime += " && cp " + a.dep.manifest + " /tmp/.manifest"
+	}
+	script := fmt.Sprintf("%s exec %s -c web -- sh -c %s", kc, pods[0].Name, shQuote(prime))
+	if w.prime() {
+		script = fmt.Sprintf("tar c -C %s . | %s exec -i %s -c web -- tar x -C %s && %s exec %s -c web -- sh -c %s",
+			w.src, kc, pods[0].Name, a.dest, kc, pods[0].Name, shQuote(a.postCommand(wlUpdate{install: true})+" ; "+prime))
+	}
+	if out, err := e.cmd(ctx, "sh", "-c", script).CombinedOutput(); err != nil {
+		return fmt.Errorf("priming the pod: %w: %s", err, tail(string(out), 10))
+	}
+	return nil
 }
 
 // wlPeerEnv is the environment the peers run with: their own HOME, the cluster's kubeconfig and kubectl.
@@ -215,35 +255,10 @@ func (e *env) wlSkaffold(ctx context.Context, a *wlApp, r *result, w *wlSeries, 
 		build := fmt.Sprintf(`%s tag --force fastdev.local/%s:dev "$IMAGE" && %s push --plain-http "$IMAGE" >/dev/null && `+
 			`d=$(%s ls "name==$IMAGE" | awk 'NR==2 {print $3}') && %s tag --force "$IMAGE" "${IMAGE%%:*}@$d"`,
 			ctr, a.example, ctr, ctr, ctr)
-		hook := "cd " + a.dest
-		if a.dep != nil {
-			hook += fmt.Sprintf(" && { cmp -s %s /tmp/.manifest || { %s && cp %s /tmp/.manifest; }; }", a.dep.manifest, a.dep.install, a.dep.manifest)
-		}
-		if a.build != "" {
-			hook += " && " + a.build
-		}
-		hook += " && " + wlKill
 		if err := os.WriteFile(filepath.Join(dir, "build.sh"), []byte(build+"\n"), 0o755); err != nil {
 			return nil, err
 		}
-		cfg := map[string]any{
-			"apiVersion": "skaffold/v4beta11", "kind": "Config",
-			"build": map[string]any{
-				"tagPolicy": map[string]any{"sha256": map[string]any{}},
-				"local":     map[string]any{"push": true},
-				"artifacts": []any{map[string]any{
-					"image":  img,
-					"custom": map[string]any{"buildCommand": "sh build.sh", "dependencies": map[string]any{"paths": []string{a.src + "/**"}}},
-					"sync": map[string]any{
-						"manual": []any{map[string]any{"src": a.src + "/**", "dest": a.dest, "strip": a.src + "/"}},
-						"hooks":  map[string]any{"after": []any{map[string]any{"container": map[string]any{"command": []string{"sh", "-c", hook}}}}},
-					},
-				}},
-			},
-			"manifests": map[string]any{"rawYaml": []string{"app.yaml"}},
-			"deploy":    map[string]any{"kubectl": map[string]any{}},
-		}
-		b, err := yaml.Marshal(cfg)
+		b, err := skaffoldConfig(a, img)
 		if err != nil {
 			return nil, err
 		}

@@ -85,6 +85,35 @@ func workloadsMarkdown(rs []*wlResult, edits int) string {
 	w("fails the series. Up to %d edits per series (fewer for the Go service).\n\n", edits)
 	w("| workload | contender | edits | edit -> served p50 | max | dependency added p50 (n) | removed p50 (n) | vs kubectl-fastdev (edit p50) | pod tree = local |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	wlRows(&b, rs)
+	var series []*result
+	for _, x := range rs {
+		if x.series != nil && x.series.usage != nil {
+			series = append(series, x.series)
+		}
+	}
+	if len(series) > 0 {
+		w("\nResources during each workload's interleaved series (and the bursts'), as in measure 1's resources table:\n\n")
+		usageTable(&b, series)
+	}
+	w("\nHow each contender does it:\n\n")
+	w("- **kubectl-fastdev**: `up` on the sample's Deployment as its `fastdev.dev/rules` say (web-node: `npm install --offline`\n")
+	w("  when package.json changes; web-python: `pip install --no-index` when requirements.txt changes; Go: `go build`), each\n")
+	w("  followed by its process restart.\n")
+	w("- **exec+tar** and the **exec stream** run the same app under a shell loop the bench writes into the Deployment\n")
+	w("  (`while true; do APP & echo $! > /tmp/app.pid; wait $!; done`, as root so `tar x` can write the image's `/app/src`):\n")
+	w("  after the files land they run `cd /app/src && [install &&] [go build &&] kill $(cat /tmp/app.pid)` in the container,\n")
+	w("  the install only for an edit that changed the manifest. exec+tar opens two `kubectl exec` per edit; the stream keeps\n")
+	w("  one `kubectl exec -i ... awk` open for the whole series and sends each edit's files as base64 tar lines.\n")
+	w("  For the Go service the bench first sends the whole generated tree and builds it, untimed.\n")
+	b.WriteString(wlPeerNotes())
+	b.WriteString(burstMarkdown(rs))
+	return b.String()
+}
+
+// wlRows renders one row per workload series (the bursts have their own table).
+func wlRows(b *strings.Builder, rs []*wlResult) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	base := map[*wlApp]time.Duration{}
 	for _, x := range rs {
 		if x.tool == wlFastdevTool && x.wlOK() {
@@ -125,27 +154,4 @@ func workloadsMarkdown(rs []*wlResult, edits int) string {
 		w("| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", x.app.title, x.tool, len(x.code)+len(x.depAdd)+len(x.depRemove),
 			fmtDur(p), fmtDur(percentile(x.code, 100)), dep(x.depAdd), dep(x.depRemove), vs, tree)
 	}
-	var series []*result
-	for _, x := range rs {
-		if x.series != nil && x.series.usage != nil {
-			series = append(series, x.series)
-		}
-	}
-	if len(series) > 0 {
-		w("\nResources during each workload's interleaved series (and the bursts'), as in measure 1's resources table:\n\n")
-		usageTable(&b, series)
-	}
-	w("\nHow each contender does it:\n\n")
-	w("- **kubectl-fastdev**: `up` on the sample's Deployment as its `fastdev.dev/rules` say (web-node: `npm install --offline`\n")
-	w("  when package.json changes; web-python: `pip install --no-index` when requirements.txt changes; Go: `go build`), each\n")
-	w("  followed by its process restart.\n")
-	w("- **exec+tar** and the **exec stream** run the same app under a shell loop the bench writes into the Deployment\n")
-	w("  (`while true; do APP & echo $! > /tmp/app.pid; wait $!; done`, as root so `tar x` can write the image's `/app/src`):\n")
-	w("  after the files land they run `cd /app/src && [install &&] [go build &&] kill $(cat /tmp/app.pid)` in the container,\n")
-	w("  the install only for an edit that changed the manifest. exec+tar opens two `kubectl exec` per edit; the stream keeps\n")
-	w("  one `kubectl exec -i ... awk` open for the whole series and sends each edit's files as base64 tar lines.\n")
-	w("  For the Go service the bench first sends the whole generated tree and builds it, untimed.\n")
-	b.WriteString(wlPeerNotes())
-	b.WriteString(burstMarkdown(rs))
-	return b.String()
 }

@@ -57,54 +57,72 @@ func (e *env) workloadsSuite(ctx context.Context, rep *report) []*wlResult {
 		if ctx.Err() != nil {
 			break
 		}
-		// the measure's budget: at most 10 minutes of a full run (12 edits; a Go build takes seconds)
-		n := min(max(e.o.edits, 4), 12)
-		if a.goService {
-			n = min(max(e.o.edits, 3), 6)
-		}
-		if e.o.quick {
-			n = min(n, 8, map[bool]int{true: 4, false: 8}[a.goService])
-		}
-		var cs []contender
-		byID := map[string]*wlResult{}
-		series := map[string]*wlSeries{}
-		for _, t := range e.wlTools() {
-			res := &wlResult{app: a, id: "wl-" + a.id + "-" + strings.ReplaceAll(strings.ReplaceAll(t.tool, "+", "-"), " ", "-"), tool: t.tool, title: t.title}
-			out = append(out, res)
-			if t.cannot != nil {
-				if res.cannot = t.cannot(a); res.cannot != "" {
-					continue
-				}
-			}
-			w := &wlSeries{a: a}
-			byID[res.id], series[res.id] = res, w
-			cs = append(cs, contender{id: res.id, title: a.title + ": " + t.tool, edits: n,
-				setup: func(ctx context.Context, r *result) (*session, error) { return t.setup(ctx, a, r, w, res) }})
-		}
-		e.logf("workloads: %s, %d contenders, %d edits each", a.title, len(cs), n)
-		for _, r := range e.interleaved(ctx, rep, "workloads "+a.title, cs) {
-			res, w := byID[r.id], series[r.id]
-			res.err, res.series = r.err, r
-			for i, d := range r.lat {
-				if i >= len(w.kinds) {
-					break
-				}
-				switch w.kinds[i] {
-				case wlCode:
-					res.code = append(res.code, d)
-				case wlDepAdd:
-					res.depAdd = append(res.depAdd, d)
-				case wlDepRemove:
-					res.depRemove = append(res.depRemove, d)
-				}
-			}
-			if res.treeChecked && res.tree != "" {
-				rep.problems = append(rep.problems, fmt.Sprintf("workloads %s: %s: the pod's tree differs from the local tree at the end: %s", a.title, res.tool, res.tree))
-			}
-		}
+		out = append(out, e.wlRunApp(ctx, rep, a)...)
 	}
-	if ctx.Err() == nil && e.wlBurstsWanted() {
+	if ctx.Err() == nil {
 		out = e.burstSuite(ctx, rep, out)
+	}
+	return out
+}
+
+// wlEdits is the number of edits per series: the measure's budget is at most 10 minutes of a full
+// run (12 edits; 6 for the Go service, whose builds take seconds), fewer under -quick.
+func (e *env) wlEdits(a *wlApp) int {
+	n := min(max(e.o.edits, 4), 12)
+	if a.goService {
+		n = min(max(e.o.edits, 3), 6)
+	}
+	if e.o.quick {
+		n = min(n, 8, map[bool]int{true: 4, false: 8}[a.goService])
+	}
+	return n
+}
+
+// wlID is a series' id (for -series): wl-<workload>-<tool>, or burst-<tool>.
+func wlID(prefix, tool string) string {
+	return prefix + strings.NewReplacer("+", "-", " ", "-").Replace(tool)
+}
+
+// wlRunApp runs one workload's contenders, interleaved, and splits each series by edit kind.
+func (e *env) wlRunApp(ctx context.Context, rep *report, a *wlApp) []*wlResult {
+	n := e.wlEdits(a)
+	var out []*wlResult
+	var cs []contender
+	byID := map[string]*wlResult{}
+	series := map[string]*wlSeries{}
+	for _, t := range e.wlTools() {
+		res := &wlResult{app: a, id: wlID("wl-"+a.id+"-", t.tool), tool: t.tool, title: t.title}
+		out = append(out, res)
+		if t.cannot != nil {
+			if res.cannot = t.cannot(a); res.cannot != "" {
+				continue
+			}
+		}
+		w := &wlSeries{a: a}
+		byID[res.id], series[res.id] = res, w
+		cs = append(cs, contender{id: res.id, title: a.title + ": " + t.tool, edits: n,
+			setup: func(ctx context.Context, r *result) (*session, error) { return t.setup(ctx, a, r, w, res) }})
+	}
+	e.logf("workloads: %s, %d contenders, %d edits each", a.title, len(cs), n)
+	for _, r := range e.interleaved(ctx, rep, "workloads "+a.title, cs) {
+		res, w := byID[r.id], series[r.id]
+		res.err, res.series = r.err, r
+		for i, d := range r.lat {
+			if i >= len(w.kinds) {
+				break
+			}
+			switch w.kinds[i] {
+			case wlCode:
+				res.code = append(res.code, d)
+			case wlDepAdd:
+				res.depAdd = append(res.depAdd, d)
+			case wlDepRemove:
+				res.depRemove = append(res.depRemove, d)
+			}
+		}
+		if res.treeChecked && res.tree != "" {
+			rep.problems = append(rep.problems, fmt.Sprintf("workloads %s: %s: the pod's tree differs from the local tree at the end: %s", a.title, res.tool, res.tree))
+		}
 	}
 	return out
 }

@@ -50,7 +50,9 @@ var (
 	pyMessage   = regexp.MustCompile(`MESSAGE = .*`)
 )
 
-func wlApps() []*wlApp {
+func wlApps() []*wlApp { return []*wlApp{nodeApp(), pythonApp(), goServiceApp()} }
+
+func nodeApp() *wlApp {
 	node := &wlApp{id: "node", title: "web-node", example: "web-node", src: "web-node/src", dest: "/app/src", file: "server.js",
 		initial: "hello from web-node v1", skip: []string{"node_modules"}, rewritten: []string{"package-lock.json"}, start: "node server.js",
 		code: func(old []byte, m string) []byte {
@@ -75,6 +77,10 @@ func wlApps() []*wlApp {
 				return string(node.code([]byte(s), m))
 			})
 		}}
+	return node
+}
+
+func pythonApp() *wlApp {
 	py := &wlApp{id: "python", title: "web-python", example: "web-python", src: "web-python/src", dest: "/app/src", file: "server.py",
 		initial: "hello from web-python v1", skip: []string{"__pycache__"}, start: "/app/venv/bin/python server.py",
 		code: func(old []byte, m string) []byte {
@@ -99,13 +105,16 @@ func wlApps() []*wlApp {
 				return string(py.code([]byte(s), m))
 			})
 		}}
-	gosvc := &wlApp{id: "gosvc", title: fmt.Sprintf("Go service (%d packages)", gosvcPackages), example: "web-go", src: "web-go/src",
+	return py
+}
+
+func goServiceApp() *wlApp {
+	return &wlApp{id: "gosvc", title: fmt.Sprintf("Go service (%d packages)", gosvcPackages), example: "web-go", src: "web-go/src",
 		dest: "/app/src", file: gosvcEdited, initial: gosvcInitial, start: "/app/bin/server", build: "go build -o /app/bin/server .",
 		goService: true,
 		code: func(old []byte, m string) []byte {
 			return gosvcMessage.ReplaceAll(old, []byte(`var message = "hello from gosvc `+m+`"`))
 		}}
-	return []*wlApp{node, py, gosvc}
 }
 
 // rewrite replaces old by new in a file, failing when old is not there (the sample changed).
