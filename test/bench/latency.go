@@ -16,15 +16,17 @@ import (
 
 // result is one contender's series for one measure.
 type result struct {
-	id, title string
-	lat       []time.Duration // edit -> served, one per edit
-	stages    []stages        // kubectl-fastdev only: where each edit's time went
-	steps     []time.Duration // in-pod step time (web-go: the incremental go build)
-	replied   []time.Duration // kubectl-fastdev: edit -> the last pod's reply, as `up` printed it
-	debounced []time.Duration // edit -> served less the tool's debounce in that edit (see session.debounce)
-	usage     *usage          // resources during the series (interleaved measures)
-	api       []float64       // API server requests per edit, net (interleaved measures)
-	err       error
+	id, title   string
+	lat         []time.Duration // edit -> served, one per edit
+	stages      []stages        // kubectl-fastdev only: where each edit's time went
+	steps       []time.Duration // in-pod step time (web-go: the incremental go build)
+	replied     []time.Duration // kubectl-fastdev: edit -> the last pod's reply, as `up` printed it
+	debounced   []time.Duration // edit -> served less the tool's debounce in that edit (see session.debounce)
+	usage       *usage          // resources during the series (interleaved measures)
+	api         []float64       // API server requests per edit, net (interleaved measures)
+	tree        string          // the end-of-series tree check: "" when every pod equals the local tree
+	treeChecked bool
+	err         error
 }
 
 // stages splits one kubectl-fastdev edit -> served time (they add up to it): detect is the write to
@@ -153,6 +155,9 @@ func (e *env) fastdevSession(ctx context.Context, r *result, a app, replicas int
 	if _, err := s.pr.wait(ctx, a.initial, replicas, time.Minute); err != nil {
 		return nil, err
 	}
+	if a.name == webStatic.name {
+		s.treeDir, s.treeDest, s.treeContainer = filepath.Join(dir, "web-static/www"), "/www", "web"
+	}
 	from := up.mark()
 	s.edit = func(_ context.Context, m string) error { return a.write(dir, m) }
 	s.after = func(ctx context.Context, m string, t0, served time.Time) error {
@@ -249,6 +254,7 @@ func (e *env) execTar(ctx context.Context, r *result, restart bool) (_ *session,
 	if _, err := s.pr.wait(ctx, webStatic.initial, 1, time.Minute); err != nil {
 		return nil, err
 	}
+	s.treeDir, s.treeDest, s.treeContainer = filepath.Join(dir, "web-static/www"), "/www", "web"
 	kc := e.kubectl + " --kubeconfig " + e.cliKubeconfig() + " -n " + ns
 	script := fmt.Sprintf("tar c -C %s index.html | %s exec -i %s -c web -- tar x -C /www", filepath.Join(dir, "web-static/www"), kc, pod)
 	if restart {
@@ -311,6 +317,7 @@ func (e *env) execStreamStatic(ctx context.Context, r *result) (_ *session, err 
 		s.addLocal(st.cmd.ProcessState) // the stream's kubectl, over its whole life
 	})
 	www := filepath.Join(dir, "web-static/www")
+	s.treeDir, s.treeDest, s.treeContainer = www, "/www", "web"
 	s.edit = func(ctx context.Context, m string) error {
 		if err := webStatic.write(dir, m); err != nil {
 			return err

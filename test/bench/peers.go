@@ -101,6 +101,7 @@ func (e *env) peerRun(ctx context.Context, r *result, what string, setup func(ns
 	}
 	// let the tool finish what it does after a deploy (status checks, starting its sync) first
 	time.Sleep(5 * time.Second)
+	s.treeDir, s.treeDest, s.treeContainer = filepath.Join(dir, "www"), "/www", "web"
 	www := filepath.Join(dir, "www", "index.html")
 	s.edit = func(_ context.Context, m string) error {
 		return os.WriteFile(www, webStatic.content(nil, m), 0o644)

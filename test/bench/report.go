@@ -45,6 +45,29 @@ func latencyTable(b *strings.Builder, rs []*result, local []*result, find func([
 	}
 }
 
+// treeLine says how the end-of-series tree checks of a table's series came out.
+func treeLine(b *strings.Builder, rs []*result) {
+	var ok, bad []string
+	for _, x := range rs {
+		switch {
+		case !x.treeChecked:
+		case x.tree == "":
+			ok = append(ok, x.id)
+		default:
+			bad = append(bad, x.id+" ("+x.tree+")")
+		}
+	}
+	if len(ok)+len(bad) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nAt the end of the series, each pod's tree (the path and sha256 of every file) was compared with the local one: ")
+	fmt.Fprintf(b, "equal for %d series (%s)", len(ok), strings.Join(ok, ", "))
+	if len(bad) > 0 {
+		fmt.Fprintf(b, "; **different** for %s", strings.Join(bad, "; "))
+	}
+	b.WriteString(".\n")
+}
+
 // debouncedP50 is the median of edit -> served less the tool's debounce in each edit, or the plain
 // median for a contender without one.
 func debouncedP50(x *result) string {
@@ -258,6 +281,7 @@ func (r *report) writeLatency(b *strings.Builder, w writer, o options) {
 		}
 	}
 	latencyTable(b, shipped, nil, r.find)
+	treeLine(b, r.latency)
 	if g := r.find(r.latency, idGo); g != nil && len(g.steps) > 0 {
 		w("\nIn-pod incremental `go build` (web-go, as the synclet timed it): p50 %s, p95 %s.\n", fmtDur(percentile(g.steps, 50)), fmtP95(g.steps))
 	}
@@ -369,6 +393,7 @@ func (r *report) writeRemote(b *strings.Builder, w writer) {
 	w("The vanilla pipeline is not repeated (its image import does not cross the link here). The contenders ran at once,\n")
 	w("their edits interleaved, as in measure 1.\n\n")
 	latencyTable(b, r.remote, r.latency, r.find)
+	treeLine(b, r.remote)
 	w("\nMatched debounce behind the link:\n\n")
 	matchedTable(b, r.remote)
 	w("\nResources behind the link:\n\n")

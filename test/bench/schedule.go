@@ -33,6 +33,26 @@ type session struct {
 	failed       bool                      // an edit failed: its remaining edits are skipped
 	apiPerEdit   []float64                 // API server requests of each edit's window, net of the bench's and the idle rate
 	debounce     func(i int) time.Duration // the tool's debounce in edit i (for detect -> served); nil: none
+	// the tree each pod must hold at the end of the series: the local dir, under dest in container
+	treeDir, treeDest, treeContainer string
+}
+
+// checkTrees compares, after the series, each session's pods' tree with its local tree (treecheck.go).
+func (e *env) checkTrees(ctx context.Context, rep *report, what string, ss []*session) {
+	for _, s := range ss {
+		if s.treeDir == "" || len(s.r.lat) == 0 || ctx.Err() != nil {
+			continue
+		}
+		s.r.treeChecked = true
+		d, err := e.checkPodTree(ctx, s.ns, s.selector, s.treeContainer, s.treeDir, s.treeDest, nil, nil)
+		if err != nil {
+			d = "not checked: " + err.Error()
+		}
+		s.r.tree = d
+		if d != "" {
+			rep.problems = append(rep.problems, fmt.Sprintf("%s: %s: the pod's tree differs from the local one at the end: %s", what, s.r.title, d))
+		}
+	}
 }
 
 // onClose registers f to run when the session closes (in reverse order of registration).
@@ -167,6 +187,7 @@ func (e *env) interleaved(ctx context.Context, rep *report, what string, cs []co
 		}
 	}
 	tr.stop(ctx)
+	e.checkTrees(ctx, rep, what, live)
 	for _, s := range live {
 		s.r.usage = s.usage
 		s.r.api = s.apiPerEdit
