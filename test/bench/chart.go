@@ -89,7 +89,7 @@ func latencyChart(r *report, file string) error {
 		pct   float64
 		color color.Color
 	}
-	sets := []set{{"local p50", r.latency, 50, blue}, {"local p95", r.latency, 95, orange}}
+	sets := []set{{"local p50", r.latency, 50, blue}, {"local p95 (30+ edits)", r.latency, 95, orange}}
 	if len(r.remote) > 0 {
 		sets = append(sets, set{"simulated remote p50", r.remote, 50, green})
 	}
@@ -98,7 +98,7 @@ func latencyChart(r *report, file string) error {
 	for i, s := range sets {
 		vals := make(plotter.Values, len(ids))
 		for j, x := range ids {
-			if y := r.find(s.rs, x.id); y != nil && y.err == nil && len(y.lat) > 0 {
+			if y := r.find(s.rs, x.id); y != nil && len(y.lat) > 0 && (s.pct < 95 || len(y.lat) >= minP95) {
 				vals[j] = logMs(percentile(y.lat, s.pct))
 			}
 		}

@@ -32,7 +32,11 @@ func latencyTable(b *strings.Builder, rs []*result, local []*result, find func([
 		if lo, hi, ok := thirdsSpread(x.lat); ok {
 			spread = fmtDur(lo) + " - " + fmtDur(hi)
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |", x.title, len(x.lat), fmtDur(percentile(x.lat, 50)), spread,
+		title := x.title
+		if x.err != nil {
+			title += " (**stopped by a failure**: see Problems; no verdict)"
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |", title, len(x.lat), fmtDur(percentile(x.lat, 50)), spread,
 			fmtP95(x.lat), fmtDur(percentile(x.lat, 100)), debouncedP50(x))
 		if local != nil {
 			lp := "-"
