@@ -178,6 +178,9 @@ func burstMarkdown(rs []*wlResult) string {
 		case x.cannot != "":
 			fmt.Fprintf(&b, "| %s | cannot: %s | | | | | |\n", x.tool, x.cannot)
 			continue
+		case x.series == nil:
+			fmt.Fprintf(&b, "| %s | not run (-series) | | | | | |\n", x.tool)
+			continue
 		case x.err != nil:
 			fmt.Fprintf(&b, "| %s | failed: see Problems | | | | | |\n", x.tool)
 			continue
@@ -206,7 +209,7 @@ func burstMarkdown(rs []*wlResult) string {
 func burstTargets(rs []*wlResult) []target {
 	var fd *wlResult
 	for _, x := range rs {
-		if x.burst != nil && x.tool == wlFastdevTool {
+		if x.burst != nil && x.tool == wlFastdevTool && x.series != nil {
 			fd = x
 		}
 	}
@@ -222,7 +225,7 @@ func burstTargets(rs []*wlResult) []target {
 		measured: fmt.Sprintf("runs per switch %v", fd.burst.stepRuns), met: ok && fd.burst.counted && most <= 2, known: ok && fd.burst.counted}}
 	fdP := percentile(fd.burst.converged, 50)
 	for _, p := range rs {
-		if p.burst == nil || p == fd || p.cannot != "" {
+		if p.burst == nil || p == fd || p.cannot != "" || p.series == nil {
 			continue
 		}
 		t := target{what: fmt.Sprintf("%d-file branch switch: kubectl-fastdev converges ahead of %s (p50 ratio > 1)", burstFiles, p.tool)}

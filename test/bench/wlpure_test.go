@@ -243,11 +243,13 @@ func TestWorkloadTargets(t *testing.T) {
 		}
 		return ds
 	}
+	ran := &result{}
 	rs := []*wlResult{
-		{app: apps[0], tool: wlFastdevTool, code: ms(50, 60, 70), depAdd: ms(900), treeChecked: true},
-		{app: apps[0], tool: "exec+tar", code: ms(200, 250, 300), depAdd: ms(800), treeChecked: true},
+		{app: apps[0], tool: wlFastdevTool, code: ms(50, 60, 70), depAdd: ms(900), treeChecked: true, series: ran},
+		{app: apps[0], tool: "exec+tar", code: ms(200, 250, 300), depAdd: ms(800), treeChecked: true, series: ran},
 		{app: apps[0], tool: "Tilt", cannot: "no reason"},
-		{app: apps[0], tool: "exec-stream", code: ms(40, 45, 50), treeChecked: true, tree: "1 different (./server.js)"},
+		{app: apps[0], tool: "exec-stream", code: ms(40, 45, 50), treeChecked: true, tree: "1 different (./server.js)", series: ran},
+		{app: apps[0], tool: "Skaffold"}, // left out by -series: no row in the targets
 	}
 	ts := workloadTargets(rs)
 	got := map[string]string{}
@@ -267,7 +269,7 @@ func TestWorkloadTargets(t *testing.T) {
 		t.Errorf("%d targets, want 4: %v", len(ts), got)
 	}
 	md := workloadsMarkdown(rs, 10)
-	for _, want := range []string{"| web-node | Tilt | cannot: no reason |", "| web-node | exec+tar | 4 | 250 ms |", "**no**: 1 different (./server.js)", "| 4.17x |"} {
+	for _, want := range []string{"| web-node | Tilt | cannot: no reason |", "| web-node | exec+tar | 4 | 250 ms |", "**no**: 1 different (./server.js)", "| 4.17x |", "| Skaffold | not run (-series) |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -35,7 +35,7 @@ func workloadTargets(rs []*wlResult) []target {
 	}{{"edit -> served", func(x *wlResult) []time.Duration { return x.code }},
 		{"dependency added -> served", func(x *wlResult) []time.Duration { return x.depAdd }}} {
 		for _, fd := range rs {
-			if fd.tool != wlFastdevTool || fd.burst != nil {
+			if fd.tool != wlFastdevTool || fd.burst != nil || fd.series == nil {
 				continue
 			}
 			fdP, fdOK := wlP50(kind.get(fd))
@@ -43,7 +43,7 @@ func workloadTargets(rs []*wlResult) []target {
 				continue
 			}
 			for _, p := range rs {
-				if p.app != fd.app || p.tool == wlFastdevTool || p.cannot != "" {
+				if p.app != fd.app || p.tool == wlFastdevTool || p.cannot != "" || p.series == nil {
 					continue
 				}
 				pP, pOK := wlP50(kind.get(p))
@@ -126,6 +126,10 @@ func wlRows(b *strings.Builder, rs []*wlResult) {
 		}
 		if x.cannot != "" {
 			w("| %s | %s | cannot: %s | | | | | | |\n", x.app.title, x.tool, x.cannot)
+			continue
+		}
+		if x.series == nil {
+			w("| %s | %s | not run (-series) | | | | | | |\n", x.app.title, x.tool)
 			continue
 		}
 		if x.err != nil {
