@@ -335,7 +335,8 @@ func (r *report) writeInitial(b *strings.Builder, w writer) {
 	w("manifest, transfer and writes all count. `kubectl cp`: the command's wall time, into an emptyDir like\n")
 	w("kubectl-fastdev's. The two take turns, round by round, each into a new pod. The *floor* is the same tree extracted\n")
 	w("by `tar x` inside the pod from a tarball already there (into the same kind of emptyDir; the time of one `kubectl\n")
-	w("exec`, so about 0.1 s of it is the exec): no tool can write the tree faster than the pod's disk takes it.\n\n")
+	w("exec`, so about 0.1 s of it is the exec), three times after the rounds; its MB/s is its best run's, as a floor is a\n")
+	w("lower bound: no tool can write the tree faster than the pod's disk takes it. Each run starts from a flushed disk (`sync`).\n\n")
 	initialTable(b, r.initial, r.floor)
 }
 
