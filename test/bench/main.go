@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.out, "out", "docs", "directory for BENCHMARKS.md and the charts, relative to -repo")
 	fs.IntVar(&o.edits, "edits", 30, "edits per latency series")
 	fs.IntVar(&o.vanillaEdits, "vanilla-edits", 10, "edits for the slow vanilla (image + rollout) baseline")
-	fs.DurationVar(&o.gap, "gap", 300*time.Millisecond, "pause after an edit is served, before the next one")
+	fs.DurationVar(&o.gap, "gap", 200*time.Millisecond, "pause after an edit is served, before the next one (interleaved: usually another contender's)")
 	fs.DurationVar(&o.probeInterval, "probe-interval", 10*time.Millisecond, "how often the app is polled")
 	fs.StringVar(&o.probe, "probe", "pod-ip", "how the app is polled: pod-ip (the node's pod network) or port-forward (see probe.go)")
 	series := fs.String("series", "", "comma-separated latency series ids to run (default all; for debugging)")
