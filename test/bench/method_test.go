@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -178,3 +179,46 @@ apiserver_request_duration_seconds_count{verb="GET"} 99
 		t.Fatalf("never below zero: %v", got)
 	}
 }
+
+// TestReportRenders renders a report with every section, failed and partial series, and the charts:
+// the end of a half-hour run must not be lost to a panic in the rendering.
+func TestReportRenders(t *testing.T) {
+	full := func(id string) *result {
+		x := series(id, 10, 20, 30, 40)
+		x.stages = []stages{{quiet: 20 * time.Millisecond}, {}, {}, {}}
+		x.debounced = ms(1, 2, 3, 4)
+		x.usage = &usage{window: time.Minute, localCPU: time.Second, podCPU: time.Second, synclet: true}
+		x.api = []float64{1, 2}
+		x.treeChecked = true
+		return x
+	}
+	failed := series(idTilt)
+	failed.err = errTest
+	partial := series(idExecSync, 100, 200)
+	partial.err = errTest
+	r := &report{
+		started: time.Now(), finished: time.Now(),
+		latency:       []*result{full(idSync), full(idRestart), full(idSyncQ200), failed, partial, full(idSkaffold20)},
+		remote:        []*result{full(idSync), full(idExecSync)},
+		fanout:        []*result{full("fanout-1"), full("fanout-10")},
+		initial:       []*initResult{{id: "fastdev", title: "fd", files: 1, bytes: 1e6, runs: ms(10)}, {id: "kubectl-cp", title: "cp", err: errTest}},
+		floor:         &initResult{id: "floor", best: true, bytes: 1e6, runs: ms(5, 9)},
+		remoteInitial: []*initResult{},
+		bigtree:       []*treeResult{{mode: "fsnotify", push: ms(20)}, {mode: "--poll", err: errTest}},
+		remoteNote:    "x", remoteProbe: "y",
+		provenance: [][2]string{{"a", "b"}}, seeds: []string{"latency: 1"}, times: [][2]string{{"latency", "1m"}},
+		problems: []string{"p|q"},
+	}
+	charts, err := writeCharts(r, t.TempDir())
+	if err != nil || len(charts) != 2 {
+		t.Fatalf("charts %v: %v", charts, err)
+	}
+	md := r.markdown(options{edits: 4, quick: true}, charts)
+	for _, want := range []string{"n<30", "stopped by a failure", "BENCH=quick", "equal for", "## 6.", "floor", "**not met**"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
+var errTest = fmt.Errorf("test failure")
