@@ -50,7 +50,9 @@ func (e *env) wlPeerBin(name string) string {
 
 // wlPeerNotes describes the peers' set-up in the report.
 func wlPeerNotes() string {
-	return "- **Tilt**: `tilt up` with `custom_build` (the sample's image re-tagged with `ctr`, no Docker) and\n" +
+	return "- The peers run as shipped (Tilt's 200 ms event batching, Skaffold's default `notify` trigger and its debounce);\n" +
+		"  kubectl-fastdev with its default quiet window. No matched-debounce series here (measure 1 has them for web-static).\n" +
+		"- **Tilt**: `tilt up` with `custom_build` (the sample's image re-tagged with `ctr`, no Docker) and\n" +
 		"  `live_update=[sync(src, /app/src), run(install, trigger=[manifest]), run(build), run('kill $(cat /tmp/app.pid)')]`:\n" +
 		"  the kill restarts the app under the bench's wrapper, standing in for Tilt's restart_process extension, which\n" +
 		"  cannot be fetched here.\n" +
