@@ -1,6 +1,7 @@
 package synclet
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,7 +54,12 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 		b.dec = d
 	}
-	return b.dec.Read(p)
+	n, err := b.dec.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// only a malformed or hostile body gets here: the CLI's encoder stays within every bound
+		err = fmt.Errorf("decoding the zstd body (`kubectl fastdev up --compress=off` sends updates plain): %w", err)
+	}
+	return n, err
 }
 
 // close releases the decoder and counts a compressed body in the status; the log line says how much
