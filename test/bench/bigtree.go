@@ -92,9 +92,6 @@ func (e *env) bigtree(ctx context.Context, r *treeResult, ns, dir string, first 
 		}
 	}
 	r.connect = time.Since(start)
-	if m := rescanned.FindStringSubmatch(up.output()); m != nil {
-		r.pollPeriod, _ = time.ParseDuration(m[1])
-	}
 	time.Sleep(10 * time.Second) // let `up` go idle
 	idle := bigtreeIdle
 	t0, err := cpuTicks(up.pid())
@@ -107,6 +104,9 @@ func (e *env) bigtree(ctx context.Context, r *treeResult, ns, dir string, first 
 		return err
 	}
 	r.idle = idle
+	if m := rescanned.FindStringSubmatch(up.output()); m != nil { // printed when polling starts
+		r.pollPeriod, _ = time.ParseDuration(m[1])
+	}
 	r.cpuPercent = float64(t1-t0) / clockTick / idle.Seconds() * 100
 	if r.rssMB, err = rssMB(up.pid()); err != nil {
 		return err

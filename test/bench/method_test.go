@@ -222,3 +222,15 @@ func TestReportRenders(t *testing.T) {
 }
 
 var errTest = fmt.Errorf("test failure")
+
+func TestRescannedPeriod(t *testing.T) {
+	// the warning pkg/watch prints for a big tree under --poll
+	msg := "polling /tmp/tree: one pass over its 101100 entries takes 752ms, so it is rescanned every 15.1s to keep `up` near 5% of a core; file events (without --poll) see edits at once, or set --poll-interval"
+	m := rescanned.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatal("no period found")
+	}
+	if d, err := time.ParseDuration(m[1]); err != nil || d != 15100*time.Millisecond {
+		t.Fatalf("period %q: %v %v", m[1], d, err)
+	}
+}
