@@ -131,6 +131,9 @@ func (e *env) burstSuite(ctx context.Context, rep *report, out []*wlResult) []*w
 	var cs []contender
 	byID := map[string]*wlResult{}
 	for _, t := range e.wlTools() {
+		if t.matched {
+			continue
+		}
 		res := &wlResult{app: a, id: wlID("burst-", t.tool), tool: t.tool,
 			title: t.title, burst: &burstResult{}}
 		out = append(out, res)

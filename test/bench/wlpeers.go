@@ -27,7 +27,13 @@ func (e *env) wlPeerTools() []wlTool {
 	}
 	if e.wlPeerBin("skaffold") != "" {
 		ts = append(ts, wlTool{tool: "Skaffold", title: "Skaffold v2.13.2: manual file sync + an after-sync hook in the container (install if the manifest changed, build, restart)",
-			setup: e.wlSkaffold})
+			setup: func(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error) {
+				return e.wlSkaffold(ctx, a, r, w, res, 0)
+			}},
+			wlTool{tool: wlSkaffold20, matched: true, title: "Skaffold v2.13.2 as above, `--watch-poll-interval=20` (a 20 ms debounce, kubectl-fastdev's)",
+				setup: func(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error) {
+					return e.wlSkaffold(ctx, a, r, w, res, 20)
+				}})
 	}
 	return ts
 }
@@ -242,7 +248,7 @@ custom_build('%s', 'ctr -a %s -n k8s.io images tag --force fastdev.local/%s:dev 
 }
 
 // wlSkaffold runs `skaffold dev` on the workload.
-func (e *env) wlSkaffold(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error) {
+func (e *env) wlSkaffold(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult, debounceMs int) (*session, error) {
 	if e.registry == nil {
 		return nil, fmt.Errorf("no registry for Skaffold")
 	}
@@ -275,8 +281,12 @@ func (e *env) wlSkaffold(ctx context.Context, a *wlApp, r *result, w *wlSeries, 
 		if err := os.WriteFile(filepath.Join(home, ".skaffold", "config"), []byte(global), 0o644); err != nil {
 			return nil, err
 		}
-		cmd := e.cmd(ctx, e.wlPeerBin("skaffold"), "dev", "--filename", "skaffold.yaml", "--port-forward=off", "--cleanup=false",
-			"--insecure-registry", e.registry.public, "--namespace", ns, "--interactive=false", "--update-check=false")
+		args := []string{"dev", "--filename", "skaffold.yaml", "--port-forward=off", "--cleanup=false",
+			"--insecure-registry", e.registry.public, "--namespace", ns, "--interactive=false", "--update-check=false"}
+		if debounceMs > 0 {
+			args = append(args, fmt.Sprintf("--watch-poll-interval=%d", debounceMs))
+		}
+		cmd := e.cmd(ctx, e.wlPeerBin("skaffold"), args...)
 		cmd.Dir, cmd.Env = dir, e.wlPeerEnv(dir)
 		return e.start("skaffold", cmd)
 	})

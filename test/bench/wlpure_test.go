@@ -186,6 +186,11 @@ func TestPostCommand(t *testing.T) {
 	if got := gosvc.postCommand(wlUpdate{install: true}); got != "cd /app/src && go build -o /app/bin/server . && "+wlKill {
 		t.Errorf("go service: %q", got)
 	}
+	for tool, want := range map[string]string{wlFastdevQ200: "wl-node-kubectl-fastdev-quiet-200ms", wlSkaffold20: "wl-node-Skaffold-20-ms-debounce", "exec+tar": "wl-node-exec-tar"} {
+		if got := wlID("wl-node-", tool); got != want {
+			t.Errorf("wlID(%q) = %q, want %q", tool, got, want)
+		}
+	}
 	if got := shQuote("it's"); got != `'it'"'"'s'` {
 		t.Errorf("shQuote: %s", got)
 	}
@@ -250,6 +255,7 @@ func TestWorkloadTargets(t *testing.T) {
 		{app: apps[0], tool: "Tilt", cannot: "no reason"},
 		{app: apps[0], tool: "exec-stream", code: ms(40, 45, 50), treeChecked: true, tree: "1 different (./server.js)", series: ran},
 		{app: apps[0], tool: "Skaffold"}, // left out by -series: no row in the targets
+		{app: apps[0], tool: wlSkaffold20, matched: true, code: ms(100), treeChecked: true, series: ran},
 	}
 	ts := workloadTargets(rs)
 	got := map[string]string{}
@@ -257,16 +263,17 @@ func TestWorkloadTargets(t *testing.T) {
 		got[tg.what] = mark(tg) + " " + tg.measured
 	}
 	for what, want := range map[string]string{
-		"web-node, edit -> served: kubectl-fastdev ahead of exec+tar (p50 ratio > 1)":             "**met** 4.17x",
-		"web-node, dependency added -> served: kubectl-fastdev ahead of exec+tar (p50 ratio > 1)": "**not met** 0.89x",
-		"web-node, edit -> served: kubectl-fastdev ahead of exec-stream (p50 ratio > 1)":          "not measured exec-stream's series failed",
+		"web-node, edit -> served: kubectl-fastdev ahead of exec+tar (p50 ratio > 1)":                                   "**met** 4.17x",
+		"web-node, dependency added -> served: kubectl-fastdev ahead of exec+tar (p50 ratio > 1)":                       "**not met** 0.89x",
+		"web-node, edit -> served: kubectl-fastdev ahead of exec-stream (p50 ratio > 1)":                                "not measured exec-stream's series failed",
+		"web-node, matched debounce, edit -> served: kubectl-fastdev ahead of Skaffold, 20 ms debounce (p50 ratio > 1)": "**met** 1.67x",
 	} {
 		if !strings.HasPrefix(got[what], want) {
 			t.Errorf("%s: %q, want %q...", what, got[what], want)
 		}
 	}
-	if len(ts) != 4 { // two per peer that can, none for Tilt
-		t.Errorf("%d targets, want 4: %v", len(ts), got)
+	if len(ts) != 6 { // two per contender that ran (the matched Skaffold only in its pair), none for Tilt
+		t.Errorf("%d targets, want 6: %v", len(ts), got)
 	}
 	md := workloadsMarkdown(rs, 10)
 	for _, want := range []string{"| web-node | Tilt | cannot: no reason |", "| web-node | exec+tar | 4 | 250 ms |", "**no**: 1 different (./server.js)", "| 4.17x |", "| Skaffold | not run (-series) |"} {

@@ -6,8 +6,16 @@ import (
 	"time"
 )
 
-// wlFastdevTool is the tool name of kubectl-fastdev's workload series.
-const wlFastdevTool = "kubectl-fastdev"
+// The tool names of the series the verdicts pair up.
+const (
+	wlFastdevTool = "kubectl-fastdev"
+	wlFastdevQ200 = "kubectl-fastdev --quiet 200ms"
+	wlSkaffold20  = "Skaffold, 20 ms debounce"
+)
+
+// matchedWl are the matched-debounce pairs (as in measure 1): kubectl-fastdev with Tilt's 200 ms
+// against Tilt, and Skaffold with kubectl-fastdev's 20 ms against kubectl-fastdev.
+var matchedWl = [][2]string{{wlFastdevQ200, "Tilt"}, {wlFastdevTool, wlSkaffold20}}
 
 // wlP50 returns a series' median and whether it has one.
 func wlP50(ds []time.Duration) (time.Duration, bool) {
@@ -23,47 +31,65 @@ func (x *wlResult) wlOK() bool {
 }
 
 // workloadTargets are the verdict rows of the workloads, fixed before any run: on every workload
-// (and on its dependency edit), kubectl-fastdev's p50 must be below every peer's p50 (the ratio peer
-// / kubectl-fastdev above 1). A peer that cannot run the workload gives no row; a series that failed
-// or whose pod tree differed from the local tree is "not measured" when it is the peer's, and fails
-// the target when it is kubectl-fastdev's.
+// (and on its dependency edit), kubectl-fastdev's p50 must be below every other contender's p50 (the
+// ratio other / kubectl-fastdev above 1), as shipped; and with matched debounce (matchedWl) below the
+// peer's. A contender that cannot run the workload, or was left out by -series, gives no row; a series
+// that failed or whose pod tree differed from the local tree is "not measured" when it is the other
+// contender's, and fails the target when it is kubectl-fastdev's.
 func workloadTargets(rs []*wlResult) []target {
 	var ts []target
-	for _, kind := range []struct {
+	kinds := []struct {
 		name string
 		get  func(*wlResult) []time.Duration
 	}{{"edit -> served", func(x *wlResult) []time.Duration { return x.code }},
-		{"dependency added -> served", func(x *wlResult) []time.Duration { return x.depAdd }}} {
+		{"dependency added -> served", func(x *wlResult) []time.Duration { return x.depAdd }}}
+	runs := func(x *wlResult) bool { return x.burst == nil && x.cannot == "" && x.series != nil }
+	for _, k := range kinds {
 		for _, fd := range rs {
-			if fd.tool != wlFastdevTool || fd.burst != nil || fd.series == nil {
-				continue
-			}
-			fdP, fdOK := wlP50(kind.get(fd))
-			if kind.name != "edit -> served" && fd.app.dep == nil {
+			if fd.tool != wlFastdevTool || !runs(fd) || (k.name != kinds[0].name && fd.app.dep == nil) {
 				continue
 			}
 			for _, p := range rs {
-				if p.app != fd.app || p.tool == wlFastdevTool || p.cannot != "" || p.series == nil {
-					continue
+				if p.app == fd.app && p.tool != wlFastdevTool && !p.matched && runs(p) {
+					ts = append(ts, wlAhead(k.name, k.get, fd, p, ""))
 				}
-				pP, pOK := wlP50(kind.get(p))
-				what := fmt.Sprintf("%s, %s: kubectl-fastdev ahead of %s (p50 ratio > 1)", fd.app.title, kind.name, p.tool)
-				t := target{what: what}
-				switch {
-				case !fd.wlOK() || !fdOK:
-					t.measured, t.known = "kubectl-fastdev's series failed or its tree differed: see Problems", true
-				case !p.wlOK() || !pOK:
-					t.measured = p.tool + "'s series failed or its tree differed: see Problems"
-				default:
-					x := ratio(fdP, pP)
-					t.measured = fmt.Sprintf("%.2fx (%s vs %s)", x, fmtDur(fdP), fmtDur(pP))
-					t.met, t.known = x > 1, true
+			}
+			for _, pair := range matchedWl {
+				a, b := wlFind(rs, fd.app, pair[0]), wlFind(rs, fd.app, pair[1])
+				if a != nil && b != nil && runs(a) && runs(b) {
+					ts = append(ts, wlAhead(k.name, k.get, a, b, "matched debounce, "))
 				}
-				ts = append(ts, t)
 			}
 		}
 	}
 	return append(ts, burstTargets(rs)...)
+}
+
+func wlFind(rs []*wlResult, a *wlApp, tool string) *wlResult {
+	for _, x := range rs {
+		if x.app == a && x.tool == tool {
+			return x
+		}
+	}
+	return nil
+}
+
+// wlAhead is one "kubectl-fastdev ahead" row: fd's p50 against p's.
+func wlAhead(kind string, get func(*wlResult) []time.Duration, fd, p *wlResult, prefix string) target {
+	t := target{what: fmt.Sprintf("%s, %s%s: %s ahead of %s (p50 ratio > 1)", fd.app.title, prefix, kind, fd.tool, p.tool)}
+	fdP, fdOK := wlP50(get(fd))
+	pP, pOK := wlP50(get(p))
+	switch {
+	case !fd.wlOK() || !fdOK:
+		t.measured, t.known = fd.tool+"'s series failed or its tree differed: see Problems", true
+	case !p.wlOK() || !pOK:
+		t.measured = p.tool + "'s series failed or its tree differed: see Problems"
+	default:
+		x := ratio(fdP, pP)
+		t.measured = fmt.Sprintf("%.2fx (%s vs %s)", x, fmtDur(fdP), fmtDur(pP))
+		t.met, t.known = x > 1, true
+	}
+	return t
 }
 
 // workloadsMarkdown renders the workloads section.

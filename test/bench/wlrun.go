@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -21,11 +22,13 @@ type wlResult struct {
 	err                     error
 	series                  *result      // the interleaved series it came from (resources, API requests)
 	burst                   *burstResult // the branch switch (burst.go), when run
+	matched                 bool         // a matched-debounce variant (compared only in its pair)
 }
 
 // wlTool is one contender kind for the workloads.
 type wlTool struct {
 	tool, title string
+	matched     bool // a matched-debounce variant: no burst, compared only with its pair (matchedWl)
 	// cannot says why the tool cannot run the workload ("" when it can)
 	cannot func(a *wlApp) string
 	setup  func(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error)
@@ -33,9 +36,18 @@ type wlTool struct {
 
 func (e *env) wlTools() []wlTool {
 	ts := []wlTool{
-		{tool: "kubectl-fastdev", title: "kubectl-fastdev (the sample's rules: sync, install step, build step, process restart)", setup: e.wlFastdev},
+		{tool: wlFastdevTool, title: "kubectl-fastdev (the sample's rules: sync, install step, build step, process restart)",
+			setup: func(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error) {
+				return e.wlFastdev(ctx, a, r, w, res)
+			}},
 		{tool: "exec+tar", title: "exec+tar (`tar c | kubectl exec -i -- tar x`, then `kubectl exec` install/build/restart)", setup: e.wlExecTar},
 		{tool: "exec-stream", title: "persistent `kubectl exec -i` stream (one exec; tar in base64 lines, then install/build/restart)", setup: e.wlExecStream},
+	}
+	if e.hasSettle {
+		ts = append(ts, wlTool{tool: wlFastdevQ200, matched: true, title: "kubectl-fastdev, `up --quiet 200ms --settle 0` (Tilt's debounce)",
+			setup: func(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (*session, error) {
+				return e.wlFastdev(ctx, a, r, w, res, "--quiet", "200ms", "--settle", "0")
+			}})
 	}
 	return append(ts, e.wlPeerTools()...)
 }
@@ -66,11 +78,11 @@ func (e *env) workloadsSuite(ctx context.Context, rep *report) []*wlResult {
 }
 
 // wlEdits is the number of edits per series: the measure's budget is at most 10 minutes of a full
-// run (12 edits; 6 for the Go service, whose builds take seconds), fewer under -quick.
+// run (12 edits; 10 for the Go service, whose builds take longer), fewer under -quick.
 func (e *env) wlEdits(a *wlApp) int {
 	n := min(max(e.o.edits, 4), 12)
 	if a.goService {
-		n = min(max(e.o.edits, 3), 6)
+		n = min(max(e.o.edits, 3), 10)
 	}
 	if e.o.quick {
 		n = min(n, 8, map[bool]int{true: 4, false: 8}[a.goService])
@@ -80,8 +92,10 @@ func (e *env) wlEdits(a *wlApp) int {
 
 // wlID is a series' id (for -series): wl-<workload>-<tool>, or burst-<tool>.
 func wlID(prefix, tool string) string {
-	return prefix + strings.NewReplacer("+", "-", " ", "-").Replace(tool)
+	return prefix + strings.Trim(wlIDUnsafe.ReplaceAllString(tool, "-"), "-")
 }
+
+var wlIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // wlRunApp runs one workload's contenders, interleaved, and splits each series by edit kind.
 func (e *env) wlRunApp(ctx context.Context, rep *report, a *wlApp) []*wlResult {
@@ -91,7 +105,7 @@ func (e *env) wlRunApp(ctx context.Context, rep *report, a *wlApp) []*wlResult {
 	byID := map[string]*wlResult{}
 	series := map[string]*wlSeries{}
 	for _, t := range e.wlTools() {
-		res := &wlResult{app: a, id: wlID("wl-"+a.id+"-", t.tool), tool: t.tool, title: t.title}
+		res := &wlResult{app: a, id: wlID("wl-"+a.id+"-", t.tool), tool: t.tool, title: t.title, matched: t.matched}
 		out = append(out, res)
 		if t.cannot != nil {
 			if res.cannot = t.cannot(a); res.cannot != "" {
@@ -161,7 +175,7 @@ func (e *env) wlSettledTree(ctx context.Context, ns, selector, container, src st
 }
 
 // wlFastdev is kubectl-fastdev on the sample as its rules say.
-func (e *env) wlFastdev(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult) (_ *session, err error) {
+func (e *env) wlFastdev(ctx context.Context, a *wlApp, r *result, w *wlSeries, res *wlResult, upArgs ...string) (_ *session, err error) {
 	s := &session{r: r, pods: 1, timeout: wlTimeout, selector: "app=" + a.example}
 	defer func() {
 		if err != nil {
@@ -182,7 +196,7 @@ func (e *env) wlFastdev(ctx context.Context, a *wlApp, r *result, w *wlSeries, r
 	if _, err := e.deploy(ctx, ns, a.example, func(d *appsv1.Deployment) error { return a.addBusybox(d) }); err != nil {
 		return nil, err
 	}
-	up, err := e.up(ctx, ns, a.example, dir, 1)
+	up, err := e.up(ctx, ns, a.example, dir, 1, upArgs...)
 	if err != nil {
 		return nil, err
 	}
