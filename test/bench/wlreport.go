@@ -164,7 +164,7 @@ func wlRows(b *strings.Builder, rs []*wlResult) {
 		}
 		p, _ := wlP50(x.code)
 		vs := "-"
-		if bp := base[x.app]; bp > 0 && x.tool != wlFastdevTool {
+		if bp := base[x.app]; bp > 0 && !strings.HasPrefix(x.tool, wlFastdevTool) { // not its own variants
 			vs = fmt.Sprintf("%.2fx", ratio(bp, p))
 		}
 		dep := func(ds []time.Duration) string {
