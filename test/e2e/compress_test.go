@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,17 @@ func TestCompressedSync(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sourceLike returns n bytes of lines like code, different for each seed, that compress about as much
+// as source does (3-4x).
+func sourceLike(seed, n int) string {
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	var b strings.Builder
+	for b.Len() < n {
+		fmt.Fprintf(&b, "\tv%d := call%d(%d, \"%x\")\n", rng.IntN(1000), rng.IntN(100), rng.IntN(1<<20), rng.Uint32())
+	}
+	return b.String()[:n]
 }
 
 // zstdBody is one compressed update as the synclet logged it.
