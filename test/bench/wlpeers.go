@@ -220,21 +220,8 @@ func (e *env) wlTilt(ctx context.Context, a *wlApp, r *result, w *wlSeries, res 
 		if err := e.wlPeerYAML(a, dir, ns, ref, corev1.PullNever); err != nil {
 			return nil, err
 		}
-		steps := []string{fmt.Sprintf("sync('%s', '%s')", a.src, a.dest)}
-		if a.dep != nil {
-			steps = append(steps, fmt.Sprintf("run('cd %s && %s', trigger=['%s/%s'])", a.dest, a.dep.install, a.src, a.dep.manifest))
-		}
-		if a.build != "" {
-			steps = append(steps, fmt.Sprintf("run('cd %s && %s')", a.dest, a.build))
-		}
-		steps = append(steps, fmt.Sprintf("run('%s')", wlKill))
-		tiltfile := fmt.Sprintf(`allow_k8s_contexts(k8s_context())
-k8s_yaml('app.yaml')
-custom_build('%s', 'ctr -a %s -n k8s.io images tag --force fastdev.local/%s:dev $EXPECTED_REF',
-    deps=['%s'], skips_local_docker=True, disable_push=True,
-    live_update=[%s])
-`, ref, os.Getenv("FASTDEV_CONTAINERD_SOCK"), a.example, a.src, strings.Join(steps, ", "))
-		if err := os.WriteFile(filepath.Join(dir, "Tiltfile"), []byte(tiltfile), 0o644); err != nil {
+		tf := tiltfile(a, ref, os.Getenv("FASTDEV_CONTAINERD_SOCK"))
+		if err := os.WriteFile(filepath.Join(dir, "Tiltfile"), []byte(tf), 0o644); err != nil {
 			return nil, err
 		}
 		port, err := freePort()
@@ -245,6 +232,25 @@ custom_build('%s', 'ctr -a %s -n k8s.io images tag --force fastdev.local/%s:dev 
 		cmd.Dir, cmd.Env = dir, e.wlPeerEnv(dir)
 		return e.start("tilt", cmd)
 	})
+}
+
+// tiltfile is the workload's Tiltfile: the sample's image re-tagged as the build, and live_update's
+// sync, the install when the manifest changed, the build and the restart.
+func tiltfile(a *wlApp, ref, sock string) string {
+	steps := []string{fmt.Sprintf("sync('%s', '%s')", a.src, a.dest)}
+	if a.dep != nil {
+		steps = append(steps, fmt.Sprintf("run('cd %s && %s', trigger=['%s/%s'])", a.dest, a.dep.install, a.src, a.dep.manifest))
+	}
+	if a.build != "" {
+		steps = append(steps, fmt.Sprintf("run('cd %s && %s')", a.dest, a.build))
+	}
+	steps = append(steps, fmt.Sprintf("run('%s')", wlKill))
+	return fmt.Sprintf(`allow_k8s_contexts(k8s_context())
+k8s_yaml('app.yaml')
+custom_build('%s', 'ctr -a %s -n k8s.io images tag --force fastdev.local/%s:dev $EXPECTED_REF',
+    deps=['%s'], skips_local_docker=True, disable_push=True,
+    live_update=[%s])
+`, ref, sock, a.example, a.src, strings.Join(steps, ", "))
 }
 
 // wlSkaffold runs `skaffold dev` on the workload.

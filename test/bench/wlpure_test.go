@@ -282,3 +282,27 @@ func TestWorkloadTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerConfigs(t *testing.T) {
+	node, gosvc := nodeApp(), goServiceApp()
+	tf := tiltfile(node, "fastdev.local/bench-tilt-node", "/run/c.sock")
+	for _, want := range []string{"sync('web-node/src', '/app/src')", "run('cd /app/src && npm install --offline', trigger=['web-node/src/package.json'])",
+		"run('" + wlKill + "')", "images tag --force fastdev.local/web-node:dev $EXPECTED_REF"} {
+		if !strings.Contains(tf, want) {
+			t.Errorf("Tiltfile lacks %q:\n%s", want, tf)
+		}
+	}
+	if tf := tiltfile(gosvc, "r", "s"); !strings.Contains(tf, "run('cd /app/src && go build -o /app/bin/server .')") || strings.Contains(tf, "trigger") {
+		t.Errorf("Go service's Tiltfile: want an untriggered build step:\n%s", tf)
+	}
+	b, err := skaffoldConfig(node, "127.0.0.1:5000/bench-skaffold-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"src: web-node/src/**", "strip: web-node/src/", "dest: /app/src", "cmp -s package.json /tmp/.manifest || { npm install",
+		"buildCommand: sh build.sh", "- web-node/src/**"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("skaffold.yaml lacks %q:\n%s", want, b)
+		}
+	}
+}
