@@ -56,8 +56,9 @@ func (e *env) wlPeerBin(name string) string {
 
 // wlPeerNotes describes the peers' set-up in the report.
 func wlPeerNotes() string {
-	return "- The peers run as shipped (Tilt's 200 ms event batching, Skaffold's default `notify` trigger and its debounce);\n" +
-		"  kubectl-fastdev with its default quiet window. No matched-debounce series here (measure 1 has them for web-static).\n" +
+	return "- The peers run as shipped (Tilt's 200 ms event batching, Skaffold's default `notify` trigger and its debounce),\n" +
+		"  kubectl-fastdev with its default quiet window; and with matched debounce, as in measure 1: kubectl-fastdev with\n" +
+		"  `--quiet 200ms --settle 0` against Tilt, Skaffold with `--watch-poll-interval=20` against kubectl-fastdev.\n" +
 		"- **Tilt**: `tilt up` with `custom_build` (the sample's image re-tagged with `ctr`, no Docker) and\n" +
 		"  `live_update=[sync(src, /app/src), run(install, trigger=[manifest]), run(build), run('kill $(cat /tmp/app.pid)')]`:\n" +
 		"  the kill restarts the app under the bench's wrapper, standing in for Tilt's restart_process extension, which\n" +
