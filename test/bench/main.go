@@ -102,9 +102,9 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.rtt, "rtt", 40*time.Millisecond, "round-trip time of the simulated remote link")
 	fs.StringVar(&o.rate, "rate", "20mbit", "bandwidth of the simulated remote link (tc syntax)")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the random order the contenders' edits are interleaved in (default: from the clock; printed)")
-	fs.DurationVar(&o.idleWindow, "idle-window", 10*time.Second, "idle time before each interleaved series, to measure the API server's background request rate")
+	fs.DurationVar(&o.idleWindow, "idle-window", 5*time.Second, "idle time before each interleaved series, to measure the API server's background request rate")
 	fs.BoolVar(&o.quick, "quick", false, "a quick run for iterating: 10 edits, 3 vanilla edits, 3 initial-sync rounds, no bigtree or remote (unless -only names them)")
-	fs.IntVar(&o.remoteEdits, "remote-edits", 15, "edits per latency series behind the simulated remote link (measure 6)")
+	fs.IntVar(&o.remoteEdits, "remote-edits", 10, "edits per latency series behind the simulated remote link (measure 6)")
 	fs.IntVar(&o.rounds, "rounds", 3, "initial-sync rounds (each: kubectl-fastdev, kubectl cp, in turn)")
 	if len(args) > 0 && args[0] == "tools" {
 		args = args[1:]
