@@ -149,7 +149,7 @@ custom_build('fastdev.local/bench-tilt', '%s image -repo %s -www www -ref $EXPEC
 // skaffold runs `skaffold dev` with manual file sync of www/ to /www. Without Docker Skaffold only
 // builds when it pushes: the custom build pushes to the bench's in-memory registry on this machine
 // and has containerd pull from it. debounceMs > 0 sets --watch-poll-interval: with Skaffold v2's
-// default `notify` trigger that is not a poll but a debounce (pkg/skaffold/trigger: every file event
+// default `notify` trigger that is not a poll but a debounce (v2.13.2 pkg/skaffold/trigger/fsnotify: every file event
 // resets a timer of that length, which then triggers the sync); the default is 1000 ms.
 func (e *env) skaffold(ctx context.Context, r *result, debounceMs int) (*session, error) {
 	if e.registry == nil {

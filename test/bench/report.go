@@ -433,6 +433,7 @@ func (r *report) writeContenders(w writer, o options) {
 	w("- **Skaffold**: `skaffold dev` with manual `sync` of `www/**` to `/www`; its custom build pushes to an in-memory\n")
 	w("  registry the bench serves on this machine and containerd pulls from it (plain HTTP). Skaffold v2's default trigger\n")
 	w("  is `notify` (file events); `--watch-poll-interval` is then not a poll but a debounce: every event restarts a timer\n")
-	w("  of that length (default 1000 ms), and the sync starts when it fires. Run with the default and with 20 ms.\n")
+	w("  of that length (default 1000 ms; `pkg/skaffold/trigger/fsnotify` in v2.13.2), and the sync starts when it fires.\n")
+	w("  Run with the default and with 20 ms.\n")
 	w("- Tilt and Skaffold are built by the bench from their Go modules into `$FASTDEV_CACHE/tools`, never into the repository.\n")
 }
