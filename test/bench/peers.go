@@ -110,7 +110,7 @@ func (e *env) peerRun(ctx context.Context, r *result, what string, setup func(ns
 }
 
 // tiltDebounce is Tilt's file-event batching: it waits until 200 ms pass without an event
-// (BufferMinRestDuration in tilt-dev/tilt's pkg/watch), then acts.
+// (BufferMinRestDuration in v0.33.21's internal/controllers/core/filewatch/fsevent), then acts.
 const tiltDebounce = 200 * time.Millisecond
 
 // tilt runs `tilt up` with live_update syncing www/ to /www. The image comes from a custom_build
