@@ -110,11 +110,11 @@ func TestInjectedResources(t *testing.T) {
 		name, rules string
 		req, lim    map[corev1.ResourceName]string
 	}{
-		{"defaults", webRules, map[corev1.ResourceName]string{"cpu": "10m", "memory": "16Mi"}, map[corev1.ResourceName]string{"cpu": "500m", "memory": "256Mi"}},
+		{"defaults", webRules, map[corev1.ResourceName]string{"cpu": "10m", "memory": "16Mi"}, map[corev1.ResourceName]string{"cpu": "1", "memory": "256Mi"}},
 		{"overrides", webRules + syncletResources, map[corev1.ResourceName]string{"cpu": "50m", "memory": "16Mi"},
-			map[corev1.ResourceName]string{"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}},
+			map[corev1.ResourceName]string{"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi"}},
 		{"request above the default limit raises it", webRules + "synclet: {resources: {requests: {memory: 512Mi}}}\n",
-			map[corev1.ResourceName]string{"cpu": "10m", "memory": "512Mi"}, map[corev1.ResourceName]string{"cpu": "500m", "memory": "512Mi"}},
+			map[corev1.ResourceName]string{"cpu": "10m", "memory": "512Mi"}, map[corev1.ResourceName]string{"cpu": "1", "memory": "512Mi"}},
 		{"limit below the default request lowers it", webRules + "synclet: {resources: {limits: {cpu: 5m}}}\n",
 			map[corev1.ResourceName]string{"cpu": "5m", "memory": "16Mi"}, map[corev1.ResourceName]string{"cpu": "5m", "memory": "256Mi"}},
 	}

@@ -15,14 +15,17 @@ import (
 //     The synclet idles between edits, so it asks for little. The install and seed init containers
 //     count toward the pod's requests only as the largest of them (init containers run one at a
 //     time), so giving them the synclet's small values adds nothing beyond the synclet's own.
-//   - limit cpu 500m: a cpu limit only slows a process down, never kills it; half a core hashes a
-//     large tree on reconnect in seconds without letting a sync starve the app on a small node.
+//   - limit cpu 1: a cpu limit only slows a process down, never kills it, and under contention the
+//     10m request (CPU shares) already gives the app the node first: the limit only caps what the
+//     synclet takes from idle cores. One core lets a first sync or a large converge finish: at 500m
+//     a 11,000-file first sync here was throttled at the limit (0.9 s of CPU in 2 s), and up to 5 s
+//     of kernel time creating inodes on an ext4 disk that had just deleted as many files took 10 s.
 //   - limit memory 256Mi: past it the kernel kills the synclet, and the sidecar restarts, converges
 //     and may be killed again. A converge holds the manifest of the whole tree (paths and hashes:
 //     tens of MiB for 100,000 files) plus the Go runtime's headroom, which 128Mi does not cover.
 var (
 	defaultRequests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
-	defaultLimits   = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")}
+	defaultLimits   = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")}
 )
 
 // resourcesFor returns the injected containers' requests and limits: the defaults, each resource

@@ -123,7 +123,7 @@ func TestResourceQuotaNamespace(t *testing.T) {
 	}
 	for _, c := range pod.Spec.InitContainers {
 		r := c.Resources
-		if r.Requests.Cpu().String() != "10m" || r.Requests.Memory().String() != "16Mi" || r.Limits.Cpu().String() != "500m" || r.Limits.Memory().String() != "192Mi" {
+		if r.Requests.Cpu().String() != "10m" || r.Requests.Memory().String() != "16Mi" || r.Limits.Cpu().String() != "1" || r.Limits.Memory().String() != "192Mi" {
 			t.Errorf("%s resources: requests %v, limits %v; want the defaults with the rules' limits.memory 192Mi", c.Name, r.Requests, r.Limits)
 		}
 	}
