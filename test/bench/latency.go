@@ -164,7 +164,7 @@ func (e *env) fastdevSession(ctx context.Context, r *result, a app, replicas int
 		// one update line per pod; the first one's split is kept (every pod gets the same edit)
 		var first *upUpdate
 		var last time.Time
-		for range replicas {
+		for got := 0; got < replicas; {
 			var l line
 			var err error
 			l, from, err = up.wait(ctx, from, time.Minute, "the update line of "+m, func(s string) bool {
@@ -174,10 +174,16 @@ func (e *env) fastdevSession(ctx context.Context, r *result, a app, replicas int
 			if err != nil {
 				return err
 			}
+			if l.at.Before(t0) {
+				// printed before this edit was written: an update the set-up caused, not this edit's
+				// (a run took one such line, two minutes old, as its first edit's split)
+				continue
+			}
 			u, ok := parseUpdate(l)
 			if !ok {
 				return fmt.Errorf("update failed: %s", l.text)
 			}
+			got++
 			if first == nil {
 				first = &u
 			}
